@@ -1,0 +1,255 @@
+"""The claims registry: one declarative entry per claim of ``../shared/paper/CLAIMS.md``.
+
+Modelled on PyTorch's OpInfo: each claim is a ``Claim`` that names its provenance tag, paper reference,
+statement, the symbolic derivation behind it (``derivation``), the numeric check at one parameter point
+(``run``), a deliberately wrong formula that the same check must reject (``mutant``), a Hypothesis strategy for
+its parameters (cheap tier, used by the property tests) and a fixed grid (expensive tier, used by the report).
+Generic test templates in ``tests/`` and the report writer iterate over the registry; adding a claim means
+adding one ``register(Claim(...))`` call in a module of ``assocmem/claims/`` (modules there are discovered).
+
+Figures are registered the same way (``register_figure(Figure(...))``): a list of points, a pure ``compute``
+per point returning CSV rows, and a ``draw`` that turns all rows into a matplotlib figure.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+TAGS = ("paper", "reconstructed", "suite")
+KINDS = ("symbolic", "identity", "statistical", "approximation", "experiment")
+VERDICTS = ("holds", "fails", "holds only in a regime", "not run")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checkable step of a derivation: ``lhs == rhs``, decided by SymPy.
+
+    ``holds()`` is True when ``simplify(lhs - rhs)`` is zero (or ``lhs.equals(rhs)`` proves it).
+    ``lhs`` and ``rhs`` may also be booleans/relations for steps that state a fact (e.g. a limit).
+    """
+
+    says: str
+    lhs: Any
+    rhs: Any
+
+    def holds(self) -> bool:
+        import sympy as sp
+
+        diff = sp.simplify(sp.sympify(self.lhs) - sp.sympify(self.rhs))
+        if diff == 0:
+            return True
+        eq = sp.sympify(self.lhs).equals(sp.sympify(self.rhs))
+        return bool(eq)
+
+
+@dataclass(frozen=True)
+class Result:
+    """The outcome of one check of one claim at one parameter point.
+
+    Statistical checks fill ``estimate``, ``lo``, ``hi`` (a calibrated interval at ``level`` = 1 - alpha),
+    ``n`` (Monte Carlo sample size) and ``theory`` (the exact value the interval must contain).
+    Identity checks fill ``error`` (measured, e.g. max abs difference) and ``tolerance`` (derived from round-off).
+    Approximation checks fill ``theory`` (exact), ``estimate`` (the approximation) and ``tolerance`` (relative).
+    """
+
+    claim: str
+    params: Mapping[str, Any]
+    seed: int | None
+    passed: bool
+    theory: float | None = None
+    estimate: float | None = None
+    lo: float | None = None
+    hi: float | None = None
+    level: float | None = None
+    n: int | None = None
+    error: float | None = None
+    tolerance: float | None = None
+    note: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def row(self) -> dict[str, Any]:
+        """A flat dict for CSV: params first, then the numbers."""
+        out: dict[str, Any] = {"claim": self.claim}
+        out.update({f"param_{k}": v for k, v in self.params.items()})
+        out["seed"] = self.seed
+        for name in ("theory", "estimate", "lo", "hi", "level", "n", "error", "tolerance"):
+            out[name] = getattr(self, name)
+        out.update({f"x_{k}": v for k, v in self.extra.items()})
+        out["passed"] = self.passed
+        out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim, declaratively. See the module docstring.
+
+    ``run(params, seed, *, device="cpu", dtype="float64") -> Result`` checks the claim at one point.
+    ``mutant`` has the same signature and runs the same check against a deliberately wrong formula
+    (described by ``mutant_says``); at the points of ``power_grid`` it must fail (the check has power).
+    ``alpha`` is the declared false-failure rate of one statistical assertion.
+    ``regime(results)`` describes, in words, where the claim holds when it holds at some grid points only.
+    ``modules`` lists the theory/impl modules the numbers depend on (for result caching).
+    """
+
+    id: str
+    title: str
+    tag: str
+    ref: str
+    statement: str
+    kind: str
+    convention: str = ""
+    formula: Callable[[], Any] | None = None
+    derivation: Callable[[], Sequence[Step]] | None = None
+    run: Callable[..., Result] | None = None
+    mutant: Callable[..., Result] | None = None
+    mutant_says: str = ""
+    strategy: Callable[[], Any] | None = None
+    grid: Sequence[Mapping[str, Any]] = ()
+    power_grid: Sequence[Mapping[str, Any]] = ()
+    alpha: float = 1e-6
+    regime: Callable[[Sequence[Result]], str] | None = None
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    modules: tuple[str, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self):
+        if not re.fullmatch(r"[CUD]\d+[a-z]?(\.[a-z0-9_]+)*", self.id):
+            raise ValueError(f"claim id {self.id!r} must look like 'C4.probe_averaged' (C, U or D, a number, parts)")
+        if self.tag not in TAGS:
+            raise ValueError(f"claim {self.id}: tag must be one of {TAGS}, got {self.tag!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"claim {self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "statistical" and (self.mutant is None or not self.power_grid):
+            raise ValueError(f"claim {self.id}: a statistical claim needs a mutant and a power_grid (power is part of the test)")
+        if self.kind != "symbolic" and self.run is None:
+            raise ValueError(f"claim {self.id}: kind {self.kind!r} needs a run callable")
+        if self.kind == "symbolic" and self.derivation is None:
+            raise ValueError(f"claim {self.id}: a symbolic claim needs a derivation")
+        if not 0 < self.alpha < 0.5:
+            raise ValueError(f"claim {self.id}: alpha must be in (0, 0.5)")
+
+    @property
+    def group(self) -> str:
+        """The CLAIMS.md item this entry belongs to: 'C4' for 'C4.probe_averaged'."""
+        return self.id.split(".", 1)[0]
+
+    @property
+    def part(self) -> str:
+        return {"C": "I", "U": "II", "D": "III"}[self.id[0]]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A report figure: ``compute(point, seed, *, device, dtype) -> list[dict]`` per point (pure, picklable by
+    reference), then ``draw(rows) -> matplotlib.figure.Figure`` over all rows. ``claims`` lists the claim ids
+    (or groups such as 'C4') whose sections show it."""
+
+    id: str
+    title: str
+    claims: tuple[str, ...]
+    points: Sequence[Mapping[str, Any]]
+    compute: Callable[..., list[dict]]
+    draw: Callable[[list[dict]], Any]
+    caption: str = ""
+    quick_points: Sequence[Mapping[str, Any]] | None = None
+    modules: tuple[str, ...] = ()
+
+
+_CLAIMS: dict[str, Claim] = {}
+_FIGURES: dict[str, Figure] = {}
+
+
+def register(claim: Claim) -> Claim:
+    if claim.id in _CLAIMS:
+        raise ValueError(f"claim {claim.id!r} registered twice")
+    _CLAIMS[claim.id] = claim
+    return claim
+
+
+def register_figure(figure: Figure) -> Figure:
+    if figure.id in _FIGURES:
+        raise ValueError(f"figure {figure.id!r} registered twice")
+    _FIGURES[figure.id] = figure
+    return figure
+
+
+def _load() -> None:
+    import assocmem.claims  # noqa: F401  (discovers and imports every claims module)
+
+
+def _sort_key(claim_id: str) -> tuple:
+    m = re.match(r"([CUD])(\d+)([a-z]?)", claim_id)
+    return ("CUD".index(m.group(1)), int(m.group(2)), m.group(3))
+
+
+def claims() -> list[Claim]:
+    """Every registered claim, in CLAIMS.md order (C1.., U1.., D1..; definition order within an item)."""
+    _load()
+    order = {cid: i for i, cid in enumerate(_CLAIMS)}
+    return sorted(_CLAIMS.values(), key=lambda c: (_sort_key(c.id), order[c.id]))
+
+
+def get(claim_id: str) -> Claim:
+    _load()
+    if claim_id not in _CLAIMS:
+        from impl.errors import InputError
+
+        raise InputError("claim", f"unknown claim {claim_id!r}; known: {', '.join(c.id for c in claims())}")
+    return _CLAIMS[claim_id]
+
+
+def figures() -> list[Figure]:
+    _load()
+    return list(_FIGURES.values())
+
+
+def get_figure(figure_id: str) -> Figure:
+    _load()
+    return _FIGURES[figure_id]
+
+
+def point_seed(key: str, params: Mapping[str, Any], base_seed: int) -> int:
+    """A deterministic 32-bit seed for one grid point: stable across runs, machines and Python hash salts."""
+    text = f"{key}|{sorted(params.items())!r}|{base_seed}"
+    return zlib.crc32(text.encode()) & 0x7FFFFFFF
+
+
+def verdict(claim: Claim, results: Sequence[Result]) -> tuple[str, str]:
+    """(verdict, regime) over a claim's grid results: holds everywhere, fails everywhere, or holds in a regime."""
+    if not results:
+        return "not run", ""
+    passed = [r for r in results if r.passed]
+    if len(passed) == len(results):
+        return "holds", "all grid points"
+    if not passed:
+        return "fails", "no grid point"
+    regime = claim.regime(results) if claim.regime else default_regime(results)
+    return "holds only in a regime", regime
+
+
+def default_regime(results: Sequence[Result]) -> str:
+    """Name the passing points compactly: ``holds at 5/8 points: d_k=64 N=16; ...``."""
+    ok = [r for r in results if r.passed]
+    pts = "; ".join(" ".join(f"{k}={v}" for k, v in r.params.items()) for r in ok[:6])
+    more = "" if len(ok) <= 6 else f"; ... ({len(ok) - 6} more)"
+    return f"holds at {len(ok)}/{len(results)} grid points: {pts}{more}"
+
+
+def fmt(x: float | None, digits: int = 4) -> str:
+    """Format a number for a report: significant digits, never 'nan' without saying so."""
+    if x is None:
+        return "—"
+    if isinstance(x, (bool,)):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if math.isnan(x):
+        return "NaN (not computable)"
+    if math.isinf(x):
+        return "∞" if x > 0 else "-∞"
+    return f"{x:.{digits}g}"
