@@ -39,11 +39,14 @@ class Step:
     def holds(self) -> bool:
         import sympy as sp
 
-        diff = sp.simplify(sp.sympify(self.lhs) - sp.sympify(self.rhs))
-        if diff == 0:
+        lhs, rhs = sp.sympify(self.lhs), sp.sympify(self.rhs)
+        if isinstance(lhs, sp.MatrixBase) or isinstance(rhs, sp.MatrixBase):
+            if getattr(lhs, "shape", None) != getattr(rhs, "shape", None):
+                return False
+            return all(sp.simplify(a - b) == 0 for a, b in zip(lhs, rhs))
+        if sp.simplify(lhs - rhs) == 0:
             return True
-        eq = sp.sympify(self.lhs).equals(sp.sympify(self.rhs))
-        return bool(eq)
+        return bool(lhs.equals(rhs))
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class Claim:
     mutant_says: str = ""
     strategy: Callable[[], Any] | None = None
     grid: Sequence[Mapping[str, Any]] = ()
+    quick_grid: Sequence[Mapping[str, Any]] | None = None
     power_grid: Sequence[Mapping[str, Any]] = ()
     alpha: float = 1e-6
     regime: Callable[[Sequence[Result]], str] | None = None
@@ -132,6 +136,12 @@ class Claim:
             raise ValueError(f"claim {self.id}: a symbolic claim needs a derivation")
         if not 0 < self.alpha < 0.5:
             raise ValueError(f"claim {self.id}: alpha must be in (0, 0.5)")
+
+    def report_grid(self, quick: bool = False) -> Sequence[Mapping[str, Any]]:
+        """The report's points: ``grid``, or with ``quick`` the ``quick_grid`` (default: the first two points)."""
+        if quick:
+            return self.quick_grid if self.quick_grid is not None else tuple(self.grid)[:2]
+        return self.grid
 
     @property
     def group(self) -> str:
@@ -160,8 +170,21 @@ class Figure:
     modules: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Section:
+    """Extra Markdown for the report, shown at the top of a CLAIMS.md item's section (``group``, e.g. 'U1').
+    ``render(verdicts)`` gets {claim id: (verdict, regime)} for every claim and returns Markdown
+    (e.g. the paper's update table with each rule's verdicts)."""
+
+    id: str
+    group: str
+    title: str
+    render: Callable[[Mapping[str, tuple[str, str]]], str]
+
+
 _CLAIMS: dict[str, Claim] = {}
 _FIGURES: dict[str, Figure] = {}
+_SECTIONS: dict[str, Section] = {}
 
 
 def register(claim: Claim) -> Claim:
@@ -176,6 +199,18 @@ def register_figure(figure: Figure) -> Figure:
         raise ValueError(f"figure {figure.id!r} registered twice")
     _FIGURES[figure.id] = figure
     return figure
+
+
+def register_section(section: Section) -> Section:
+    if section.id in _SECTIONS:
+        raise ValueError(f"section {section.id!r} registered twice")
+    _SECTIONS[section.id] = section
+    return section
+
+
+def sections() -> list[Section]:
+    _load()
+    return list(_SECTIONS.values())
 
 
 def _load() -> None:
