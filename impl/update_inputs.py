@@ -73,3 +73,22 @@ def check_chunk_size(chunk_size):
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise InputError("chunk_size", f"must be an integer >= 1, got {chunk_size!r}")
     return chunk_size
+
+
+def check_gate(name, g, like):
+    """A decay gate in (0, 1]: per token [B, H, T] (RetNet, Mamba2) or per key channel [B, H, T, d_k] (GLA).
+
+    Returns the gate as [B, H, T, d_k] (a scalar gate broadcast over the key channels) and its log.
+    The gate is multiplicative (a, not log a): flash-linear-attention passes log-space gates g = log a instead.
+    """
+    if not isinstance(g, torch.Tensor):
+        raise InputError(name, f"must be a torch.Tensor of shape [B, H, T] or [B, H, T, d_k], got {type(g).__name__}")
+    if tuple(g.shape) == tuple(like.shape[:3]):
+        g = g.unsqueeze(-1).expand(*like.shape[:3], like.shape[3])
+    elif tuple(g.shape) != tuple(like.shape):
+        raise InputError(name, f"must have shape [B, H, T] = {tuple(like.shape[:3])} or [B, H, T, d_k] = {tuple(like.shape)}, got {tuple(g.shape)}")
+    require_finite(name, g)
+    if bool((g <= 0).any()) or bool((g > 1).any()):
+        raise InputError(name, f"must lie in (0, 1]; got values in [{float(g.min()):.4g}, {float(g.max()):.4g}]")
+    g = g.to(dtype=like.dtype, device=like.device)
+    return g, torch.log(g)

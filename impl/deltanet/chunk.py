@@ -1,0 +1,46 @@
+"""DeltaNet, chunked form with the WY/UT representation (CLAIMS.md U2; flash-linear-attention ``chunk_delta_rule``).
+
+Inside a chunk of C tokens with incoming state S, the parallel form (``parallel.py``) reads
+U = T_c (V_c - K_c S^T) with the UT transform T_c = (I + tril(diag(b) K_c K_c^T, -1))^{-1} diag(b). T_c depends on
+the chunk's keys only, so for every chunk at once (one batched triangular solve) we precompute
+
+    W_c = T_c K_c,   U'_c = T_c V_c        (WY representation: U = U'_c - W_c S^T)
+
+and then pass the state through the chunks, three matmuls each:
+
+    U = U'_c - W_c S^T,   O_c = scale (Q_c K_c^T . M) U + scale Q_c S^T,   S <- S + U^T K_c.
+
+Any T and any C >= 1 (tail padded with k = v = 0, b = 0: it writes nothing). Conventions as ``recurrent.py``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from impl.chunking import from_chunks, to_chunks
+from impl.update_inputs import check_chunk_size, check_qkv, check_scalar_per_token, check_scale, check_state
+
+
+def delta_rule_chunk(q, k, v, beta, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=64):
+    B, H, T, d_k, d_v = check_qkv(q, k, v)
+    beta = check_scalar_per_token("beta", beta, q, low=0.0, high=2.0)
+    scale = check_scale(scale)
+    C = check_chunk_size(chunk_size)
+    S = check_state(initial_state, B, H, d_v, d_k, q)
+    qc, kc, vc, bc = to_chunks(scale * q, C), to_chunks(k, C), to_chunks(v, C), to_chunks(beta, C)
+    strict = torch.ones(C, C, dtype=torch.bool, device=q.device).tril(-1)
+    causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+    A = (bc.unsqueeze(-1) * (kc @ kc.transpose(-1, -2))).masked_fill(~strict, 0.0)
+    eye = torch.eye(C, dtype=q.dtype, device=q.device)
+    # T_c [K_c, V_c] for all chunks in one forward substitution
+    WU = torch.linalg.solve_triangular(eye + A, bc.unsqueeze(-1) * torch.cat([kc, vc], dim=-1), upper=False, unitriangular=True)
+    W, U0 = WU[..., :d_k], WU[..., d_k:]
+    scores = (qc @ kc.transpose(-1, -2)).masked_fill(~causal, 0.0)
+    outs = []
+    for i in range(qc.shape[2]):
+        St = S.transpose(-1, -2)
+        U = U0[:, :, i] - W[:, :, i] @ St
+        outs.append(scores[:, :, i] @ U + qc[:, :, i] @ St)
+        S = S + U.transpose(-1, -2) @ kc[:, :, i]
+    o = from_chunks(torch.stack(outs, dim=2), T)
+    return o, (S if output_final_state else None)
