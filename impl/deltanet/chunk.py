@@ -27,11 +27,18 @@ def delta_rule_chunk(q, k, v, beta, *, scale=1.0, initial_state=None, output_fin
     scale = check_scale(scale)
     C = check_chunk_size(chunk_size)
     S = check_state(initial_state, B, H, d_v, d_k, q)
-    qc, kc, vc, bc = to_chunks(scale * q, C), to_chunks(k, C), to_chunks(v, C), to_chunks(beta, C)
-    strict = torch.ones(C, C, dtype=torch.bool, device=q.device).tril(-1)
-    causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
+    o, S = delta_chunk_core(scale * q, k, v, beta, S, C)
+    return o, (S if output_final_state else None)
+
+
+def delta_chunk_core(qs, k, v, beta, S, C):
+    """The unchecked chunked computation (scaled queries ``qs``); returns (o, S_T). Shared with Longhorn."""
+    T, d_k = k.shape[2], k.shape[3]
+    qc, kc, vc, bc = to_chunks(qs, C), to_chunks(k, C), to_chunks(v, C), to_chunks(beta, C)
+    strict = torch.ones(C, C, dtype=torch.bool, device=k.device).tril(-1)
+    causal = torch.ones(C, C, dtype=torch.bool, device=k.device).tril()
     A = (bc.unsqueeze(-1) * (kc @ kc.transpose(-1, -2))).masked_fill(~strict, 0.0)
-    eye = torch.eye(C, dtype=q.dtype, device=q.device)
+    eye = torch.eye(C, dtype=k.dtype, device=k.device)
     # T_c [K_c, V_c] for all chunks in one forward substitution
     WU = torch.linalg.solve_triangular(eye + A, bc.unsqueeze(-1) * torch.cat([kc, vc], dim=-1), upper=False, unitriangular=True)
     W, U0 = WU[..., :d_k], WU[..., d_k:]
@@ -42,5 +49,4 @@ def delta_rule_chunk(q, k, v, beta, *, scale=1.0, initial_state=None, output_fin
         U = U0[:, :, i] - W[:, :, i] @ St
         outs.append(scores[:, :, i] @ U + qc[:, :, i] @ St)
         S = S + U.transpose(-1, -2) @ kc[:, :, i]
-    o = from_chunks(torch.stack(outs, dim=2), T)
-    return o, (S if output_final_state else None)
+    return from_chunks(torch.stack(outs, dim=2), T), S

@@ -1,0 +1,1 @@
+"""Longhorn / implicit (proximal) delta rule: the delta rule with learning rate b / (1 + b ||k||^2)."""

@@ -1,0 +1,1 @@
+"""Recursive least squares (MesaNet without gates): the exact ridge-regression memory after every token."""

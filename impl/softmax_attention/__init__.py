@@ -1,0 +1,1 @@
+"""Softmax attention as a non-parametric memory: the Nadaraya-Watson estimator over all stored pairs."""

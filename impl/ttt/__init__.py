@@ -1,0 +1,1 @@
+"""TTT-linear / Titans: gradient descent with momentum and weight decay on the delta-rule loss."""
