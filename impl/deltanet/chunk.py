@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from impl.solves import solve_unit_lower
 from impl.chunking import from_chunks, to_chunks
 from impl.update_inputs import check_chunk_size, check_qkv, check_scalar_per_token, check_scale, check_state
 
@@ -40,7 +41,7 @@ def delta_chunk_core(qs, k, v, beta, S, C):
     A = (bc.unsqueeze(-1) * (kc @ kc.transpose(-1, -2))).masked_fill(~strict, 0.0)
     eye = torch.eye(C, dtype=k.dtype, device=k.device)
     # T_c [K_c, V_c] for all chunks in one forward substitution
-    WU = torch.linalg.solve_triangular(eye + A, bc.unsqueeze(-1) * torch.cat([kc, vc], dim=-1), upper=False, unitriangular=True)
+    WU = solve_unit_lower(eye + A, bc.unsqueeze(-1) * torch.cat([kc, vc], dim=-1))
     W, U0 = WU[..., :d_k], WU[..., d_k:]
     scores = (qc @ kc.transpose(-1, -2)).masked_fill(~causal, 0.0)
     outs = []

@@ -7,13 +7,14 @@ u_t = b_t (v_t - S_0 k_t - sum_{j < t} (k_t^T k_j) u_j), i.e. the unit lower-tri
 
 and then  O = scale (Q K^T . M) U + scale Q S_0^T,  S_T = S_0 + U^T K.  With S_0 = 0 this is the paper's
 O = (Q K^T . M)(I + diag(b)(K K^T . M^-))^{-1} diag(b) V. The system is solved by forward substitution
-(``torch.linalg.solve_triangular``, unit diagonal), never by forming the inverse. Conventions as ``recurrent.py``.
+(``impl.solves.solve_unit_lower``, unit diagonal), never by forming the inverse. Conventions as ``recurrent.py``.
 """
 
 from __future__ import annotations
 
 import torch
 
+from impl.solves import solve_unit_lower
 from impl.update_inputs import check_qkv, check_scalar_per_token, check_scale, check_state
 
 
@@ -24,7 +25,7 @@ def delta_block(qs, k, v, beta, S0):
     A = (beta.unsqueeze(-1) * (k @ k.transpose(-1, -2))).masked_fill(~strict, 0.0)
     eye = torch.eye(C, dtype=k.dtype, device=k.device)
     rhs = beta.unsqueeze(-1) * (v - k @ S0.transpose(-1, -2))
-    U = torch.linalg.solve_triangular(eye + A, rhs, upper=False, unitriangular=True)
+    U = solve_unit_lower(eye + A, rhs)
     scores = (qs @ k.transpose(-1, -2)).masked_fill(~(strict | torch.eye(C, dtype=torch.bool, device=k.device)), 0.0)
     o = scores @ U + qs @ S0.transpose(-1, -2)
     return o, S0 + U.transpose(-1, -2) @ k

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 
+from impl.solves import solve_unit_lower
 from impl.chunking import from_chunks, to_chunks
 from impl.update_inputs import check_chunk_size, check_qkv, check_scalar_per_token, check_scale, check_state
 
@@ -32,7 +33,7 @@ def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, o
     g0 = torch.exp(L).unsqueeze(-1)
     A = (bc.unsqueeze(-1) * (kc @ kc.transpose(-1, -2)) * G).masked_fill(~strict, 0.0)
     eye = torch.eye(C, dtype=q.dtype, device=q.device)
-    WU = torch.linalg.solve_triangular(eye + A, bc.unsqueeze(-1) * torch.cat([g0 * kc, vc], dim=-1), upper=False, unitriangular=True)
+    WU = solve_unit_lower(eye + A, bc.unsqueeze(-1) * torch.cat([g0 * kc, vc], dim=-1))
     W, U0 = WU[..., :d_k], WU[..., d_k:]
     scores = (qc @ kc.transpose(-1, -2)) * G
     k_to_end = torch.exp(L[..., -1:] - L).unsqueeze(-1) * kc  # diag(G_C.) K_c

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from impl.solves import solve_unit_lower
 from impl.update_inputs import check_qkv, check_scalar_per_token, check_scale, check_state
 
 
@@ -27,7 +28,7 @@ def gated_delta_block(qs, k, v, beta, logcum, S0):
     A = (beta.unsqueeze(-1) * (k @ k.transpose(-1, -2)) * G).masked_fill(~strict, 0.0)
     eye = torch.eye(C, dtype=k.dtype, device=k.device)
     rhs = beta.unsqueeze(-1) * (v - g0 * (k @ S0.transpose(-1, -2)))
-    U = torch.linalg.solve_triangular(eye + A, rhs, upper=False, unitriangular=True)
+    U = solve_unit_lower(eye + A, rhs)
     o = ((qs @ k.transpose(-1, -2)) * G) @ U + g0 * (qs @ S0.transpose(-1, -2))
     last = logcum[..., -1:]
     S_end = torch.exp(last).unsqueeze(-1) * S0 + U.transpose(-1, -2) @ (torch.exp(last - logcum).unsqueeze(-1) * k)

@@ -49,9 +49,9 @@ def rls_recurrent(q, k, v, *, lam=1.0, scale=1.0, initial_state=None, output_fin
     outs = []
     for t in range(T):
         k_t, v_t = k[:, :, t, :, None], v[:, :, t, :, None]
-        Pk = P @ k_t
-        P = P - Pk @ Pk.transpose(-1, -2) / (1.0 + k_t.transpose(-1, -2) @ Pk)
-        S = S + (v_t - S @ k_t) @ (P @ k_t).transpose(-1, -2)
+        Pk, kP = P @ k_t, k_t.transpose(-1, -2) @ P  # P k and k^T P (P need not be symmetric)
+        P = P - Pk @ kP / (1.0 + kP @ k_t)
+        S = S + (v_t - S @ k_t) @ (k_t.transpose(-1, -2) @ P)  # (v - S k) k^T P_t
         outs.append(S @ (scale * q[:, :, t, :, None]))
     o = torch.cat(outs, dim=-1).transpose(-1, -2)
     return o, ((S, P) if output_final_state else None)

@@ -1,0 +1,99 @@
+"""Numerical comparisons between the forms of an update rule (CLAIMS.md U2), values and gradients.
+
+``compare_forms`` runs every form of a rule on the same inputs and returns, per form, the largest absolute
+difference from the recurrent ground truth in the outputs, the final state and (optionally) the gradients of a
+fixed random linear functional of (outputs, final state) with respect to every input; together with the
+magnitudes those differences should be measured against.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from impl.device import generator
+from impl.rules import Rule
+from impl.update_data import draw_inputs
+
+
+def _flat(x):
+    if x is None:
+        return []
+    if isinstance(x, (tuple, list)):
+        return [y for z in x for y in _flat(z)]
+    return [x]
+
+
+def _run(form, args, kwargs, chunk, weights_seed, grads):
+    args = [a.detach().clone().requires_grad_(grads) for a in args]
+    state = kwargs["initial_state"]
+    state_leaves = [s.detach().clone().requires_grad_(grads) for s in _flat(state)]
+    if isinstance(state, tuple):
+        state = tuple(state_leaves)
+    elif state is not None:
+        state = state_leaves[0]
+    kw = dict(kwargs, initial_state=state, output_final_state=True)
+    if chunk is not None:
+        kw["chunk_size"] = chunk
+    o, final = form(*args, **kw)
+    outs = [o] + _flat(final)
+    if not grads:
+        return [x.detach() for x in outs], []
+    gen = generator(weights_seed)
+    loss = sum((x * torch.randn(x.shape, generator=gen, dtype=torch.float64).to(x)).sum() for x in outs)
+    leaves = args + state_leaves
+    gs = torch.autograd.grad(loss, leaves, allow_unused=True)
+    gs = [torch.zeros_like(l) if g is None else g for g, l in zip(gs, leaves)]
+    return [x.detach() for x in outs], list(gs)
+
+
+def compare_forms(rule: Rule, params, seed, *, device="cpu", dtype="float64", grads=True, forms=None,
+                  reference_dtype=None):
+    """Returns {form: {"value_err", "grad_err", "value_mag", "grad_mag", "value_rel_rms", "grad_rel_rms"}}.
+
+    The reference is the recurrent form in ``reference_dtype`` (default: ``dtype``) on the inputs rounded to
+    ``dtype`` (so input rounding is not counted as a form's error). ``forms`` maps names to callables
+    (default: the rule's parallel and chunk forms)."""
+    args, kwargs = draw_inputs(rule, params, seed, device=device, dtype=dtype)
+    chunk = params.get("chunk", 4)
+    forms = forms or {n: f for n, f in rule.forms.items() if n != "recurrent"}
+    ref_dtype = reference_dtype or args[0].dtype
+    cast = lambda x: None if x is None else (tuple(cast(y) for y in x) if isinstance(x, tuple) else x.to(ref_dtype))
+    ref_out, ref_grad = _run(rule.forms["recurrent"], [a.to(ref_dtype) for a in args],
+                             dict(kwargs, initial_state=cast(kwargs["initial_state"])), None, seed + 1, grads)
+    report = {}
+    for name, form in forms.items():
+        out, gr = _run(form, args, kwargs, chunk if name in ("chunk",) or "chunk" in name else None, seed + 1, grads)
+        entry = {}
+        for kind, a_list, r_list in (("value", out, ref_out), ("grad", gr, ref_grad)):
+            if not r_list:
+                continue
+            diffs = [(a.to(torch.float64) - r.to(torch.float64)) for a, r in zip(a_list, r_list)]
+            entry[f"{kind}_err"] = max(float(d.abs().max()) if d.numel() else 0.0 for d in diffs)
+            entry[f"{kind}_mag"] = max(float(r.abs().max()) if r.numel() else 0.0 for r in r_list)
+            num = sum(float((d**2).sum()) for d in diffs)
+            den = sum(float((r.to(torch.float64) ** 2).sum()) for r in r_list)
+            entry[f"{kind}_rel_rms"] = (num / den) ** 0.5 if den > 0 else (0.0 if num == 0 else float("inf"))
+            entry[f"{kind}_finite"] = all(bool(torch.isfinite(a).all()) for a in a_list)
+        report[name] = entry
+    return report
+
+
+def conditioning(rule: Rule, params, seed, *, dtype="float64"):
+    """Factors by which round-off is amplified for this rule on these inputs (>= 1):
+
+    - gated rules form decays as exp(L_t - L_j) from cumulative log-gates; an absolute error u |L| in the
+      exponent is a relative error u |L| in the decay: factor 1 + max_t sum_{s<=t} |log a_s|;
+    - RLS solves with R_t = P_0^{-1} + sum k k^T: factor cond_2(R_T) * cond_2(P_0) (bounds every cond_2(R_t)).
+    """
+    args, kwargs = draw_inputs(rule, params, seed, dtype="float64")
+    factor = 1.0
+    for extra, x in zip(rule.extras, args[3:]):
+        if extra.name == "g":
+            factor = max(factor, 1.0 + float(torch.log(x).abs().cumsum(2).max()))
+    if rule.name == "rls":
+        k = args[1]
+        P0 = kwargs["initial_state"][1] if kwargs["initial_state"] is not None else \
+            torch.eye(k.shape[-1], dtype=torch.float64) / rule.kwargs["lam"]
+        R = torch.linalg.inv(P0) + (k.transpose(-1, -2) @ k)
+        factor = float(torch.linalg.cond(R).max() * torch.linalg.cond(P0).max())
+    return factor
