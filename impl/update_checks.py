@@ -67,6 +67,10 @@ def compare_forms(rule: Rule, params, seed, *, device="cpu", dtype="float64", gr
         for kind, a_list, r_list in (("value", out, ref_out), ("grad", gr, ref_grad)):
             if not r_list:
                 continue
+            if any(a.shape != r.shape for a, r in zip(a_list, r_list)):
+                entry.update({f"{kind}_err": float("inf"), f"{kind}_mag": 0.0, f"{kind}_rel_rms": float("inf"),
+                              f"{kind}_finite": True})
+                continue
             diffs = [(a.to(torch.float64) - r.to(torch.float64)) for a, r in zip(a_list, r_list)]
             entry[f"{kind}_err"] = max(float(d.abs().max()) if d.numel() else 0.0 for d in diffs)
             entry[f"{kind}_mag"] = max(float(r.abs().max()) if r.numel() else 0.0 for r in r_list)
@@ -79,21 +83,24 @@ def compare_forms(rule: Rule, params, seed, *, device="cpu", dtype="float64", gr
 
 
 def conditioning(rule: Rule, params, seed, *, dtype="float64"):
-    """Factors by which round-off is amplified for this rule on these inputs (>= 1):
+    """Factors by which round-off is amplified for this rule on these inputs, {"value": f, "grad": f} (each >= 1):
 
-    - gated rules form decays as exp(L_t - L_j) from cumulative log-gates; an absolute error u |L| in the
-      exponent is a relative error u |L| in the decay: factor 1 + max_t sum_{s<=t} |log a_s|;
-    - RLS solves with R_t = P_0^{-1} + sum k k^T: factor cond_2(R_T) * cond_2(P_0) (bounds every cond_2(R_t)).
+    - gated rules form decays as exp(L_t - L_j) from cumulative log-gates L. An absolute error u x in the exponent
+      x = |L_t - L_j| is an absolute error u x e^{-x} <= u / e in the decay itself, so values need no factor; but
+      the gradient with respect to a gate, G_tj / a_s per term, keeps the RELATIVE error u x: gradient factor
+      1 + max_t sum_{s<=t} |log a_s|;
+    - RLS solves with R_t = P_0^{-1} + sum k k^T: factor cond_2(R_T) * cond_2(P_0) (bounds every cond_2(R_t)),
+      values and gradients.
     """
     args, kwargs = draw_inputs(rule, params, seed, dtype="float64")
-    factor = 1.0
+    value, grad = 1.0, 1.0
     for extra, x in zip(rule.extras, args[3:]):
         if extra.name == "g":
-            factor = max(factor, 1.0 + float(torch.log(x).abs().cumsum(2).max()))
+            grad = max(grad, 1.0 + float(torch.log(x).abs().cumsum(2).max()))
     if rule.name == "rls":
         k = args[1]
         P0 = kwargs["initial_state"][1] if kwargs["initial_state"] is not None else \
             torch.eye(k.shape[-1], dtype=torch.float64) / rule.kwargs["lam"]
         R = torch.linalg.inv(P0) + (k.transpose(-1, -2) @ k)
-        factor = float(torch.linalg.cond(R).max() * torch.linalg.cond(P0).max())
-    return factor
+        value = grad = float(torch.linalg.cond(R).max() * torch.linalg.cond(P0).max())
+    return {"value": value, "grad": grad}
