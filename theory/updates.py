@@ -298,6 +298,57 @@ def derivation_overwrite():
             ("linear attention: S_2 k = v_1 + v_2 (a mixture)", (lin * unit).applyfunc(sp.simplify), v1 + v2)]
 
 
+# ------------------------------------------------------------------------------------------------- U4 ------
+d_sym = sp.Symbol("d_k", positive=True, integer=True)
+dv_sym = sp.Symbol("d_v", positive=True, integer=True)
+sigma = sp.Symbol("sigma", positive=True)
+t_sym = sp.Symbol("t", positive=True)
+
+
+def delta_msd():
+    """Steady-state E||S - W||_F^2 of the delta rule with lr b on k ~ N(0, I/d_k), v = W k + sigma n."""
+    return dv_sym * d_sym * b * sigma**2 / (2 - b * (d_sym + 2) / d_sym)
+
+
+def rls_msd():
+    """E||S_t - W||_F^2 of least squares (lam -> 0), t > d_k + 1: sigma^2 d_v d_k^2 / (t - d_k - 1)."""
+    return sigma**2 * dv_sym * d_sym**2 / (t_sym - d_sym - 1)
+
+
+def linear_limit_variance():
+    """t E||S_t / t - W/d_k||_F^2 averaged over W with N(0, 1) entries: d_v (d_k + 1)/d_k + sigma^2 d_v."""
+    return dv_sym * (d_sym + 1) / d_sym + sigma**2 * dv_sym
+
+
+def derivation_delta_msd():
+    """Each row w of the error E = S - W obeys w_t = (I - b k k^T) w_{t-1} + b sigma n k (n ~ N(0, 1)), so
+    C_t = E[w w^T] satisfies C_t = C - b(R C + C R) + b^2 E[k k^T C k k^T] + b^2 sigma^2 R with R = r I, r = 1/d_k,
+    and by Isserlis E[k k^T C k k^T] = r^2 (2 C + tr(C) I). The isotropic fixed point C = c I:"""
+    c, r = sp.symbols("c r", positive=True)
+    d = d_sym
+    fixed = sp.Eq(c, c - 2 * b * r * c + b**2 * r**2 * (2 * c + d * c) + b**2 * sigma**2 * r)
+    sol = sp.solve(fixed, c)
+    c_star = b * sigma**2 / (2 - b * r * (d + 2))
+    msd = (dv_sym * d * c_star).subs(r, 1 / d)
+    return [("the isotropic fixed point of the covariance recursion is c = b sigma^2 / (2 - b r (d_k + 2))",
+             sol[0] if len(sol) == 1 else sp.nan, c_star),
+            ("E||S - W||^2 = d_v tr C = d_v d_k c at r = 1/d_k", msd, delta_msd()),
+            ("small steps: the neighbourhood shrinks linearly in b, d_v d_k b sigma^2 / 2 + O(b^2)",
+             sp.limit(delta_msd() / b, b, 0), dv_sym * d * sigma**2 / 2)]
+
+
+def derivation_linear_limit():
+    """S_t / t = (1/t) sum_j v_j k_j^T has mean E[v k^T] = W R = W/d_k (not S* = W) and variance
+    (1/t) E||v k^T - W R||^2, where by Isserlis E||W k k^T||^2 = r^2 (d_k + 2) ||W||^2 and E||n k^T||^2 = d_v d_k r."""
+    r = 1 / d_sym
+    W2 = dv_sym * d_sym  # E||W||_F^2 for N(0, 1) entries
+    var = r**2 * (d_sym + 2) * W2 - r**2 * W2 + sigma**2 * dv_sym * d_sym * r
+    return [("t Var(S_t / t) = E||W k k^T||^2 - ||W R||^2 + sigma^2 E||n k^T||^2 = d_v (d_k+1)/d_k + sigma^2 d_v",
+             sp.simplify(var), linear_limit_variance()),
+            ("the bias of the limit, ||W R - W||^2 = (1 - 1/d_k)^2 ||W||^2, is independent of t",
+             sp.expand((1 - r) ** 2 * W2), sp.expand(dv_sym * d_sym * (1 - 1 / d_sym) ** 2))]
+
+
 DERIVATIONS = {
     "linear": derivation_linear, "retnet": derivation_decay, "gla": derivation_gla, "deltanet": derivation_deltanet,
     "gated_deltanet": derivation_gated_deltanet, "longhorn": derivation_longhorn, "ttt": derivation_ttt,

@@ -1,0 +1,470 @@
+"""Claims U3 (delta-rule facts) and U4 (infinite context, "optimal memory") of CLAIMS.md Part II, with figures.
+
+U3: exact storage with orthonormal keys (b = 1), overwrite of a repeated key, the transition's eigenvalues, and the
+delta rule's retrieval error below linear attention's for N > d_k (with linear attention's exact theory).
+U4: streams v = W k + sigma n, k ~ N(0, I/d_k): least squares (RLS) approaches S* = W at the exact rate
+sigma^2 d_v d_k^2 / (t - d_k - 1); the delta rule settles in a neighbourhood of W of exact size
+d_v d_k b sigma^2 / (2 - b (d_k + 2)/d_k); normalised linear attention converges to the biased E[v k^T] = W / d_k
+and the unnormalised state grows without bound; at fixed d every memory's retrieval SNR falls as N grows.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import sympy as sp
+import torch
+from hypothesis import strategies as st
+
+from assocmem import checks
+from assocmem.registry import Claim, Figure, Result, Section, Step, register, register_figure, register_section
+from impl.device import generator, resolve_device, resolve_dtype, unit_roundoff
+from impl.rules import RULES
+from impl.stats import mean_interval, ratio_interval
+from impl.update_experiments import (RETRIEVAL_MEMORIES, delta_msd_theory, delta_stream_time_average,
+                                     rls_final_error, rls_msd_theory, stream, unit_keys, write_and_probe)
+from theory import updates as th
+
+MODULES = ("theory.updates", "impl.rules", "impl.update_experiments", "impl.deltanet", "impl.linear_attention",
+           "impl.gated_deltanet", "impl.rls", "impl.stats", "impl.sampling")
+C_ROUNDOFF = 16.0  # the round-off model of assocmem/claims/updates.py (n-term sums, two computations, margin)
+
+
+def _steps(chain):
+    return [Step(*s) for s in chain]
+
+
+# ------------------------------------------------------------------------------------------- U3 --------
+def run_exact_storage(params, seed, *, device="cpu", dtype="float64", b=1.0):
+    """N <= d_k orthonormal keys written with the delta rule (lr b): every S_N k_i equals v_i."""
+    from impl.sampling import orthonormal_keys
+
+    n, dk, dv = params["n_pairs"], params["d_k"], params["d_v"]
+    gen = generator(seed)
+    K = orthonormal_keys(2, n, dk, gen, device=device, dtype=dtype)
+    V = torch.randn((2, n, dv), generator=gen, dtype=torch.float64).to(K)
+    k, v = K.unsqueeze(1), V.unsqueeze(1)
+    _, S = RULES["deltanet"].forms["recurrent"](k, k, v, torch.full(k.shape[:3], b, dtype=K.dtype, device=K.device),
+                                                output_final_state=True)
+    err = float(((K @ S[:, 0].transpose(-1, -2)) - V).abs().max())
+    tol = C_ROUNDOFF * (n + dk + dv) * unit_roundoff(resolve_dtype(dtype)) * max(1.0, float(V.abs().max()))
+    return checks.identity("U3.exact_storage", params, seed, err / tol, 1.0,
+                           note=f"max |S k_i - v_i| = {err:.3g}, tolerance {tol:.3g} (b = {b})")
+
+
+@st.composite
+def _orth_sizes(draw):
+    dk = draw(st.integers(1, 12))
+    return {"n_pairs": draw(st.integers(1, dk)), "d_k": dk, "d_v": draw(st.integers(1, 8))}
+
+
+register(Claim(
+    id="U3.exact_storage", title="Exact storage with orthonormal keys", tag="paper", ref="§2.2, Appendix C",
+    statement="With b = 1 and N <= d_k orthonormal keys, the delta rule's memory retrieves every stored pair exactly: "
+              "S_N k_i = v_i for all i (float64, within round-off).",
+    kind="identity", run=run_exact_storage, strategy=_orth_sizes, mutant=partial(run_exact_storage, b=0.5),
+    mutant_says="b = 0.5 (a partial write) in place of b = 1", power_grid=[{"n_pairs": 4, "d_k": 8, "d_v": 4}],
+    grid=[{"n_pairs": n, "d_k": 32, "d_v": 16} for n in (1, 16, 32)], modules=MODULES,
+))
+
+
+def run_overwrite(params, seed, *, device="cpu", dtype="float64", b=1.0):
+    """A unit key written `repeats` times with fresh values: the delta rule (lr b) reads back the latest exactly;
+    linear attention reads back the sum of all values written (a mixture)."""
+    r, dk, dv = params["repeats"], params["d_k"], params["d_v"]
+    gen = generator(seed)
+    key = unit_keys((2, 1, 1, dk), gen).expand(2, 1, r, dk)
+    V = torch.randn((2, 1, r, dv), generator=gen, dtype=torch.float64)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    key, V = key.to(dev, dt), V.to(dev, dt)
+    o_d, _ = RULES["deltanet"].forms["recurrent"](key, key, V, torch.full(key.shape[:3], b, dtype=dt, device=dev))
+    o_l, _ = RULES["linear"].forms["recurrent"](key, key, V)
+    err_delta = float((o_d[:, :, -1] - V[:, :, -1]).abs().max())
+    err_mix = float((o_l[:, :, -1] - V.sum(2)).abs().max())
+    tol = C_ROUNDOFF * (r + dk + dv) * unit_roundoff(dt) * max(1.0, float(V.abs().sum(2).max()))
+    return checks.identity("U3.overwrite", params, seed, max(err_delta, err_mix) / tol, 1.0,
+                           note=f"delta: |o - v_latest| = {err_delta:.3g}; linear: |o - sum v| = {err_mix:.3g}; tol {tol:.3g}")
+
+
+register(Claim(
+    id="U3.overwrite", title="Overwrite of a repeated key", tag="paper", ref="§2.2, Appendix C",
+    statement="Writing one unit key repeatedly with values v_1..v_r: the delta rule with b = 1 returns exactly the latest "
+              "value v_r, linear attention returns v_1 + ... + v_r (float64, within round-off; symbolic for r = 2).",
+    kind="identity", run=run_overwrite, derivation=lambda: _steps(th.derivation_overwrite()),
+    strategy=lambda: st.fixed_dictionaries({"repeats": st.integers(1, 30), "d_k": st.integers(1, 16), "d_v": st.integers(1, 8)}),
+    mutant=partial(run_overwrite, b=0.9), mutant_says="b = 0.9 in place of b = 1",
+    power_grid=[{"repeats": 3, "d_k": 4, "d_v": 4}], grid=[{"repeats": r, "d_k": 16, "d_v": 16} for r in (2, 10, 100)],
+    modules=MODULES,
+))
+
+
+def run_eigen(params, seed, *, device="cpu", dtype="float64", wrong=False):
+    """Eigenvalues of I - b k k^T for a random key: {1 - b ||k||^2, 1 (d_k - 1 times)} (sorted, float64)."""
+    dk, b = params["d_k"], params["b"]
+    gen = generator(seed)
+    k = torch.randn((dk, 1), generator=gen, dtype=torch.float64) * params.get("norm", 1.0) / dk**0.5
+    A = torch.eye(dk, dtype=torch.float64) - b * k @ k.T
+    ev = torch.linalg.eigvalsh(A)
+    kk = float((k * k).sum())
+    expect = torch.tensor(sorted([1 - (b / 2 if wrong else b) * kk] + [1.0] * (dk - 1)), dtype=torch.float64)
+    err = float((ev - expect).abs().max())
+    tol = C_ROUNDOFF * dk * unit_roundoff(torch.float64) * (1 + b * kk)
+    return checks.identity("U3.eigenvalues", params, seed, err / tol, 1.0, note=f"max eigenvalue error {err:.3g}")
+
+
+register(Claim(
+    id="U3.eigenvalues", title="Transition eigenvalues", tag="paper", ref="§2.2.1, Appendix C; Grazzi et al. 2024",
+    statement="I - b k k^T has eigenvalue 1 - b ||k||^2 along k and 1 on k's orthogonal complement: for unit keys in "
+              "[0, 1] iff b in [0, 1], negative for 1 < b <= 2, and -1 at b = 2 (a reflection). Symbolic (d_k = 3 "
+              "symbol entries; reflection for d_k = 2) and numerical (eigvalsh).",
+    kind="identity", derivation=lambda: _steps(th.derivation_transition_eigenvalues()), run=run_eigen,
+    strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(1, 16), "b": st.floats(0, 2), "norm": st.floats(0, 2)}),
+    mutant=partial(run_eigen, wrong=True), mutant_says="eigenvalue 1 - b ||k||^2 / 2",
+    power_grid=[{"d_k": 4, "b": 1.0, "norm": 1.0}], grid=[{"d_k": 16, "b": b, "norm": 1.0} for b in (0.5, 1.0, 1.5, 2.0)],
+    modules=MODULES,
+))
+
+
+def linear_unit_key_error(n, dk):
+    """E||S k_i - v_i||^2 / E||v||^2 for linear attention with N unit keys (uniform directions): (N - 1)/d_k,
+    since E[(k_i^T k_j)^2] = 1/d_k for independent uniform unit vectors."""
+    return (n - 1) / dk
+
+
+def run_delta_vs_linear(params, seed, *, device="cpu", dtype="float64", theory=linear_unit_key_error):
+    """N > d_k random unit keys, Gaussian values. Passes iff (a) linear attention's error ratio interval contains
+    (N - 1)/d_k and (b) the paired difference (delta rule, b = 1, minus linear attention) has its whole interval
+    below 0. Both intervals at level 1 - alpha/2 (Bonferroni)."""
+    n, dk, trials = params["n_pairs"], params["d_k"], params["trials"]
+    dv = params.get("d_v", dk)
+    gen = generator(seed)
+    K = unit_keys((trials, n, dk), gen).to(resolve_device(device), resolve_dtype(dtype))
+    V = torch.randn((trials, n, dv), generator=gen, dtype=torch.float64).to(K)
+    e_lin = write_and_probe("linear", K, V).double().cpu()
+    e_del = write_and_probe("deltanet", K, V, b=params.get("b", 1.0)).double().cpu()
+    v2 = (V.double().cpu() ** 2).sum(-1)
+    alpha = 1e-6
+    lin = ratio_interval(e_lin.mean(1).numpy(), v2.mean(1).numpy(), alpha / 2)
+    diff = mean_interval(((e_del - e_lin).mean(1) / dv).numpy(), alpha / 2)
+    th_val = theory(n, dk)
+    passed = lin.contains(th_val) and diff.hi < 0
+    return Result(claim="U3.delta_below_linear", params=dict(params), seed=seed, passed=bool(passed), theory=th_val,
+                  estimate=lin.value, lo=lin.lo, hi=lin.hi, level=1 - alpha / 2, n=trials,
+                  note=f"linear error ratio {lin.value:.4g} [{lin.lo:.4g}, {lin.hi:.4g}] vs (N-1)/d_k = {th_val:.4g}; "
+                       f"delta minus linear per value dim {diff.value:.4g} [{diff.lo:.4g}, {diff.hi:.4g}]",
+                  extra={"delta_error_ratio": float(e_del.mean() / v2.mean())})
+
+
+register(Claim(
+    id="U3.delta_below_linear", title="Delta rule beats linear attention past capacity", tag="suite",
+    ref="CLAIMS.md U3; §2.2",
+    statement="With N > d_k random unit keys and Gaussian values, linear attention's retrieval error ratio "
+              "E||S k_i - v_i||^2 / E||v||^2 equals (N - 1)/d_k exactly, and the delta rule's (b = 1) is strictly "
+              "lower (paired interval entirely below 0), each at false-failure rate alpha/2.",
+    kind="statistical", run=run_delta_vs_linear,
+    mutant=partial(run_delta_vs_linear, theory=lambda n, d: (n - 1) / (d + 2)),
+    mutant_says="(N - 1)/(d_k + 2), the Gaussian-key ratio, in place of the unit-key (N - 1)/d_k",
+    strategy=lambda: st.fixed_dictionaries({"n_pairs": st.integers(9, 40), "d_k": st.integers(2, 8), "trials": st.just(300)}),
+    power_grid=[{"n_pairs": 32, "d_k": 16, "trials": 400}],
+    grid=[{"n_pairs": n, "d_k": 16, "trials": 400} for n in (24, 64, 256)], quick_grid=[{"n_pairs": 32, "d_k": 16, "trials": 200}],
+    modules=MODULES,
+))
+
+
+# ------------------------------------------------------------------------------------------- U4 --------
+def run_rls_rate(params, seed, *, device="cpu", dtype="float64", theory=rls_msd_theory):
+    dk, dv, t, sig, trials = params["d_k"], params["d_v"], params["t"], params["sigma"], params["trials"]
+    err = rls_final_error(d_k=dk, d_v=dv, t=t, sigma=sig, trials=trials, seed=seed, device=device, dtype=dtype)
+    est = mean_interval(err.double().cpu().numpy(), 1e-6)
+    return checks.statistical("U4.rls_rate", params, seed, theory(t, dk, dv, sig), est,
+                              note="E||S_t - W||^2 of RLS (lam = 1e-9) against sigma^2 d_v d_k^2 / (t - d_k - 1)")
+
+
+register(Claim(
+    id="U4.rls_rate", title="RLS approaches S* at the exact least-squares rate", tag="suite",
+    ref="§2.2.2 (optimal memory); the inverse-Wishart mean E[(K^T K)^{-1}] = Sigma^{-1}/(t - d_k - 1), e.g. Mardia, Kent & Bibby, Multivariate Analysis (1979)",
+    statement="On the stream v = W k + sigma n, k ~ N(0, I/d_k), the RLS memory (lam -> 0) after t > d_k + 3 pairs has "
+              "E||S_t - S*||_F^2 = sigma^2 d_v d_k^2 / (t - d_k - 1) with S* = E[v k^T] E[k k^T]^{-1} = W: it reaches S* "
+              "as t -> infinity, with diminishing returns ~ 1/t.",
+    kind="statistical", run=run_rls_rate, mutant=partial(run_rls_rate, theory=lambda t, d, dv, s: s**2 * dv * d**2 / t),
+    mutant_says="sigma^2 d_v d_k^2 / t (the large-t approximation)",
+    formula=lambda: sp.Eq(sp.Symbol("E||S_t - W||^2"), th.rls_msd()),
+    strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(1, 6), "d_v": st.integers(1, 4), "t": st.integers(12, 40),
+                                            "sigma": st.floats(0.1, 1.0), "trials": st.just(3000)}),
+    power_grid=[{"d_k": 4, "d_v": 2, "t": 10, "sigma": 0.5, "trials": 4000}],
+    grid=[{"d_k": 8, "d_v": 4, "t": t, "sigma": 0.3, "trials": 4000} for t in (16, 64, 256)], modules=MODULES,
+))
+
+
+def run_delta_msd(params, seed, *, device="cpu", dtype="float64", theory=delta_msd_theory):
+    dk, dv, b, sig, trials = params["d_k"], params["d_v"], params["b"], params["sigma"], params["trials"]
+    rho = 1 - 2 * b / dk + b**2 * (dk + 2) / dk**2  # per-step contraction of E||S_t - W||^2's transient
+    burn = int(np.ceil(np.log(1e-12) / np.log(rho))) if rho < 1 else 0  # transient below 1e-12 of the start
+    avg = delta_stream_time_average(d_k=dk, d_v=dv, b=b, sigma=sig, burn=burn, window=params["window"], trials=trials,
+                                    seed=seed, device=device, dtype=dtype)
+    est = mean_interval(avg.double().cpu().numpy(), 1e-6)
+    return checks.statistical("U4.delta_neighbourhood", params, seed, theory(b, dk, dv, sig), est,
+                              note=f"time average over t in ({burn}, {burn + params['window']}] per trial")
+
+
+register(Claim(
+    id="U4.delta_neighbourhood", title="The delta rule settles in a b-dependent neighbourhood of S*", tag="suite",
+    ref="§2.2.2; LMS misadjustment (Widrow & Stearns 1985), exact for Gaussian keys",
+    statement="On the stream v = W k + sigma n, k ~ N(0, I/d_k), the delta rule with constant lr b < 2 d_k/(d_k + 2) "
+              "does not reach S* = W: E||S_t - W||_F^2 tends to d_v d_k b sigma^2 / (2 - b (d_k + 2)/d_k) > 0, "
+              "~ b d_v d_k sigma^2 / 2 for small b.",
+    kind="statistical", run=run_delta_msd, derivation=lambda: _steps(th.derivation_delta_msd()),
+    formula=lambda: sp.Eq(sp.Symbol("E||S_inf - W||^2"), th.delta_msd()),
+    mutant=partial(run_delta_msd, theory=lambda b, d, dv, s: dv * d * b * s**2 / 2),
+    mutant_says="the small-step approximation d_v d_k b sigma^2 / 2",
+    strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(2, 6), "d_v": st.integers(1, 3), "b": st.floats(0.2, 1.0),
+                                            "sigma": st.floats(0.1, 1.0), "trials": st.just(200), "window": st.just(200)}),
+    power_grid=[{"d_k": 4, "d_v": 2, "b": 0.8, "sigma": 0.5, "trials": 300, "window": 200}],
+    grid=[{"d_k": 8, "d_v": 4, "b": b, "sigma": 0.3, "trials": 300, "window": 400} for b in (0.1, 0.5, 1.0)],
+    modules=MODULES,
+))
+
+
+def run_linear_limit(params, seed, *, device="cpu", dtype="float64", wrong=False):
+    """t ||S_t/t - W/d_k||^2 has mean d_v (d_k + 1)/d_k + sigma^2 d_v (the limit is E[v k^T] = W/d_k, biased);
+    the mutant claims the limit is S* = W."""
+    dk, dv, t, sig, trials = params["d_k"], params["d_v"], params["t"], params["sigma"], params["trials"]
+    gen = generator(seed)
+    W = torch.randn((trials, dv, dk), generator=gen, dtype=torch.float64)
+    K = torch.randn((trials, 1, t, dk), generator=gen, dtype=torch.float64) / dk**0.5
+    V = K @ W.unsqueeze(1).transpose(-1, -2) + sig * torch.randn((trials, 1, t, dv), generator=gen, dtype=torch.float64)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    K, V = K.to(dev, dt), V.to(dev, dt)
+    _, S = RULES["linear"].forms["chunk"](K, K, V, output_final_state=True)
+    limit = W.to(dev, dt) if wrong else W.to(dev, dt) / dk
+    stat = t * ((S[:, 0] / t - limit) ** 2).sum((-1, -2))
+    est = mean_interval(stat.double().cpu().numpy(), 1e-6)
+    theory = dv * (dk + 1) / dk + sig**2 * dv
+    return checks.statistical("U4.linear_limit", params, seed, theory, est,
+                              note="t ||S_t/t - W/d_k||^2; the unnormalised S_t = t (S_t/t) grows like t ||W||/d_k")
+
+
+register(Claim(
+    id="U4.linear_limit", title="Linear attention: biased limit, or unbounded growth", tag="suite", ref="§2.2.2",
+    statement="On the stream v = W k + sigma n, k ~ N(0, I/d_k), normalised linear attention S_t / t converges to "
+              "E[v k^T] = W/d_k, not to S* = W (bias (1 - 1/d_k)^2 ||W||^2 for every t), with "
+              "t E||S_t/t - W/d_k||^2 = d_v (d_k + 1)/d_k + sigma^2 d_v; the unnormalised S_t grows without bound.",
+    kind="statistical", run=run_linear_limit, derivation=lambda: _steps(th.derivation_linear_limit()),
+    mutant=partial(run_linear_limit, wrong=True), mutant_says="the limit is S* = W",
+    strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(2, 8), "d_v": st.integers(1, 4), "t": st.integers(1, 64),
+                                            "sigma": st.floats(0.0, 1.0), "trials": st.just(2000)}),
+    power_grid=[{"d_k": 4, "d_v": 2, "t": 32, "sigma": 0.5, "trials": 2000}],
+    grid=[{"d_k": 8, "d_v": 4, "t": t, "sigma": 0.3, "trials": 2000} for t in (16, 256)], modules=MODULES,
+))
+
+
+def run_finite_capacity(params, seed, *, device="cpu", dtype="float64"):
+    """At fixed d_k, every memory's retrieval error ratio is larger at N = 8 d_k than at N = d_k (retrieval SNR
+    falls): per memory, a paired (same trial) interval for the difference must lie above 0 (Bonferroni over memories)."""
+    dk, trials = params["d_k"], params["trials"]
+    gen = generator(seed)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    small, large = dk, 8 * dk
+    K = unit_keys((trials, large, dk), gen).to(dev, dt)
+    V = torch.randn((trials, large, dk), generator=gen, dtype=torch.float64).to(K)
+    alpha = 1e-6 / len(RETRIEVAL_MEMORIES)
+    notes, ok = [], True
+    for m in RETRIEVAL_MEMORIES:
+        e_small = write_and_probe(m, K[:, :small], V[:, :small]).double().cpu().mean(1) / dk
+        e_large = write_and_probe(m, K, V).double().cpu().mean(1) / dk
+        ci = mean_interval((e_large - e_small).numpy(), alpha)
+        ok &= ci.lo > 0
+        notes.append(f"{m}: {float(e_small.mean()):.3g} -> {float(e_large.mean()):.3g}")
+    return Result(claim="U4.finite_capacity", params=dict(params), seed=seed, passed=bool(ok), n=trials,
+                  note="error ratio at N = d_k -> N = 8 d_k: " + "; ".join(notes))
+
+
+register(Claim(
+    id="U4.finite_capacity", title="Finite capacity at fixed d", tag="reconstructed", ref="§2.2.2",
+    statement="At fixed d_k (unit keys, Gaussian values), the retrieval error of every memory — linear attention, "
+              "DeltaNet (b = 1), Gated DeltaNet (b = 1, a = 0.99), RLS (lam = 1e-3) and softmax attention "
+              "(beta = sqrt(d_k)) — is larger at N = 8 d_k than at N = d_k: more context does not buy unbounded recall.",
+    kind="experiment", run=run_finite_capacity,
+    strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(4, 8), "trials": st.just(60)}),
+    grid=[{"d_k": d, "trials": 100} for d in (8, 16)], quick_grid=[{"d_k": 8, "trials": 60}], modules=MODULES,
+))
+
+
+def render_u4_answer(verdicts):
+    v = lambda cid: verdicts.get(cid, ("not run", ""))[0]
+    return "\n".join([
+        "**The paper's question (§2.2.2): does more context make a fixed-rule memory better without bound?** No, under "
+        "these assumptions: a linear memory S in R^{d_v x d_k}, i.i.d. keys k ~ N(0, I/d_k), a linear target "
+        "v = W k + sigma n. Each rule converges to the optimum *of its own objective*, and only the regression "
+        "objective's optimum is S* = W:",
+        "",
+        f"- RLS (exact least squares): E||S_t - W||^2 = sigma^2 d_v d_k^2 / (t - d_k - 1) -> 0, diminishing returns "
+        f"~ 1/t (U4.rls_rate: {v('U4.rls_rate')}).",
+        f"- Delta rule, constant b: a floor d_v d_k b sigma^2 / (2 - b (d_k+2)/d_k) that more context never removes; "
+        f"it diverges for b >= 2 d_k/(d_k+2) (U4.delta_neighbourhood: {v('U4.delta_neighbourhood')}).",
+        f"- Linear attention: S_t/t -> W/d_k, biased by (1 - 1/d_k)^2 ||W||^2 forever; unnormalised S_t grows like t "
+        f"(U4.linear_limit: {v('U4.linear_limit')}).",
+        f"- Retrieval of N arbitrary pairs at fixed d: every memory, softmax included, gets worse as N grows "
+        f"(U4.finite_capacity: {v('U4.finite_capacity')}).",
+        "",
+        "So the benefit of context is bounded by the rule (its objective and step size) and by its function class "
+        "(a d_v x d_k matrix, or N kernel-weighted values for softmax), not unbounded.",
+    ])
+
+
+register_section(Section(id="U4.answer", group="U4", title="Infinite context: a quantitative answer", render=render_u4_answer))
+
+
+# ------------------------------------------------------------------------------------------- figures ---
+def _fig():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(6, 4))
+
+
+def compute_forgetting(point, seed, *, device="cpu", dtype="float64"):
+    """Retrieval error ratio of pair i against its age N - i (pairs written after it), N = 4 d_k unit keys."""
+    dk, n, trials = point["d_k"], point["n_pairs"], point["trials"]
+    gen = generator(seed)
+    K = unit_keys((trials, n, dk), gen).to(resolve_device(device), resolve_dtype(dtype))
+    V = torch.randn((trials, n, dk), generator=gen, dtype=torch.float64).to(K)
+    name = point["memory"]
+    e = write_and_probe("linear" if name == "linear" else "deltanet", K, V, b=point.get("b", 1.0)).double().cpu()
+    per_pos = (e / dk).mean(0)
+    return [{"memory": name + ("" if name == "linear" else f" b={point['b']}"), "age": n - 1 - i,
+             "error_ratio": float(per_pos[i])} for i in range(n)]
+
+
+def _draw_lines(rows, x, y, title, xlabel, ylabel, logx=False, logy=False, theory=None):
+    fig, ax = _fig()
+    for name in sorted({r["memory"] for r in rows}):
+        pts = sorted((r[x], r[y]) for r in rows if r["memory"] == name)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=".", label=name)
+    if theory:
+        for label, pts in theory.items():
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "k--", lw=1, label=label)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def draw_forgetting(rows):
+    return _draw_lines(rows, "age", "error_ratio", "Overwrite and forgetting (d_k = 16, N = 64 unit keys)",
+                       "age of the pair (pairs written after it)", "E||S k_i - v_i||^2 / E||v||^2")
+
+
+_FORGET_POINTS = [{"memory": "linear", "d_k": 16, "n_pairs": 64, "trials": 200}] + \
+    [{"memory": "deltanet", "b": b, "d_k": 16, "n_pairs": 64, "trials": 200} for b in (1.0, 0.5, 0.1)]
+register_figure(Figure(
+    id="U3.forgetting", title="Overwrite and forgetting", claims=("U3",), points=_FORGET_POINTS, compute=compute_forgetting,
+    draw=draw_forgetting, quick_points=[dict(p, trials=40) for p in _FORGET_POINTS[:2]], modules=MODULES,
+    caption="Retrieval error of each stored pair against its age. Linear attention's error is the same for every age "
+            "((N - 1)/d_k); the delta rule retrieves recent pairs almost exactly (the latest exactly at b = 1) and "
+            "forgets old ones: recency instead of uniform interference.",
+))
+
+
+def compute_snr_vs_n(point, seed, *, device="cpu", dtype="float64"):
+    dk, trials = point["d_k"], point["trials"]
+    gen = generator(seed)
+    rows = []
+    for n in point["n_values"]:
+        K = unit_keys((trials, n, dk), gen).to(resolve_device(device), resolve_dtype(dtype))
+        V = torch.randn((trials, n, dk), generator=gen, dtype=torch.float64).to(K)
+        m = point["memory"]
+        e = write_and_probe(m, K, V, b=point.get("b", 1.0)).double().cpu()
+        ratio = float(e.mean() / (V.double().cpu() ** 2).sum(-1).mean())
+        rows.append({"memory": m + (f" b={point.get('b', 1.0)}" if m == "deltanet" else ""), "n_pairs": n, "d_k": dk,
+                     "error_ratio": ratio, "snr": 1 / ratio, "theory_linear": (n - 1) / dk})
+    return rows
+
+
+_NS = (4, 8, 16, 24, 32, 64, 128, 256)
+
+
+def draw_snr_vs_n(rows):
+    lin = sorted({(r["n_pairs"], 1 / r["theory_linear"]) for r in rows if r["n_pairs"] > 1})
+    return _draw_lines(rows, "n_pairs", "snr", "Retrieval SNR: delta rule vs linear attention (d_k = 16)",
+                       "N stored pairs", "SNR = E||v||^2 / E||S k - v||^2", logx=True, logy=True,
+                       theory={"linear theory d_k/(N-1)": lin})
+
+
+register_figure(Figure(
+    id="U3.delta_vs_linear_snr", title="Delta rule vs linear attention: SNR against N", claims=("U3",),
+    points=[{"memory": "linear", "d_k": 16, "trials": 100, "n_values": _NS},
+            {"memory": "deltanet", "b": 1.0, "d_k": 16, "trials": 100, "n_values": _NS},
+            {"memory": "deltanet", "b": 0.5, "d_k": 16, "trials": 100, "n_values": _NS}],
+    compute=compute_snr_vs_n, draw=draw_snr_vs_n,
+    quick_points=[{"memory": m, "b": 1.0, "d_k": 16, "trials": 30, "n_values": (8, 32, 128)} for m in ("linear", "deltanet")],
+    caption="Measured retrieval SNR (ratio of expectations) for N unit keys in d_k = 16; dashed: linear attention's "
+            "exact d_k/(N - 1). For N > d_k the delta rule stays well above linear attention (no closed form; measured).",
+    modules=MODULES,
+))
+
+
+def compute_convergence(point, seed, *, device="cpu", dtype="float64"):
+    m, dk, dv, T, sig = point["memory"], point["d_k"], point["d_v"], point["T"], point["sigma"]
+    err, cps, _ = stream(m, d_k=dk, d_v=dv, T=T, trials=point["trials"], sigma=sig, seed=seed, b=point.get("b", 0.5),
+                         device=device, dtype=dtype)
+    mean = err.double().cpu().mean(0)
+    label = m + (f" b={point['b']}" if m == "deltanet" else "")
+    rows = []
+    for i, t in enumerate(cps):
+        th_val = (rls_msd_theory(t, dk, dv, sig) if m == "rls" else
+                  delta_msd_theory(point["b"], dk, dv, sig) if m == "deltanet" else
+                  dv * dk * (1 - 1 / dk) ** 2 + (dv * (dk + 1) / dk + sig**2 * dv) / t if m == "linear_normalised" else None)
+        rows.append({"memory": label, "t": t, "dist2": float(mean[i]), "theory": th_val})
+    return rows
+
+
+def draw_convergence(rows):
+    theory = {}
+    for name in sorted({r["memory"] for r in rows}):
+        pts = sorted((r["t"], r["theory"]) for r in rows if r["memory"] == name and r["theory"] not in (None, float("inf")))
+        if pts:
+            theory[f"theory: {name}"] = pts
+    fig = _draw_lines(rows, "t", "dist2", "Convergence to S* = W (d_k = 8, d_v = 4, sigma = 0.3)", "t (pairs seen)",
+                      "E||S_t - W||_F^2", logx=True, logy=True, theory=theory)
+    return fig
+
+
+_CONV = dict(d_k=8, d_v=4, T=2000, sigma=0.3, trials=48)
+register_figure(Figure(
+    id="U4.convergence", title="Convergence to S* against t", claims=("U4",),
+    points=[dict(_CONV, memory="rls"), dict(_CONV, memory="deltanet", b=0.1), dict(_CONV, memory="deltanet", b=0.5),
+            dict(_CONV, memory="linear_normalised"), dict(_CONV, memory="linear")],
+    compute=compute_convergence, draw=draw_convergence,
+    quick_points=[dict(_CONV, T=300, trials=16, memory="rls"), dict(_CONV, T=300, trials=16, memory="deltanet", b=0.5)],
+    caption="Stream v = W k + sigma n. RLS follows sigma^2 d_v d_k^2/(t - d_k - 1) down to 0; the delta rule levels off "
+            "at its b-dependent neighbourhood; normalised linear attention levels off at its bias (1 - 1/d_k)^2 ||W||^2; "
+            "unnormalised linear attention grows like t^2. Dashed: theory (U4).",
+    modules=MODULES,
+))
+
+
+def compute_capacity(point, seed, *, device="cpu", dtype="float64"):
+    rows = compute_snr_vs_n(dict(point, memory=point["memory"]), seed, device=device, dtype=dtype)
+    for r in rows:
+        r["memory"] = point["memory"]
+    return rows
+
+
+register_figure(Figure(
+    id="U4.snr_vs_context", title="Retrieval SNR against context length, every memory (d_k = 16)", claims=("U4",),
+    points=[{"memory": m, "d_k": 16, "trials": 60, "n_values": _NS} for m in RETRIEVAL_MEMORIES],
+    compute=compute_capacity, draw=lambda rows: _draw_lines(rows, "n_pairs", "snr", "Retrieval SNR vs N at fixed d_k = 16",
+                                                            "N stored pairs (context length)", "SNR", logx=True, logy=True),
+    quick_points=[{"memory": m, "d_k": 16, "trials": 20, "n_values": (8, 64)} for m in RETRIEVAL_MEMORIES],
+    caption="Every memory's SNR falls as N grows at fixed d: linear attention like d_k/(N - 1); DeltaNet (b = 1), Gated "
+            "DeltaNet (a = 0.99), RLS (lam = 1e-3) and softmax attention (beta = sqrt(d_k)) more slowly, but all fall.",
+    modules=MODULES,
+))
