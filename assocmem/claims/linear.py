@@ -66,7 +66,8 @@ register(Claim(
     id="C1.linear_memory", title="Linear associative memory", tag="paper", ref="Eq. 1",
     statement="S = sum_j v_j k_j^T built at once (V^T K) equals S_t = S_{t-1} + v_t k_t^T built one pair at a time "
               "(linear attention), and reading o = S q equals sum_j v_j (k_j^T q), within rigorous round-off bounds.",
-    kind="identity", formula=lambda: sp.Eq(sp.Symbol("S"), sp.Sum(sp.Symbol("v_j") * sp.Symbol("k_j^T"), (sp.Symbol("j"), 1, th.N))),
+    kind="identity", formula=lambda: sp.Eq(sp.Symbol("S"), sp.Sum(sp.Symbol("v_j", commutative=False) * sp.Symbol("k_j^T", commutative=False),
+                                                    (sp.Symbol("j"), 1, th.N))),
     run=run_c1, strategy=_sizes, grid=[{"n_pairs": n, "d_k": 16, "d_v": 16} for n in (1, 16, 256)],
     modules=MODULES,
 ))
@@ -280,6 +281,7 @@ register(Claim(
                                             "d_k": st.integers(400, 4096), "d_v": st.integers(400, 4096)}),
     grid=[{"convention": c, "n_pairs": 4 * d, "d_k": d, "d_v": d}
           for c in ASYMPTOTE_CONVENTIONS for d in (4, 8, 16, 32, 64, 256)],
+    quick_grid=[{"convention": c, "n_pairs": 4 * d, "d_k": d, "d_v": d} for c in ASYMPTOTE_CONVENTIONS for d in (8, 256)],
     regime=regime_asymptote, modules=MODULES,
 ))
 
@@ -309,5 +311,6 @@ register(Claim(
     strategy=lambda: st.fixed_dictionaries({"n_pairs": st.integers(64, 512), "d_k": st.integers(256, 512),
                                             "d_v": st.integers(256, 512), "trials": st.just(20)}),
     grid=[{"n_pairs": m * d, "d_k": d, "d_v": d, "trials": 200} for d in (4, 16, 64, 256) for m in (1, 4)],
+    quick_grid=[{"n_pairs": 4 * d, "d_k": d, "d_v": d, "trials": 100} for d in (4, 256)],
     regime=regime_cos, modules=MODULES,
 ))
