@@ -40,6 +40,7 @@ class Options:
     fresh: bool = False
     progress: bool | None = None
     calibration_seeds: int | None = None
+    only: tuple[str, ...] = ()  # claim-id prefixes (e.g. "C4", "U2.deltanet"); empty: every claim
 
 
 def _csv_text(rows: list[dict]) -> str:
@@ -146,8 +147,13 @@ def build(opts: Options, out_dir: Path) -> dict:
 
     matplotlib.use("Agg")
     matplotlib.rcParams.update({"svg.hashsalt": "assocmem", "svg.fonttype": "none"})
-    claims = registry.claims()
-    figures = registry.figures()
+    claims = [c for c in registry.claims() if not opts.only or any(c.id.startswith(p) for p in opts.only)]
+    kept = {c.id for c in claims} | {c.group for c in claims}
+    figures = [f for f in registry.figures() if any(x in kept for x in f.claims)]
+    if not claims:
+        from impl.errors import InputError
+
+        raise InputError("--only", f"no claim id starts with any of {list(opts.only)}")
     run_kw = dict(backend=opts.backend, n_jobs=opts.n_jobs, scheduler=opts.scheduler, use_cache=not opts.fresh,
                   progress=opts.progress)
     mk = sweep.Task.make
