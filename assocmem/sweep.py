@@ -40,6 +40,8 @@ class Task:
         c = registry.get(self.id)
         fn = {"claim": c.run, "mutant": c.mutant, "derivation": c.derivation}[self.kind]
         mod = getattr(fn, "__module__", None) or getattr(getattr(fn, "func", None), "__module__", "")
+        if self.kind == "derivation":  # derivations call into theory/: any change there re-derives
+            return tuple(c.modules) + (mod, "theory")
         return tuple(c.modules) + (mod,)
 
 
@@ -129,6 +131,8 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
     import joblib
 
     with _backend_context(backend, scheduler):
-        par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as="generator")
+        # Ray's joblib backend cannot stream results back; it returns the whole list at the end.
+        stream = "list" if backend == "ray" else "generator"
+        par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as=stream)
         gen = par(joblib.delayed(_evaluate_cached)(t, use_cache) for t in tasks)
         return list(tqdm(gen, total=len(tasks), desc=desc, disable=not progress))

@@ -70,3 +70,21 @@ def test_cache_key_changes_with_code_fingerprint(monkeypatch):
     k1 = cache.key(task, ("impl.snr_linear_mc",))
     monkeypatch.setattr(cache, "module_fingerprint", lambda name: "changed" if name == "impl.snr_linear_mc" else os.sep)
     assert cache.key(task, ("impl.snr_linear_mc",)) != k1
+
+
+def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
+    """Changing impl.snr_linear_mc changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
+    def keys():
+        out = {}
+        for cid in ("C1.linear_memory", "C2.signal_noise", "C4.typical", "C4.probe_averaged"):
+            t = sweep.Task.make("claim", cid, registry.get(cid).grid[0], 0)
+            out[cid] = cache.key((t.kind, t.id, t.params, t.seed, t.device, t.dtype), t.modules())
+        return out
+
+    before = keys()
+    real = cache.module_fingerprint
+    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.snr_linear_mc" else real(m))
+    after = keys()
+    assert after["C1.linear_memory"] == before["C1.linear_memory"]
+    assert after["C2.signal_noise"] == before["C2.signal_noise"]
+    assert after["C4.typical"] != before["C4.typical"] and after["C4.probe_averaged"] != before["C4.probe_averaged"]
