@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--profile", choices=("default", "ci", "nightly"), default="default")
     t.add_argument("--device", default="cpu", help="cpu (default) or cuda: run the CUDA-marked tests")
     t.add_argument("--slow", action="store_true", help="include slow tests (calibration over many seeds)")
-    t.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    t.epilog = "Any other arguments are passed on to pytest (e.g. -k EXPR, -x, tests/test_linear.py)."
     t.set_defaults(func=cmd_test)
 
     r = sub.add_parser("report", help="regenerate reports/REPORT.md, figures and data")
@@ -277,7 +277,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and args.command != "test":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "test":
+        args.pytest_args = unknown
     if args.command == "snr" and args.d_v is None:
         args.d_v = args.d_k
     if args.command == "report" and args.seed is None:
