@@ -75,12 +75,13 @@ def all_probe_trials(n_pairs, d_k, d_v, trials, gen, *, device="cpu", dtype="flo
         V = gaussian((b, n_pairs, d_v), gen, device=device, dtype=dtype, native=native)
         S = linear_memory.write(K, V)
         O = linear_memory.read(S, K)
-        c = (K * K).sum(-1)
-        vv = (V * V).sum(-1)
-        r = O - c.unsqueeze(-1) * V
-        rr = (r * r).sum(-1)
+        # Fused reductions (no temporaries beyond r): c_i = ||k_i||^2, r_i = o_i - c_i v_i computed directly
+        # (not via ||o||^2 - 2c<o,v> + c^2||v||^2, which cancels catastrophically at high SNR).
+        c = torch.linalg.vector_norm(K, dim=-1).square()
+        vv = torch.linalg.vector_norm(V, dim=-1).square()
+        rr = torch.linalg.vector_norm(torch.addcmul(O, c.unsqueeze(-1), V, value=-1), dim=-1).square()
         sig = c * c * vv
-        cos = (O * V).sum(-1) / torch.sqrt((O * O).sum(-1) * vv)
+        cos = torch.linalg.vecdot(O, V) / (torch.linalg.vector_norm(O, dim=-1) * vv.sqrt())
         for name, x in (("ratio", rr / sig), ("noise", rr), ("signal", sig), ("cos", cos)):
             getattr(out, name).extend(x.double().mean(-1).cpu().tolist())
         done += b

@@ -21,8 +21,8 @@ from impl.sampling import gaussian, rational_orthonormal_keys
 from impl.snr_linear_mc import estimate_linear_snr, theory_value
 from theory import snr_linear as th
 
-MODULES = ("theory.moments", "theory.snr_linear", "impl.linear_memory", "impl.snr_linear_mc", "impl.sampling",
-           "impl.stats")
+MEMORY = ("impl.linear_memory", "impl.sampling")  # what the identity claims run through
+MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.snr_linear_mc", "impl.stats")
 
 
 def _steps(chain):
@@ -66,9 +66,10 @@ register(Claim(
     id="C1.linear_memory", title="Linear associative memory", tag="paper", ref="Eq. 1",
     statement="S = sum_j v_j k_j^T built at once (V^T K) equals S_t = S_{t-1} + v_t k_t^T built one pair at a time "
               "(linear attention), and reading o = S q equals sum_j v_j (k_j^T q), within rigorous round-off bounds.",
-    kind="identity", formula=lambda: sp.Eq(sp.Symbol("S"), sp.Sum(sp.Symbol("v_j") * sp.Symbol("k_j^T"), (sp.Symbol("j"), 1, th.N))),
+    kind="identity", formula=lambda: sp.Eq(sp.Symbol("S"), sp.Sum(sp.Symbol("v_j", commutative=False) * sp.Symbol("k_j^T", commutative=False),
+                                                    (sp.Symbol("j"), 1, th.N))),
     run=run_c1, strategy=_sizes, grid=[{"n_pairs": n, "d_k": 16, "d_v": 16} for n in (1, 16, 256)],
-    modules=MODULES,
+    modules=MEMORY,
 ))
 
 
@@ -97,7 +98,7 @@ register(Claim(
     kind="identity", derivation=lambda: _steps(th.derivation_signal_noise()),
     formula=lambda: sp.Eq(sp.Symbol("S k_i"), sp.Symbol("c") * sp.Symbol("v_i") + sp.Symbol("r")),
     run=run_c2_split, strategy=_sizes, grid=[{"n_pairs": n, "d_k": 16, "d_v": 16} for n in (2, 64, 512)],
-    modules=MODULES,
+    modules=MEMORY,
 ))
 
 
@@ -138,7 +139,7 @@ register(Claim(
     statement="With orthonormal keys and N <= d_k the crosstalk r vanishes and every pair is retrieved exactly "
               "(o_i = v_i): exactly in rational arithmetic, and within round-off in floating point.",
     kind="identity", run=run_c2_orthonormal, strategy=_orthonormal_sizes,
-    grid=[{"n_pairs": n, "d_k": 8, "d_v": 4} for n in (1, 4, 8)], modules=MODULES,
+    grid=[{"n_pairs": n, "d_k": 8, "d_v": 4} for n in (1, 4, 8)], modules=MEMORY,
 ))
 
 
@@ -188,7 +189,7 @@ register(Claim(
               "least the Welch bound sqrt((N - d_k)/(d_k (N - 1))) > 0, and r != 0 for values in general position.",
     kind="identity", run=run_c2_overfull, strategy=_overfull_sizes,
     grid=[{"n_pairs": n, "d_k": 8, "d_v": 8, "keys": k} for n in (9, 32) for k in ("gaussian", "orthonormal_plus")],
-    modules=MODULES,
+    modules=MEMORY,
 ))
 
 
@@ -280,6 +281,7 @@ register(Claim(
                                             "d_k": st.integers(400, 4096), "d_v": st.integers(400, 4096)}),
     grid=[{"convention": c, "n_pairs": 4 * d, "d_k": d, "d_v": d}
           for c in ASYMPTOTE_CONVENTIONS for d in (4, 8, 16, 32, 64, 256)],
+    quick_grid=[{"convention": c, "n_pairs": 4 * d, "d_k": d, "d_v": d} for c in ASYMPTOTE_CONVENTIONS for d in (8, 256)],
     regime=regime_asymptote, modules=MODULES,
 ))
 
@@ -309,5 +311,6 @@ register(Claim(
     strategy=lambda: st.fixed_dictionaries({"n_pairs": st.integers(64, 512), "d_k": st.integers(256, 512),
                                             "d_v": st.integers(256, 512), "trials": st.just(20)}),
     grid=[{"n_pairs": m * d, "d_k": d, "d_v": d, "trials": 200} for d in (4, 16, 64, 256) for m in (1, 4)],
+    quick_grid=[{"n_pairs": 4 * d, "d_k": d, "d_v": d, "trials": 100} for d in (4, 256)],
     regime=regime_cos, modules=MODULES,
 ))
