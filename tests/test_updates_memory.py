@@ -1,0 +1,65 @@
+"""Topic tests for U1 table rendering, U3/U4 experiments' inputs, and the figures' quick points."""
+
+import math
+
+import pytest
+import torch
+
+from assocmem import registry
+from impl.errors import InputError
+from impl.update_experiments import delta_msd_theory, rls_msd_theory, stream, write_and_probe, unit_keys
+from theory import updates as th
+
+
+def test_update_table_lists_every_rule_with_its_verdicts():
+    sec = next(s for s in registry.sections() if s.id == "U1.table")
+    verdicts = {c.id: ("holds", "all grid points") for c in registry.claims() if c.id.startswith(("U1", "U2"))}
+    verdicts["U1.rls"] = ("fails", "no grid point")
+    md = sec.render(verdicts)
+    for name in ("linear attention", "DeltaNet", "Gated DeltaNet", "Longhorn", "Titans", "RLS", "softmax", "DeltaFormer"):
+        assert name in md
+    rls_line = next(line for line in md.splitlines() if line.startswith("| RLS"))
+    assert "| fails |" in rls_line
+    assert md.count("\n|") >= 11  # header, rule, 10 rows
+
+
+def test_u4_answer_section_quotes_verdicts():
+    sec = next(s for s in registry.sections() if s.id == "U4.answer")
+    md = sec.render({"U4.rls_rate": ("holds", "")})
+    assert "U4.rls_rate: holds" in md and "not run" in md
+
+
+def test_theory_formulas_agree_with_impl_helpers():
+    vals = {th.d_sym: 8, th.dv_sym: 4, th.sigma: 0.3, th.b: 0.5, th.t_sym: 100}
+    assert math.isclose(float(th.delta_msd().subs(vals)), delta_msd_theory(0.5, 8, 4, 0.3), rel_tol=1e-12)
+    assert math.isclose(float(th.rls_msd().subs(vals)), rls_msd_theory(100, 8, 4, 0.3), rel_tol=1e-12)
+    assert delta_msd_theory(2 * 8 / 10, 8, 4, 0.3) == float("inf")  # b at the stability limit 2 d_k/(d_k + 2)
+
+
+def test_experiment_bad_inputs():
+    g = torch.Generator().manual_seed(0)
+    K, V = unit_keys((2, 5, 4), g), torch.randn(2, 5, 4, dtype=torch.float64)
+    with pytest.raises(InputError, match="memory"):
+        write_and_probe("hopfield", K, V)
+    with pytest.raises(InputError, match="memory"):
+        stream("gla", d_k=2, d_v=2, T=4, trials=2, sigma=0.1, seed=0)
+    with pytest.raises(InputError, match="d_k"):
+        stream("rls", d_k=0, d_v=2, T=4, trials=2, sigma=0.1, seed=0)
+    with pytest.raises(InputError, match="sigma"):
+        stream("rls", d_k=2, d_v=2, T=4, trials=2, sigma=float("nan"), seed=0)
+    with pytest.raises(InputError, match="beta"):
+        write_and_probe("deltanet", K, V, b=2.5)
+
+
+def test_unnormalised_linear_attention_grows():
+    e, cps, _ = stream("linear", d_k=4, d_v=2, T=400, trials=8, sigma=0.1, seed=1, checkpoints=[100, 400])
+    assert float(e[:, 1].mean()) > 4 * float(e[:, 0].mean())  # ~ t^2 ||W||^2 / d_k^2: x16 expected
+
+
+@pytest.mark.parametrize("fig_id", ["U3.forgetting", "U3.delta_vs_linear_snr", "U4.convergence", "U4.snr_vs_context"])
+def test_figures_quick_points_draw(fig_id):
+    f = registry.get_figure(fig_id)
+    rows = [r for p in f.quick_points for r in f.compute(p, 7)]
+    assert rows and all(all(not (isinstance(v, float) and math.isnan(v)) for v in r.values()) for r in rows)
+    fig = f.draw(rows)
+    assert fig.axes
