@@ -357,8 +357,9 @@ def render_update_table(verdicts):
              "|---|---|---|---|---|---|"]
     for name, layer, update, objective, step in RULE_ROWS:
         u1 = verdicts.get(f"U1.{name}", ("not run", ""))[0]
-        u2 = verdicts.get(f"U2.{name}_forms", ("n/a", ""))[0] if name != "deltaformer" else "see D1"
-        lines.append(f"| {layer} | `{update}` | `{objective}` | {step} | {u1} | {u2} |")
+        u2 = verdicts.get(f"U2.{name}_forms", ("not run", ""))[0] if name != "deltaformer" else "see D1"
+        esc = lambda x: x.replace("|", "\\|")  # a pipe inside a table cell (even in code) must be escaped
+        lines.append(f"| {layer} | `{esc(update)}` | `{esc(objective)}` | {step} | {u1} | {u2} |")
     lines.append("")
     lines.append("Regenerated from the claims registry (assocmem/claims/updates.py). Symbolic proofs use explicit 2x2 "
                  "symbol matrices (softmax: N = 3 pairs; RLS: N = 2 pairs and a generic symmetric inverse).")
