@@ -6,9 +6,11 @@ the chunk's keys only, so for every chunk at once (one batched triangular solve)
 
     W_c = T_c K_c,   U'_c = T_c V_c        (WY representation: U = U'_c - W_c S^T)
 
-and then pass the state through the chunks, three matmuls each:
+and then pass the state through the chunks, two matmuls each (the S-free parts batched over all chunks first):
 
-    U = U'_c - W_c S^T,   O_c = scale (Q_c K_c^T . M) U + scale Q_c S^T,   S <- S + U^T K_c.
+    U = U'_c - W_c S^T,   O_c = scale (Q_c K_c^T . M) U + scale Q_c S^T
+                              = (Q_c K_c^T . M) U'_c + (Q_c - (Q_c K_c^T . M) W_c) S^T   (scale folded into Q),
+    S <- S + U^T K_c.
 
 Any T and any C >= 1 (tail padded with k = v = 0, b = 0: it writes nothing). Conventions as ``recurrent.py``.
 """
@@ -44,10 +46,14 @@ def delta_chunk_core(qs, k, v, beta, S, C):
     WU = solve_unit_lower(eye + A, bc.unsqueeze(-1) * torch.cat([kc, vc], dim=-1))
     W, U0 = WU[..., :d_k], WU[..., d_k:]
     scores = (qc @ kc.transpose(-1, -2)).masked_fill(~causal, 0.0)
+    # O_c = scores (U'_c - W_c S^T) + Q_c S^T = scores U'_c + (Q_c - scores W_c) S^T: everything that does not
+    # involve S is done for all chunks at once, leaving one stacked product [W_c; Q_c - scores W_c] S^T per chunk.
+    intra = scores @ U0
+    WQ = torch.cat([W, qc - scores @ W], dim=-2)  # [B, H, n, 2C, d_k]
     outs = []
     for i in range(qc.shape[2]):
-        St = S.transpose(-1, -2)
-        U = U0[:, :, i] - W[:, :, i] @ St
-        outs.append(scores[:, :, i] @ U + qc[:, :, i] @ St)
+        X = WQ[:, :, i] @ S.transpose(-1, -2)  # [2C, d_v]: W_c S^T and (Q_c - scores W_c) S^T
+        U = U0[:, :, i] - X[..., :C, :]
+        outs.append(intra[:, :, i] + X[..., C:, :])
         S = S + U.transpose(-1, -2) @ kc[:, :, i]
     return from_chunks(torch.stack(outs, dim=2), T), S
