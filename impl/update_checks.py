@@ -48,7 +48,8 @@ def _run(form, args, kwargs, chunk, weights_seed, grads):
 
 def compare_forms(rule: Rule, params, seed, *, device="cpu", dtype="float64", grads=True, forms=None,
                   reference_dtype=None):
-    """Returns {form: {"value_err", "grad_err", "value_mag", "grad_mag", "value_rel_rms", "grad_rel_rms"}}.
+    """Returns {form: {"value_err", "grad_err", "value_mag", "grad_mag", "value_rel_rms", "grad_rel_rms"}}
+    (``*_rel_rms`` = RMS of the difference / max(RMS of the reference, 1)).
 
     The reference is the recurrent form in ``reference_dtype`` (default: ``dtype``) on the inputs rounded to
     ``dtype`` (so input rounding is not counted as a form's error). ``forms`` maps names to callables
@@ -74,9 +75,12 @@ def compare_forms(rule: Rule, params, seed, *, device="cpu", dtype="float64", gr
             diffs = [(a.to(torch.float64) - r.to(torch.float64)) for a, r in zip(a_list, r_list)]
             entry[f"{kind}_err"] = max(float(d.abs().max()) if d.numel() else 0.0 for d in diffs)
             entry[f"{kind}_mag"] = max(float(r.abs().max()) if r.numel() else 0.0 for r in r_list)
-            num = sum(float((d**2).sum()) for d in diffs)
-            den = sum(float((r.to(torch.float64) ** 2).sum()) for r in r_list)
-            entry[f"{kind}_rel_rms"] = (num / den) ** 0.5 if den > 0 else (0.0 if num == 0 else float("inf"))
+            count = max(1, sum(d.numel() for d in diffs))
+            rms_diff = (sum(float((d**2).sum()) for d in diffs) / count) ** 0.5
+            rms_ref = (sum(float((r.to(torch.float64) ** 2).sum()) for r in r_list) / count) ** 0.5
+            # relative to max(RMS of the reference, 1): inputs are O(1), so 1 is the scale of the terms that may
+            # cancel in a small result (e.g. a gradient that happens to be 0.04); the float64 check floors the same way
+            entry[f"{kind}_rel_rms"] = rms_diff / max(rms_ref, 1.0)
             entry[f"{kind}_finite"] = all(bool(torch.isfinite(a).all()) for a in a_list)
         report[name] = entry
     return report

@@ -283,7 +283,9 @@ for _name, *_ in RULE_ROWS:
 C_LOWPREC = 4.0
 """Same round-off model as C_ROUNDOFF, for the relative RMS error of a form in float32/bfloat16 against the float64
 ground truth on the same (rounded) inputs. Measured: worst ratio rel_rms / (n u cond) over 300 random draws (all
-rules, float32 and bfloat16, values and gradients) was 0.96 (float32 Gated DeltaNet values)."""
+rules, float32 and bfloat16, values and gradients) was 0.96 (float32 Gated DeltaNet values). The error is taken
+relative to max(RMS of the reference, 1): a nightly run found a float32 DeltaNet gradient of 0.039 (T = 1, a zero
+key) formed by cancellation of O(1) terms, whose error relative to the small result alone was 5x the tolerance."""
 
 
 def run_lowprec(params, seed, *, device="cpu", dtype="float64"):
@@ -327,8 +329,8 @@ def _lowprec_strategy(draw):
 register(Claim(
     id="U2.lowprec_forms", title="All forms in float32 and bfloat16", tag="suite", ref="CLAIMS.md U2",
     statement="Every form of every rule run in float32 or bfloat16 matches the float64 recurrent ground truth on the "
-              "same rounded inputs, values and gradients, to relative RMS error <= C n u cond (u the dtype's unit "
-              "round-off; bfloat16/float16 solves run in float32).",
+              "same rounded inputs, values and gradients, to RMS error <= C n u cond max(RMS of the reference, 1) "
+              "(u the dtype's unit round-off; bfloat16/float16 solves run in float32).",
     kind="approximation", run=run_lowprec, strategy=_lowprec_strategy, mutant=mutant_lowprec,
     mutant_says="chunked form without state passing",
     power_grid=[dict(POWER_FORMS[0], extras="high", rule=r, dtype=d) for r in ("deltanet", "gated_deltanet") for d in ("float32", "bfloat16")],
