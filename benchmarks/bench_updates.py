@@ -17,6 +17,7 @@ For reference the sequential recurrence needs 6 d_k d_v per token (S k, the rank
 chunked form exceeds by the intra-chunk terms; both are reported (``flops`` is the chunked count above).
 The recurrent loop is timed at min(T, T_rec) tokens and scaled linearly to T (its cost per token is constant),
 as the ``note`` says. Fractions are of this machine's float32 square-GEMM throughput, measured in the same run.
+All times are best-of-n wall times (the shared 2-core CPU is noisy: repeat the run before trusting a single number).
 Target: chunked >= 10x the recurrent loop at T = 4096, d_k = 64.
 """
 
@@ -67,11 +68,11 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict]:
         for d in ds:
             tr = min(T_rec, max(Ts))
             q, k, v, b = (x.to(device) for x in _inputs(tr, d))
-            t_rec_per_token = best_time(lambda: delta_rule_recurrent(q, k, v, b), repeats=1 if not quick else 1,
+            t_rec_per_token = best_time(lambda: delta_rule_recurrent(q, k, v, b), repeats=3 if quick else 2,
                                         device=device) / tr
             for T in Ts:
                 q, k, v, b = (x.to(device) for x in _inputs(T, d))
-                t_chunk = best_time(lambda: delta_rule_chunk(q, k, v, b, chunk_size=CHUNK), repeats=2 if quick else 3,
+                t_chunk = best_time(lambda: delta_rule_chunk(q, k, v, b, chunk_size=CHUNK), repeats=3 if quick else 5,
                                     device=device)
                 t_rec = t_rec_per_token * T
                 params = {"T": T, "d_k": d, "d_v": d, "batch_x_heads": B * H, "chunk": CHUNK}

@@ -14,9 +14,10 @@ from impl.errors import require_finite as _require_finite_exact
 
 
 def require_finite(name, x):
-    """``impl.errors.require_finite`` with a fast path: a float64 sum is finite iff every entry is finite, unless
-    the sum itself overflows (impossible for float32/bfloat16 inputs; then the exact check decides)."""
-    if isinstance(x, torch.Tensor) and x.is_floating_point() and bool(torch.isfinite(x.sum(dtype=torch.float64))):
+    """``impl.errors.require_finite`` with a fast path: a NaN or infinity anywhere makes the sum non-finite, so a
+    finite sum proves every entry finite; a non-finite sum (a bad entry, or mere overflow of the sum) goes to the
+    exact check, which decides."""
+    if isinstance(x, torch.Tensor) and x.is_floating_point() and bool(torch.isfinite(x.sum())):
         return x
     return _require_finite_exact(name, x)
 
