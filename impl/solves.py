@@ -38,8 +38,12 @@ def unit_lower_inverse(L: torch.Tensor) -> torch.Tensor:
             rows.append(row)
         return torch.stack(rows, dim=-2)
     h = n // 2
-    T11 = unit_lower_inverse(L[..., :h, :h])
-    T22 = unit_lower_inverse(L[..., h:, h:])
+    if 2 * h == n:  # equal halves: invert both diagonal blocks in ONE batched recursion (fewer, larger ops)
+        both = unit_lower_inverse(torch.stack([L[..., :h, :h], L[..., h:, h:]], dim=0))
+        T11, T22 = both[0], both[1]
+    else:
+        T11 = unit_lower_inverse(L[..., :h, :h])
+        T22 = unit_lower_inverse(L[..., h:, h:])
     T21 = -(T22 @ (L[..., h:, :h] @ T11))
     zeros = torch.zeros(*L.shape[:-2], h, n - h, dtype=L.dtype, device=L.device)
     return torch.cat([torch.cat([T11, zeros], dim=-1), torch.cat([T21, T22], dim=-1)], dim=-2)

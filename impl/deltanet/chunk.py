@@ -48,8 +48,9 @@ def delta_chunk_core(qs, k, v, beta, S, C):
     scores = (qc @ kc.transpose(-1, -2)).masked_fill(~causal, 0.0)
     # O_c = scores (U'_c - W_c S^T) + Q_c S^T = scores U'_c + (Q_c - scores W_c) S^T: everything that does not
     # involve S is done for all chunks at once, leaving one stacked product [W_c; Q_c - scores W_c] S^T per chunk.
-    intra = scores @ U0
-    WQ = torch.cat([W, qc - scores @ W], dim=-2)  # [B, H, n, 2C, d_k]
+    sWU = scores @ WU  # [scores W_c, scores U'_c] in one product
+    intra = sWU[..., d_k:]
+    WQ = torch.cat([W, qc - sWU[..., :d_k]], dim=-2)  # [B, H, n, 2C, d_k]
     outs = []
     for i in range(qc.shape[2]):
         X = WQ[:, :, i] @ S.transpose(-1, -2)  # [2C, d_v]: W_c S^T and (Q_c - scores W_c) S^T
