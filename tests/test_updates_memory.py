@@ -49,6 +49,11 @@ def test_experiment_bad_inputs():
         stream("rls", d_k=2, d_v=2, T=4, trials=2, sigma=float("nan"), seed=0)
     with pytest.raises(InputError, match="beta"):
         write_and_probe("deltanet", K, V, b=2.5)
+    run = registry.get("U4.delta_neighbourhood").run
+    base = {"d_k": 2, "d_v": 1, "sigma": 0.5, "trials": 4, "window": 4}
+    for b in (1.0, 0.0, 0.99999):  # at / outside / too near the mean-square stability limit 2 d_k/(d_k+2) = 1
+        with pytest.raises(InputError, match="b"):
+            run(dict(base, b=b), 0)
 
 
 def test_unnormalised_linear_attention_grows():
