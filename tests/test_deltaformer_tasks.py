@@ -53,7 +53,9 @@ def test_dag_balanced_and_no_degree_leak():
 
 def test_dag_tokens():
     b = dag_batch(2, 9, 1, 4, np.random.default_rng(1))
-    assert b.tokens.shape == (4, 3 * 2 + 1 + 1, 3) and set(b.targets.tolist()) <= {0, 1}
+    assert b.tokens.shape == (4, 3 * 2 + 1 + 1, 3) and b.targets.shape == (4, 3 * 2 + 1 + 1)
+    assert set(b.targets.flatten().tolist()) <= {0, 1} and b.targets[:, 0].eq(0).all()
+    assert (b.targets[:, 1:] >= b.targets[:, :-1]).all()  # reachability only grows as edges arrive
     assert int(b.tokens.max()) < 2 * 9 + 2
 
 

@@ -127,8 +127,9 @@ register(Claim(
 register(Claim(
     id="D5.dag", title="DAG reachability: DeltaFormer's multi-hop expansion generalises to more hops", tag="paper",
     ref="§3.3 (DAG task)",
-    statement="Pre-stated success criterion: on DAG reachability (three 27-label chains with distractor edges, "
-              "curriculum over 1..4 hops, the same model sizes, 600 steps), DeltaFormer's mean accuracy over 3 seeds "
+    statement="Pre-stated success criterion: on DAG reachability (query first, then a shuffled edge list of three "
+              "k-hop chains over 27 node labels plus k distractor edges; curriculum over 1..4 hops, the same model "
+              "sizes, 600 steps), DeltaFormer's mean accuracy over 3 seeds "
               "on queries needing 8 hops (twice the training hops) is >= 0.9, while the softmax Transformer's is "
               "< 0.7 (chance 0.5). DeltaNet is reported beside them.",
     kind="experiment", convention="one balanced reachability query per evaluation instance (400 per hop count)",

@@ -7,9 +7,11 @@ c_i -> x with x uniform over the a and b nodes. No edge leaves chain a or b for 
 acyclic, a_0 reaches exactly a_1..a_k, and the shortest path a_0 -> a_k is exactly k hops (chain a has no
 shortcuts). The query is (a_0, a_k) (reachable) or (a_0, b_k) (unreachable), each with probability 1/2. The
 distractors treat chains a and b alike, so no local feature of the target (in- or out-degree) gives the answer
-away: only following the k hops does. Tokens: one position per edge and one for the query, each three ids whose embeddings are summed
-(vocabulary 2n + 2): edge (x, y) is (x, n + y, 2n), the query (s, t) is (s, n + t, 2n + 1), the last position,
-so a query looks like the edge it asks about apart from its role id; the answer (1 = reachable) is read there. Length = hops k.
+away: only following the k hops does. Tokens: the query first, then one position per edge, each position three ids whose embeddings are
+summed (vocabulary 2n + 2): the query (s, t) is (s, n + t, 2n + 1), edge (x, y) is (x, n + y, 2n), so a query
+looks like the edge it asks about apart from its role id. Targets are dense: at every position, whether t is
+reachable from s using the edges seen so far (0 at the query itself); the task's answer is the last one, after
+the whole edge list, and evaluation reads only that. Length = hops k.
 """
 
 from __future__ import annotations
@@ -88,9 +90,14 @@ def dag_instance(k: int, n_nodes: int, extra: int, rng: np.random.Generator):
 
 @dataclass(frozen=True)
 class DagBatch:
-    tokens: torch.Tensor  # [batch, E + 1, 3] long: (source, target, role) ids per edge, then the query
-    targets: torch.Tensor  # [batch] long: 1 = reachable
+    tokens: torch.Tensor  # [batch, E + 1, 3] long: the query, then (source, target, role) ids per edge
+    targets: torch.Tensor  # [batch, E + 1] long: reachable with the edges up to this position (last = the answer)
     n_nodes: int
+
+
+def prefix_reachability(edges, s: int, t: int) -> list[int]:
+    """[is t reachable from s using edges[:i]] for i = 0..len(edges)."""
+    return [int(shortest_hops(edges[:i], s, t) is not None) for i in range(len(edges) + 1)]
 
 
 def dag_batch(k: int, n_nodes: int, extra: int, batch: int, rng: np.random.Generator) -> DagBatch:
@@ -101,8 +108,10 @@ def dag_batch(k: int, n_nodes: int, extra: int, batch: int, rng: np.random.Gener
     toks, ys = [], []
     for _ in range(batch):
         edges, (s, t), reach = dag_instance(k, n_nodes, extra, rng)
-        toks.append([(x, n_nodes + y, 2 * n_nodes) for x, y in edges] + [(s, n_nodes + t, 2 * n_nodes + 1)])
-        ys.append(int(reach))
+        toks.append([(s, n_nodes + t, 2 * n_nodes + 1)] + [(x, n_nodes + y, 2 * n_nodes) for x, y in edges])
+        labels = prefix_reachability(edges, s, t)
+        assert labels[-1] == int(reach)
+        ys.append(labels)
     return DagBatch(torch.tensor(toks, dtype=torch.long), torch.tensor(ys, dtype=torch.long), n_nodes)
 
 

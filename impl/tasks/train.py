@@ -78,16 +78,15 @@ def _batch(cfg: TaskConfig, length: int, batch: int, rng, device):
 
 
 def _loss_acc(cfg: TaskConfig, logits, targets):
-    """Training loss (swap: every position and slot; dag: the query) and accuracy of the last position."""
+    """Training loss (swap: every position and slot; dag: every prefix) and accuracy of the last position."""
     if cfg.task == "swap":
         n = cfg.size
         lg = logits.view(*logits.shape[:2], n, n)
         loss = torch.nn.functional.cross_entropy(lg.reshape(-1, n), targets.reshape(-1))
         acc = (lg[:, -1].argmax(-1) == targets[:, -1]).float().mean()
         return loss, float(acc)
-    last = logits[:, -1]
-    loss = torch.nn.functional.cross_entropy(last, targets)
-    return loss, float((last.argmax(-1) == targets).float().mean())
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 2), targets.reshape(-1))  # every prefix
+    return loss, float((logits[:, -1].argmax(-1) == targets[:, -1]).float().mean())
 
 
 @torch.no_grad()
@@ -111,7 +110,7 @@ def evaluate(model, cfg: TaskConfig, seed: int, device) -> list[dict]:
                 idx = torch.arange(nb, device=device)
                 pred, truth = lg[idx, slot].argmax(-1), targets[:, -1][idx, slot]
             else:
-                pred, truth = logits[:, -1].argmax(-1), targets
+                pred, truth = logits[:, -1].argmax(-1), targets[:, -1]
             correct += int((pred == truth).sum())
             total += nb
         est = binomial_interval(correct, total, alpha=0.05)
