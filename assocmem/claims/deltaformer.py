@@ -36,6 +36,11 @@ def _inputs(p, seed, device, dtype):
     return [x.to(device=dev, dtype=dt) for x in (q, k, w, v, beta)]
 
 
+def _nc(name):
+    """A non-commuting symbol (matrices in the report's formulas)."""
+    return sp.Symbol(name, commutative=False)
+
+
 def _w_of(mode, q, k, w):
     return {"k": None, "q": q, "separate": w}[mode]
 
@@ -139,7 +144,7 @@ register(Claim(
     kind="identity",
     convention="B strictly lower triangular, rows scaled by b and (softmax) normalised over j < t; A lower "
                "triangular, rows normalised over j <= t; row 0 of B is empty (u_0 = v_0).",
-    formula=lambda: sp.Eq(sp.Symbol("O"), sp.Symbol("A") * (sp.eye(1)[0] + sp.Symbol("B")) ** -1 * sp.Symbol("V")),
+    formula=lambda: sp.Eq(_nc("O"), _nc("A") * (_nc("I") + _nc("B")) ** -1 * _nc("V")),
     run=run_forms, mutant=functools.partial(run_forms, mutant=True),
     mutant_says="kappa1 normalised over j <= t (B with its diagonal) instead of j < t",
     strategy=_forms_strategy,
@@ -266,8 +271,8 @@ register(Claim(
               "S_t = S_{t-1}(I - b_t k_t k_t^T) + b_t v_t k_t^T, o_t = S_t (scale q_t), within the round-off bound; "
               "symbolically S_t = sum_{j<=t} u_j k_j^T.",
     kind="identity", convention="state S [d_v, d_k], read after the update; keys unit or scaled by 1/sqrt(d_k)",
-    formula=lambda: sp.Eq(sp.Symbol("S_t"), sp.Symbol("S_{t-1}") * (1 - sp.Symbol("b_t") * sp.Symbol("k_t") * sp.Symbol("k_t^T"))
-                          + sp.Symbol("b_t") * sp.Symbol("v_t") * sp.Symbol("k_t^T")),
+    formula=lambda: sp.Eq(_nc("S_t"), _nc("S_{t-1}") * (_nc("I") - sp.Symbol("b_t") * _nc("k_t") * _nc("k_t^T"))
+                          + sp.Symbol("b_t") * _nc("v_t") * _nc("k_t^T")),
     derivation=_deltanet_derivation,
     run=run_reduction_deltanet, mutant=functools.partial(run_reduction_deltanet, plain_v=True),
     mutant_says="values not scaled by b (u_t = v_t - b_t sum ...): the paper's DeltaFormer update, not DeltaNet's",
@@ -342,7 +347,7 @@ register(Claim(
     statement="For every n in 2..8 and every pair i < j, I - 2 e e^T with e = (e_i - e_j)/sqrt(2) equals the "
               "permutation matrix of the transposition (i j) exactly (SymPy, exact sqrt(2)); hence one delta-rule "
               "step with b = 2, unit key e and value 0 right-multiplies the state by that permutation.",
-    kind="symbolic", formula=lambda: sp.Eq(sp.Symbol("I") - 2 * sp.Symbol("e") * sp.Symbol("e^T"), sp.Symbol("P_(ij)")),
+    kind="symbolic", formula=lambda: sp.Eq(_nc("I") - 2 * _nc("e") * _nc("e^T"), _nc("P_(ij)")),
     derivation=_reflection_derivation, modules=MODULES,
 ))
 
