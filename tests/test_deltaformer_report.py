@@ -33,7 +33,7 @@ def test_figure_draws():
         r = train_and_evaluate(cfg, model, 0)
         rows += [{"task": "swap", "model": model, "seed": 0, "parameters": r["parameters"], "length": e["length"],
                   "accuracy": e["accuracy"], "lo": e["lo"], "hi": e["hi"], "correct": e["correct"],
-                  "total": e["total"], "train_max": cfg.train_max} for e in r["eval"]]
+                  "total": e["total"], "train_max": cfg.train_max, "chance": 1 / cfg.size} for e in r["eval"]]
     fig = get_figure("D4.swap_accuracy").draw(rows)
     assert len(fig.axes) == 1
 

@@ -149,7 +149,8 @@ def compute_accuracy(point, seed, *, device="cpu", dtype="float32"):
         for e in r["eval"]:
             rows.append({"task": r["task"], "model": r["model"], "seed": r["seed"], "parameters": r["parameters"],
                          "length": e["length"], "accuracy": e["accuracy"], "lo": e["lo"], "hi": e["hi"],
-                         "correct": e["correct"], "total": e["total"], "train_max": r["config"]["train_max"]})
+                         "correct": e["correct"], "total": e["total"], "train_max": r["config"]["train_max"],
+                         "chance": 1 / r["config"]["size"] if r["task"] == "swap" else 0.5})
     return rows
 
 
@@ -172,10 +173,9 @@ def draw_accuracy(rows):
         ax.plot(lengths, mean, "o-", color=colour, label=f"{model} ({rs[0]['parameters']} params)")
     if rows:
         ax.axvline(rows[0]["train_max"], color="grey", ls="--", lw=1, label="longest training length")
-        chance = 0.5 if task == "dag" else 1 / 5 if rows[0]["train_max"] == 8 else 1 / 4
-        ax.axhline(chance, color="black", ls=":", lw=1, label="chance")
+        ax.axhline(rows[0]["chance"], color="black", ls=":", lw=1, label="chance")
     ax.set_xlabel("swaps" if task == "swap" else "hops k")
-    ax.set_ylabel("query accuracy (mean over seeds; band: min-max)")
+    ax.set_ylabel("accuracy (seed mean; band min-max)")
     ax.set_ylim(0, 1.02)
     ax.legend(fontsize=7, loc="lower left")
     ax.set_title(f"{task}: accuracy against length")
