@@ -88,7 +88,8 @@ def summarise(runs) -> dict:
 
 def run_experiment(p, seed, *, device="cpu", dtype="float32"):
     """Train the three models on ``p['task']`` for every seed in ``p['seeds']`` and test the pre-stated criterion
-    at the longest evaluation length (twice the longest training length)."""
+    at the longest evaluation length (twice the longest training length). Training is always float32 (``dtype`` is
+    accepted for the registry's signature and not used); ``seed`` is recorded, the point's ``seeds`` are used."""
     task = p["task"]
     runs = train_grid(task, p["seeds"], p["quick"], device)
     table = summarise(runs)
