@@ -445,7 +445,7 @@ def sphere_snr_inv(convention: str) -> sp.Expr:
     return forms[convention]
 
 
-def derivation_sphere(dims=(3, 4), order: int = 4) -> list:
+def derivation_sphere(dims=(3, 5), order: int = 4) -> list:
     """Derive the sphere moments: t = x^T y has density proportional to (1 - t^2)^{(d-3)/2} on [-1, 1]; its even
     moments are (1/2)_m / (d/2)_m; hence E[e^{b t}] = sum_m b^{2m}/(2m)! (1/2)_m/(d/2)_m = 0F1(; d/2; b^2/4), whose
     series equals Gamma(d/2)(b/2)^{1-d/2} I_{d/2-1}(b) term by term (checked to ``order``)."""
