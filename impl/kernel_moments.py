@@ -145,6 +145,8 @@ def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int,
     if convention in ("conditional", "typical"):
         k = float(d_k) if convention == "typical" else kappa
         sig2 = 4 * k / tau**2  # variance of log kappa(k_j, k_i)^2 = 2 k_j^T k_i / tau
+        if sig2 > 700:  # beyond float64: the plain estimator is hopeless
+            return math.inf, math.inf, math.inf
         term = math.expm1(sig2)
         rel = math.exp(lv) * (1 + term / n1) - 1
         skew = (math.exp(sig2) + 2) * math.sqrt(term) if sig2 < 700 else math.inf
