@@ -441,3 +441,129 @@ register(Claim(
     grid=tuple(dict(feature_map=f, n_pairs=32, d_k=8, d_v=4, key_scale=1.0) for f in ("linear", "elu1", "taylor", "poly", "dpfp")),
     power_grid=(dict(feature_map="taylor", n_pairs=8, d_k=4, d_v=2, key_scale=1.0),), modules=MODULES,
 ))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Performer random features (statistical)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _xy(params):
+    d, nx, ny, cos = params["d"], params["nx"], params["ny"], params["cos"]
+    x = torch.zeros(d, dtype=torch.float64)
+    y = torch.zeros(d, dtype=torch.float64)
+    x[0] = nx
+    y[0], y[1] = ny * cos, ny * math.sqrt(1 - cos**2)
+    return x, y
+
+
+def _perf_theory(params, what, mutant):
+    sub = {tk.xx: params["nx"] ** 2, tk.yy: params["ny"] ** 2, tk.xy: params["nx"] * params["ny"] * params["cos"],
+           tk.m_feat: params["m"]}
+    if what == "mean":
+        value = math.exp(float(sub[tk.xy]))
+        return value * 1.1 if mutant else value
+    expr = tk.performer_variance(params["kind"])
+    if mutant:
+        expr = (expr / (1 - sp.exp(-(tk.xx + tk.yy + 2 * tk.xy))) if params["kind"] == "positive" else 2 * expr)
+    return float(expr.subs(sub))
+
+
+def check_performer(params, seed, *, what, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
+    """Mean (unbiasedness) or variance of the m-feature estimate of exp(x^T y) against Lemma 2 (interval at 1 - alpha).
+    The variance is checked as the mean of (estimate - SM)^2, SM known exactly."""
+    from impl.snr_kernel_mc import performer_estimates
+    from impl.stats import mean_interval
+
+    x, y = _xy(params)
+    est = performer_estimates(x, y, params["m"], params["kind"], params["trials"], seed,
+                              orthogonal=params.get("orthogonal", False))
+    sm = math.exp(float(x @ y))
+    samples = est if what == "mean" else (est - sm) ** 2
+    e = mean_interval(samples.numpy(), alpha)
+    theory = _perf_theory(params, what, mutant)
+    return Result(claim=f"C9.performer.{what}", params=dict(params), seed=seed, passed=e.contains(theory), theory=theory,
+                  estimate=e.value, lo=e.lo, hi=e.hi, level=e.level, n=e.n,
+                  note=f"{params['kind']} features, m = {params['m']}" + (", orthogonal blocks" if params.get("orthogonal") else ""))
+
+
+def _perf_strategy(orth_ok: bool):
+    """Norms <= 1 for the mean; <= 0.6 for the variance, whose samples (lognormal to the 2nd power) need a finite and
+    resolvable 4th moment (relative variance ~ e^{4||x+y||^2})."""
+    from hypothesis import strategies as st
+
+    norms = [0.3, 0.6, 1.0] if orth_ok else [0.3, 0.6]
+    return st.fixed_dictionaries({
+        "kind": st.sampled_from(["positive", "trigonometric"]), "m": st.sampled_from([1, 4, 16]), "d": st.sampled_from([2, 4, 8]),
+        "nx": st.sampled_from(norms), "ny": st.sampled_from(norms), "cos": st.sampled_from([-0.5, 0.0, 0.7]),
+        "trials": st.just(20000), "orthogonal": st.sampled_from([False, True] if orth_ok else [False])})
+
+
+register(Claim(
+    id="C9.performer.mean", title="Performer features are unbiased (i.i.d. and orthogonal)", tag="suite",
+    ref="Choromanski et al. 2020, Lemma 2", convention="",
+    statement="For ||x||, ||y|| <= 1, the mean of phi(x)^T phi(y) over independent draws of m features (positive or "
+              "trigonometric; i.i.d. or block-orthogonal) has exp(x^T y) in its interval at level 1 - 1e-6.",
+    kind="statistical", run=partial(check_performer, what="mean"), mutant=partial(check_performer, what="mean", mutant=True),
+    mutant_says="a 10% bias (detectable effect: 10% of exp(x^T y))", strategy=partial(_perf_strategy, True),
+    grid=tuple(dict(kind=k, m=m, d=4, nx=1.0, ny=1.0, cos=0.5, trials=20000, orthogonal=o)
+               for k in ("positive", "trigonometric") for m in (4, 32) for o in (False, True)),
+    power_grid=tuple(dict(kind=k, m=m, d=4, nx=1.0, ny=1.0, cos=0.5, trials=20000, orthogonal=False)
+                     for k, m in (("positive", 32), ("trigonometric", 4))),
+    modules=MODULES + ("impl.snr_kernel_mc",),
+))
+
+register(Claim(
+    id="C9.performer.variance", title="Performer feature variance (Lemma 2)", tag="suite",
+    ref="Choromanski et al. 2020, Lemma 2",
+    statement="For ||x||, ||y|| <= 0.6 and i.i.d. features, the mean of (phi(x)^T phi(y) - exp(x^T y))^2 has "
+              "(1/m) e^{||x+y||^2} SM^2 (1 - e^{-||x+y||^2}) (positive) or (1/(2m)) e^{||x+y||^2} SM^{-2} (1 - e^{-||x-y||^2})^2 "
+              "(trigonometric) in its interval at level 1 - 1e-6.",
+    kind="statistical", run=partial(check_performer, what="variance"), mutant=partial(check_performer, what="variance", mutant=True),
+    mutant_says="positive: the factor (1 - e^{-||x+y||^2}) dropped; trigonometric: the 1/2 dropped",
+    strategy=partial(_perf_strategy, False),
+    grid=tuple(dict(kind=k, m=m, d=4, nx=0.6, ny=0.6, cos=0.5, trials=20000) for k in ("positive", "trigonometric") for m in (1, 4, 32)),
+    power_grid=tuple(dict(kind=k, m=4, d=4, nx=0.6, ny=0.6, cos=0.0, trials=20000) for k in ("positive", "trigonometric")),
+    modules=MODULES + ("impl.snr_kernel_mc",),
+))
+
+
+def check_performer_memory(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
+    """Extra noise energy per interfering pair, E_k Var_w kappa_hat(k, q), Gaussian keys, ||q||^2 = kappa."""
+    from impl.snr_kernel_mc import performer_memory_noise
+    from impl.stats import mean_interval
+
+    d = params["d"]
+    q = torch.zeros(d, dtype=torch.float64)
+    q[0] = math.sqrt(params["kappa"])
+    samples = performer_memory_noise(q, params["m"], params["kind"], params["tau"], params["trials"], seed)
+    e = mean_interval(samples.numpy(), alpha)
+    expr = tk.performer_memory_extra_noise(params["kind"])
+    if mutant:  # the noise floor does not shrink with m
+        expr = expr * tk.m_feat
+    theory = float(expr.subs({tk.kappa: params["kappa"], tk.d_k: d, tk.tau: params["tau"], tk.m_feat: params["m"]}))
+    return Result(claim="C9.performer.memory_noise", params=dict(params), seed=seed, passed=e.contains(theory), theory=theory,
+                  estimate=e.value, lo=e.lo, hi=e.hi, level=e.level, n=e.n,
+                  note=f"{params['kind']} features: extra noise energy per interfering pair (values' E||v||^2 = 1 per coordinate)")
+
+
+def _perf_mem_strategy():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({"kind": st.sampled_from(["positive", "trigonometric"]), "m": st.sampled_from([2, 8, 32]),
+                                  "d": st.sampled_from([2, 4]), "kappa": st.sampled_from([1.0, 4.0]),
+                                  "tau": st.sampled_from([16.0, 24.0]), "trials": st.just(40000)})
+
+
+register(Claim(
+    id="C9.performer.memory_noise", title="Performer noise floor in a memory shrinks like 1/m", tag="suite",
+    ref="CLAIMS C9 (random features)",
+    statement="In a memory with m-feature Performer maps for exp(k^T q/tau) and Gaussian keys, the mean extra noise "
+              "energy per interfering pair, E_k[(kappa_hat - kappa)^2], has the closed form of C9.performer.memory_noise_theory "
+              "(proportional to 1/m) in its interval at level 1 - 1e-6 (tau >= 16, where its sample variance is finite).",
+    kind="statistical", run=check_performer_memory, mutant=partial(check_performer_memory, mutant=True),
+    mutant_says="the extra noise does not shrink with m (missing 1/m)", strategy=_perf_mem_strategy,
+    grid=tuple(dict(kind=k, m=m, d=4, kappa=4.0, tau=16.0, trials=40000) for k in ("positive", "trigonometric") for m in (2, 8, 32)),
+    power_grid=tuple(dict(kind=k, m=8, d=4, kappa=4.0, tau=16.0, trials=40000) for k in ("positive", "trigonometric")),
+    modules=MODULES + ("impl.snr_kernel_mc",),
+))
