@@ -32,9 +32,7 @@ def test_derivation_steps_hold(claim_id):
 def test_run_passes_under_hypothesis(claim_id):
     claim = registry.get(claim_id)
     if claim.strategy is None:
-        for g in claim.report_grid(quick=True):
-            assert claim.run(g, 0).passed
-        return
+        pytest.skip("no strategy: covered by test_quick_grid_point_passes")
 
     @settings(max_examples=2 if CI else 6, deadline=None, derandomize=CI, database=None,
               suppress_health_check=list(HealthCheck))
