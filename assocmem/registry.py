@@ -56,7 +56,8 @@ class Result:
     Statistical checks fill ``estimate``, ``lo``, ``hi`` (a calibrated interval at ``level`` = 1 - alpha),
     ``n`` (Monte Carlo sample size) and ``theory`` (the exact value the interval must contain).
     Identity checks fill ``error`` (measured, e.g. max abs difference) and ``tolerance`` (derived from round-off).
-    Approximation checks fill ``theory`` (exact), ``estimate`` (the approximation) and ``tolerance`` (relative).
+    Approximation checks fill ``theory`` (the approximate formula, e.g. the paper's N/d_k), ``estimate`` (the exact
+    or measured value, with ``lo``/``hi`` when measured), ``error`` (relative departure) and ``tolerance``.
     """
 
     claim: str

@@ -47,3 +47,26 @@ def orthonormal_keys(batch: int, n_pairs: int, d_k: int, gen: torch.Generator, *
     q, r = torch.linalg.qr(g)  # q: [batch, d_k, N] with orthonormal columns
     q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
     return q.transpose(-1, -2).contiguous().to(device=resolve_device(device), dtype=resolve_dtype(dtype))
+
+
+def rational_orthonormal_keys(n_pairs: int, d_k: int, seed: int):
+    """N <= d_k orthonormal keys with RATIONAL entries (exact arithmetic possible): the first N rows of the
+    Cayley transform Q = (I - A)(I + A)^{-1} of a random integer skew-symmetric A (Q^T Q = I exactly).
+
+    Returns (keys as a SymPy Matrix [N, d_k] of Rationals, the same rounded to float64 as a tensor).
+    """
+    import numpy as np
+    import sympy as sp
+
+    n_pairs = require_positive_int("n_pairs", n_pairs)
+    d_k = require_positive_int("d_k", d_k)
+    if n_pairs > d_k:
+        raise InputError("n_pairs", f"orthonormal keys need N <= d_k; got N = {n_pairs} > d_k = {d_k}")
+    rng = np.random.default_rng(seed)
+    upper = np.triu(rng.integers(-3, 4, size=(d_k, d_k)), 1)
+    A = sp.Matrix(upper - upper.T)
+    eye = sp.eye(d_k)
+    Q = (eye - A) * (eye + A).inv()  # I + A is invertible: A skew-symmetric has imaginary eigenvalues
+    exact = Q[:n_pairs, :]
+    as_float = torch.tensor([[float(x) for x in exact.row(i)] for i in range(n_pairs)], dtype=torch.float64)
+    return exact, as_float

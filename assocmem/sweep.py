@@ -1,0 +1,138 @@
+"""The sweep runner: every grid point is a pure, picklable task; run serially, on local cores (joblib), on a
+Dask cluster or on Ray — always through joblib's backend interface (an existing engine; no home-made scheduler).
+
+A task is ``Task(kind, id, params, seed, device, dtype)``; ``evaluate(task)`` looks the claim or figure up in the
+registry by id (so only plain data crosses process boundaries) and returns a ``Result`` (claims), a list of row
+dicts (figures) or a list of Results (calibration). Results are cached (``assocmem.cache``) unless ``fresh``.
+Results come back in task order whatever the backend, so every backend gives byte-identical reports.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from assocmem import cache, registry
+
+BACKENDS = ("serial", "joblib", "dask", "ray")
+
+
+@dataclass(frozen=True)
+class Task:
+    kind: str  # "claim" | "mutant" | "derivation" | "figure"
+    id: str
+    params: tuple  # sorted (key, value) pairs: hashable and picklable
+    seed: int
+    device: str = "cpu"
+    dtype: str = "float64"
+
+    @staticmethod
+    def make(kind: str, id: str, params: Mapping[str, Any], seed: int, device: str = "cpu", dtype: str = "float64"):
+        return Task(kind, id, tuple(sorted(params.items())), seed, device, dtype)
+
+    def modules(self) -> tuple[str, ...]:
+        if self.kind == "figure":
+            f = registry.get_figure(self.id)
+            return tuple(f.modules) + (f.compute.__module__,)
+        c = registry.get(self.id)
+        fn = {"claim": c.run, "mutant": c.mutant, "derivation": c.derivation}[self.kind]
+        mod = getattr(fn, "__module__", None) or getattr(getattr(fn, "func", None), "__module__", "")
+        if self.kind == "derivation":  # derivations call into theory/: any change there re-derives
+            return tuple(c.modules) + (mod, "theory")
+        return tuple(c.modules) + (mod,)
+
+
+def evaluate(task: Task):
+    params = dict(task.params)
+    if task.kind == "derivation":
+        return [(step.says, step.holds()) for step in registry.get(task.id).derivation()]
+    if task.kind == "figure":
+        return registry.get_figure(task.id).compute(params, task.seed, device=task.device, dtype=task.dtype)
+    claim = registry.get(task.id)
+    fn = claim.run if task.kind == "claim" else claim.mutant
+    return fn(params, task.seed, device=task.device, dtype=task.dtype)
+
+
+def _evaluate_cached(task: Task, use_cache: bool):
+    if not use_cache:
+        return evaluate(task)
+    k = cache.key((task.kind, task.id, task.params, task.seed, task.device, task.dtype), task.modules())
+    hit = cache.load(k)
+    if hit is not None:
+        return hit
+    value = evaluate(task)
+    cache.store(k, value)
+    return value
+
+
+def _backend_context(backend: str, scheduler: str | None):
+    import joblib
+
+    if backend == "dask":
+        try:
+            from dask.distributed import Client
+        except ImportError:
+            from impl.errors import InputError
+
+            raise InputError("backend", "dask needs the optional extra: pip install 'assocmem[dask]'") from None
+        client = Client(scheduler) if scheduler else Client(processes=True)
+        return _ClientBackend(client)
+    if backend == "ray":
+        try:
+            import ray
+            from ray.util.joblib import register_ray
+        except ImportError:
+            from impl.errors import InputError
+
+            raise InputError("backend", "ray needs the optional extra: pip install 'assocmem[ray]'") from None
+        register_ray()
+        if not ray.is_initialized():
+            ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+        return joblib.parallel_backend("ray")
+    return nullcontext()
+
+
+class _ClientBackend:
+    """Context manager: joblib's 'dask' backend bound to a distributed Client, closed on exit."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def __enter__(self):
+        import joblib
+
+        self._ctx = joblib.parallel_backend("dask")
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)
+        self.client.close()
+        return False
+
+
+def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, scheduler: str | None = None,
+        use_cache: bool = True, progress: bool | None = None, desc: str = "sweep") -> list:
+    """Evaluate ``tasks`` and return their values in order. ``backend``: serial | joblib | dask | ray."""
+    from tqdm.auto import tqdm
+
+    if backend not in BACKENDS:
+        from impl.errors import InputError
+
+        raise InputError("backend", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if progress is None:
+        progress = sys.stderr.isatty()
+    tasks = list(tasks)
+    if backend == "serial" or len(tasks) <= 1:
+        return [_evaluate_cached(t, use_cache) for t in tqdm(tasks, desc=desc, disable=not progress)]
+    import joblib
+
+    with _backend_context(backend, scheduler):
+        # Ray's joblib backend cannot stream results back; it returns the whole list at the end.
+        stream = "list" if backend == "ray" else "generator"
+        par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as=stream)
+        gen = par(joblib.delayed(_evaluate_cached)(t, use_cache) for t in tasks)
+        return list(tqdm(gen, total=len(tasks), desc=desc, disable=not progress))

@@ -1,0 +1,36 @@
+"""Hypothesis profiles and the CUDA marker.
+
+Profiles: ``default`` (local work), ``ci`` (deterministic: derandomised, no deadline, no database; chosen
+automatically when CI=true), ``nightly`` (many examples). Choose with HYPOTHESIS_PROFILE or `assocmem test
+--profile`. Randomness inside a check comes from generators seeded by a Hypothesis-drawn seed, so Hypothesis
+sees (and can replay) all of it.
+"""
+
+import os
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("default", max_examples=10, **_common)
+settings.register_profile("ci", max_examples=6, derandomize=True, database=None, print_blob=True, **_common)
+settings.register_profile("nightly", max_examples=200, **_common)
+_profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI", "").lower() == "true" else "default")
+settings.load_profile(_profile)
+
+
+def pytest_report_header(config):
+    import torch
+
+    return f"hypothesis profile: {_profile}; torch {torch.__version__}; cuda available: {torch.cuda.is_available()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA GPU on this machine")
+    for item in items:
+        if "cuda" in item.keywords:
+            item.add_marker(skip)

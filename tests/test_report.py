@@ -1,0 +1,90 @@
+"""The report: byte-identical across reruns and backends, atomic (an interrupted run leaves the old report), and
+cached results reused (corrupted cache entries recomputed, never used)."""
+
+import filecmp
+import os
+from pathlib import Path
+
+import pytest
+
+from assocmem import cache, registry, report, sweep
+
+ONLY = ("C1", "C2.signal_noise", "C4.typical")
+
+
+def _opts(**kw):
+    return report.Options(**{**dict(quick=True, backend="serial", progress=False, only=ONLY, calibration_seeds=3), **kw})
+
+
+def _tree(path: Path):
+    return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+
+
+def test_report_is_byte_identical_across_reruns_and_backends(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path / "cache"))
+    report.write(_opts(fresh=True), tmp_path / "a")
+    report.write(_opts(backend="joblib", n_jobs=2, fresh=True), tmp_path / "b")
+    report.write(_opts(), tmp_path / "c")  # from the cache
+    files = _tree(tmp_path / "a")
+    assert "REPORT.md" in files and any(f.startswith("figures/") for f in files)
+    for other in ("b", "c"):
+        assert _tree(tmp_path / other) == files
+        match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / other, files, shallow=False)
+        assert not mismatch and not errors, mismatch
+    text = (tmp_path / "a" / "REPORT.md").read_text()
+    assert "| C4.typical | [suite] |" in text and "NaN" not in text
+
+
+def test_interrupted_report_leaves_old_report_untouched(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "reports"
+    report.write(_opts(), out)
+    before = (out / "REPORT.md").read_bytes()
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "_save_svg", boom)
+    with pytest.raises(KeyboardInterrupt):
+        report.write(_opts(seed=1), out)
+    assert (out / "REPORT.md").read_bytes() == before
+    assert not [p for p in out.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_corrupted_cache_entry_is_recomputed(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path))
+    claim = registry.get("C2.signal_noise")
+    task = sweep.Task.make("claim", claim.id, claim.grid[0], 3)
+    first = sweep.run([task], backend="serial")[0]
+    entries = list(Path(tmp_path).rglob("*.pkl"))
+    assert len(entries) == 1
+    blob = entries[0].read_bytes()
+    entries[0].write_bytes(blob[: len(blob) // 2])  # truncate: a partial write
+    assert cache.load(entries[0].stem) is None and not entries[0].exists()
+    again = sweep.run([task], backend="serial")[0]
+    assert again == first
+
+
+def test_cache_key_changes_with_code_fingerprint(monkeypatch):
+    task = ("claim", "C4.typical", (), 0, "cpu", "float64")
+    k1 = cache.key(task, ("impl.snr_linear_mc",))
+    monkeypatch.setattr(cache, "module_fingerprint", lambda name: "changed" if name == "impl.snr_linear_mc" else os.sep)
+    assert cache.key(task, ("impl.snr_linear_mc",)) != k1
+
+
+def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
+    """Changing impl.snr_linear_mc changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
+    def keys():
+        out = {}
+        for cid in ("C1.linear_memory", "C2.signal_noise", "C4.typical", "C4.probe_averaged"):
+            t = sweep.Task.make("claim", cid, registry.get(cid).grid[0], 0)
+            out[cid] = cache.key((t.kind, t.id, t.params, t.seed, t.device, t.dtype), t.modules())
+        return out
+
+    before = keys()
+    real = cache.module_fingerprint
+    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.snr_linear_mc" else real(m))
+    after = keys()
+    assert after["C1.linear_memory"] == before["C1.linear_memory"]
+    assert after["C2.signal_noise"] == before["C2.signal_noise"]
+    assert after["C4.typical"] != before["C4.typical"] and after["C4.probe_averaged"] != before["C4.probe_averaged"]
