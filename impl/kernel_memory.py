@@ -81,6 +81,13 @@ def softmax_read(K, V, Q, tau: float = 1.0):
 def signal_noise_log(kernel: str, K, V, **params):
     """For every probe i = stored key k_i: (log c_i, r_i / c_i) with o_i = c_i v_i + r_i (C2/C5).
     r is the explicit sum over j != i. K [..., N, d_k], V [..., N, d_v]."""
+    if kernel == "exp":  # fast path: one GEMM, then in-place shift, exp and zeroed diagonal (3 passes over N^2)
+        tau = check_kernel_params("exp", **params)["tau"]
+        G = (K / tau) @ K.transpose(-1, -2)
+        logc = torch.diagonal(G, dim1=-2, dim2=-1).clone()
+        G.sub_(logc[..., :, None]).exp_()
+        torch.diagonal(G, dim1=-2, dim2=-1).zero_()
+        return logc, G @ V
     la, sg = log_kernel(kernel, K, K, **params)  # [..., N, N], row i = probe i
     n = K.shape[-2]
     eye = torch.eye(n, dtype=torch.bool, device=K.device)
