@@ -8,7 +8,9 @@ CLI entry points (the lead's ``assocmem snr --memory kernel ...`` calls these):
                         device="cpu", dtype="float64", alpha=1e-6, mode="auto") -> dict
         mode: "auto" | "plain" | "analytic" | "importance"
         returns {convention: {"estimate", "lo", "hi", "level", "n", "theory", "mode_used", "note", ...}}
-        for convention in ("conditional", "probe_averaged", "ratio_of_expectations", "typical").
+        for convention in ("conditional", "probe_averaged", "ratio_of_expectations", "typical"); a convention whose
+        moment diverges gets {"theory": None, "infinite": True, "mode_used": "none", "note": <condition>} and no
+        estimate (asking for that convention alone raises InputError naming the condition).
         tau: exp temperature (default 1); p: polynomial degree (default 2); s: RBF bandwidth (default 1);
         m: accepted for the CLI's uniform signature, must be None here (Performer: impl.snr_kernel_mc).
 
@@ -31,6 +33,7 @@ import torch
 from impl import kernel_moments as km
 from impl.device import generator, resolve_device, resolve_dtype
 from impl.errors import InputError, require_positive_int
+from impl.ffn_memory import ACTIVATIONS, estimate_ffn_snr  # noqa: F401  (re-exported for the CLI)
 from impl.kernels import check_kernel_params, features, log_kernel
 from impl.stats import mean_interval, ratio_interval
 
@@ -214,8 +217,8 @@ def estimate_kernel_snr(kernel: str, n_pairs: int, d_k: int, d_v: int, trials: i
     for conv in conventions:
         bad = km.divergence(kernel, conv, d_k, d_v, **prm)
         if bad:
-            out[conv] = {"estimate": None, "lo": None, "hi": None, "level": 1 - alpha, "n": 0, "theory": math.inf,
-                         "mode_used": "none", "note": f"infinite: the moment needs {bad}"}
+            out[conv] = {"theory": None, "infinite": True, "mode_used": "none",
+                         "note": f"infinite (not estimated): the moment needs {bad}"}
             continue
         cgen = generator((seed * 7919 + CONVENTIONS.index(conv) + 1) % (2**62))
         if conv in ("conditional", "typical"):
