@@ -115,3 +115,47 @@ def test_performer_inputs():
     assert W.shape == (7, 3)
     x = torch.zeros(2, 3, dtype=torch.float64)
     torch.testing.assert_close(performer_kernel(x, x, W, "positive"), torch.ones(2, 2, dtype=torch.float64))
+
+
+def test_performer_and_sphere_bad_input():
+    from impl.snr_kernel_mc import estimate_sphere_snr, performer_estimates, performer_memory_noise
+
+    x = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(InputError) as err:
+        performer_estimates(x, x, 0, "positive", 10, 0)
+    assert err.value.parameter == "m"
+    with pytest.raises(InputError) as err:
+        performer_estimates(x, x, 4, "cosine", 10, 0)
+    assert err.value.parameter == "kind"
+    with pytest.raises(InputError) as err:
+        performer_memory_noise(x, 4, "positive", 2.0, 10, 0)  # E_k Var diverges at tau <= 2
+    assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
+    with pytest.raises(InputError) as err:
+        estimate_sphere_snr(8, 4, 4, 0.0, 10, 0)
+    assert err.value.parameter == "b"
+
+
+@pytest.mark.parametrize("kw, name", [
+    (dict(activation_name="tanh"), "activation"), (dict(experts=3), "experts"), (dict(beta=0.0), "beta"),
+    (dict(beta=float("nan")), "beta"), (dict(routing="random"), "routing"), (dict(mode="importance"), "mode"),
+    (dict(n_pairs=1), "n_pairs"),
+])
+def test_ffn_bad_input(kw, name):
+    from impl.ffn_memory import estimate_ffn_snr
+
+    args = dict(activation_name="relu", n_pairs=16, d_k=4, d_v=4, trials=10, seed=0)
+    args.update(kw)
+    with pytest.raises(InputError) as err:
+        estimate_ffn_snr(**args)
+    assert err.value.parameter == name
+
+
+def test_ffn_relu_equals_relu_kernel_memory():
+    """C11: the constructed ReLU FFN is the ReLU kernel memory (positive homogeneity: beta cancels)."""
+    from impl.ffn_memory import construct, ffn_forward
+
+    g = torch.Generator().manual_seed(0)
+    K = torch.randn(20, 5, generator=g, dtype=torch.float64)
+    V = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    W_up, W_down = construct(K, V, 0.3)
+    torch.testing.assert_close(ffn_forward(W_up, W_down, K, "relu") / 0.3, kernel_read("relu", K, V, K), rtol=1e-13, atol=1e-13)
