@@ -367,3 +367,69 @@ register_figure(Figure(
     caption="d = 32 split into h heads of d/h, N = 256: linear per-head SNR^-1 (N-1) h/d, exponential (tau = 2) "
             "(N-1) e^{-d/(2h)}. Splitting costs the exponential memory far more than the linear one.",
 ))
+
+
+# ---- 7. retrieval accuracy by nearest stored value (C10) ----------------------------------------------------------
+
+DEC_N = (16, 64, 256, 1024, 4096)
+
+
+def compute_decode(point, seed, *, device="cpu", dtype="float64"):
+    """Write N Gaussian pairs, read every stored key, decode by the nearest stored value (cosine); accuracy over all
+    probes of ``trials`` memories, with a 95% Clopper-Pearson interval (probes of one memory are not independent:
+    the interval is indicative). Theory line: the capacity N_max(rho = 1) of the typical convention, marked."""
+    import torch
+
+    from impl.device import generator
+    from impl.kernel_memory import kernel_read_log
+    from impl.stats import binomial_interval
+
+    kernel, prm = _kernel_of(point["kernel"], point["d_k"])
+    rows = []
+    for i, n in enumerate(DEC_N):
+        gen = generator(seed + i)
+        hits = total = 0
+        for _ in range(point["trials"]):
+            K = torch.randn((n, point["d_k"]), generator=gen, dtype=torch.float64)
+            V = torch.randn((n, 16), generator=gen, dtype=torch.float64)
+            _, O = kernel_read_log(kernel, K, V, K, **prm)
+            cos = torch.nn.functional.normalize(O, dim=-1) @ torch.nn.functional.normalize(V, dim=-1).T
+            hits += int((cos.argmax(-1) == torch.arange(n)).sum())
+            total += n
+        b = binomial_interval(hits, total, 0.05)
+        cap = 1 + 1 / (sympy_value(kernel, "typical", dict(n_pairs=2, d_k=point["d_k"], d_v=16, **prm)))
+        rows.append(dict(kernel=point["kernel"], d_k=point["d_k"], n_pairs=n, estimate=b.value, lo=b.lo, hi=b.hi,
+                         theory=None, capacity_rho1=cap))
+    return rows
+
+
+def draw_decode(rows):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for j, k in enumerate(_LABEL):
+        rs = sorted([r for r in rows if r["kernel"] == k], key=lambda r: r["n_pairs"])
+        if not rs:
+            continue
+        _errbar(ax, [r["n_pairs"] for r in rs], rs, color=f"C{j}", label=_LABEL[k])
+        ax.plot([r["n_pairs"] for r in rs], [r["estimate"] for r in rs], "-", color=f"C{j}", alpha=0.5)
+        ax.axvline(rs[0]["capacity_rho1"], color=f"C{j}", ls=":", alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel("N (stored pairs)")
+    ax.set_ylabel("recall (nearest stored value)")
+    ax.set_title("d_k = 16, d_v = 16; dotted: N_max at SNR^-1 = 1 (typical)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+register_figure(Figure(
+    id="kernels_decode_accuracy", title="Retrieval accuracy by nearest stored value against N", claims=("C10",),
+    points=tuple(dict(kernel=k, d_k=16, trials=2) for k in ("linear", "relu", "poly", "exp2", "expsqrt")),
+    quick_points=(dict(kernel="exp2", d_k=16, trials=1),),
+    compute=compute_decode, draw=draw_decode, modules=MODULES,
+    caption="Measured recall of kernel memories (d_k = d_v = 16) decoded by the nearest stored value; dotted lines mark "
+            "each kernel's typical capacity at SNR^-1 = 1 (C10). The exponential kernel at tau = 2 recalls far more than the "
+            "linear, ReLU and polynomial memories at every N (at N = 256: about 0.9 against 0.04 for linear), but its recall "
+            "falls well before its typical capacity (about 3000): beating N - 1 competitors needs SNR growing with log N, "
+            "and probes with small ||k_i|| sit far below the typical SNR (the probe-average trap of C7).",
+))
