@@ -2,7 +2,7 @@
 
 CLI entry points (the lead's ``assocmem snr --memory kernel ...`` calls these):
 
-    KERNELS = ("linear", "exp", "relu", "poly", "rbf")          # kernels with exact SNR theory
+    KERNELS = ("linear", "exp", "relu", "poly", "rbf", "performer_positive", "performer_trig")
 
     estimate_kernel_snr(kernel, n_pairs, d_k, d_v, trials, seed, *, tau=None, p=None, s=None, m=None,
                         device="cpu", dtype="float64", alpha=1e-6, mode="auto") -> dict
@@ -12,7 +12,9 @@ CLI entry points (the lead's ``assocmem snr --memory kernel ...`` calls these):
         moment diverges gets {"theory": None, "infinite": True, "mode_used": "none", "note": <condition>} and no
         estimate (asking for that convention alone raises InputError naming the condition).
         tau: exp temperature (default 1); p: polynomial degree (default 2); s: RBF bandwidth (default 1);
-        m: accepted for the CLI's uniform signature, must be None here (Performer: impl.snr_kernel_mc).
+        m: number of random features, for kernel "performer_positive" / "performer_trig" only (the exp kernel with
+           temperature tau > 2 replaced by m Performer features; conventions conditional and typical, SNR^{-1} defined
+           as E||r||^2 / (E[c_hat^2] ||v_i||^2); see impl.snr_kernel_mc.estimate_performer_snr).
 
     (FFN memories: impl.ffn_memory.estimate_ffn_snr and impl.ffn_memory.ACTIVATIONS.)
 
@@ -37,7 +39,8 @@ from impl.ffn_memory import ACTIVATIONS, estimate_ffn_snr  # noqa: F401  (re-exp
 from impl.kernels import check_kernel_params, features, log_kernel
 from impl.stats import mean_interval, ratio_interval
 
-KERNELS = km.ANALYTIC_KERNELS
+PERFORMER_KERNELS = ("performer_positive", "performer_trig")
+KERNELS = km.ANALYTIC_KERNELS + PERFORMER_KERNELS
 CONVENTIONS = km.CONVENTIONS
 MODES = ("auto", "plain", "analytic", "importance")
 
@@ -121,7 +124,7 @@ def softmax_snr_samples(K, V, tau: float = 1.0):
 
 
 def _check_common(kernel, n_pairs, d_k, d_v, trials, seed, tau, p, s, m, alpha, mode):
-    if kernel not in KERNELS:
+    if kernel not in km.ANALYTIC_KERNELS:
         raise InputError("kernel", f"must be one of {', '.join(KERNELS)}, got {kernel!r}")
     prm = check_kernel_params(kernel, tau=tau, p=p, s=s)
     n_pairs = require_positive_int("n_pairs", n_pairs, 2)
@@ -202,6 +205,8 @@ def estimate_kernel_snr(kernel: str, n_pairs: int, d_k: int, d_v: int, trials: i
                 lognormal terms) says plain sampling resolves the value; importance (exp) otherwise.
     Returns {convention: dict(estimate, lo, hi, level, n, theory, mode_used, note, ...)}.
     """
+    if isinstance(kernel, str) and kernel.startswith("performer_"):
+        return _performer(kernel, n_pairs, d_k, d_v, trials, seed, tau, m, alpha, mode, conventions)
     prm, n_pairs, d_k, d_v, trials = _check_common(kernel, n_pairs, d_k, d_v, trials, seed, tau, p, s, m, alpha, mode)
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     for c in conventions:
@@ -256,6 +261,27 @@ def estimate_kernel_snr(kernel: str, n_pairs: int, d_k: int, d_v: int, trials: i
             row.update({"probe_kappa": kappa, "probe_nu": nu})
         out[conv] = row
     return out
+
+
+def _performer(kernel, n_pairs, d_k, d_v, trials, seed, tau, m, alpha, mode, conventions):
+    from impl.snr_kernel_mc import estimate_performer_snr
+
+    if kernel not in PERFORMER_KERNELS:
+        raise InputError("kernel", f"must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if m is None:
+        raise InputError("m", f"kernel {kernel!r} needs the number of random features m >= 1")
+    if mode not in ("auto", "plain"):
+        raise InputError("mode", "Performer memories are estimated by plain sampling only")
+    conv = tuple(c for c in conventions if c in ("conditional", "typical"))
+    if not conv:
+        raise InputError("convention", "Performer memories support the conditional and typical conventions")
+    kind = "positive" if kernel == "performer_positive" else "trigonometric"
+    res = estimate_performer_snr(kind, n_pairs, d_k, d_v, trials, seed, tau=2.0 if tau is None else tau, m=m, alpha=alpha,
+                                 conventions=conv)
+    for c in conventions:
+        if c not in res:
+            res[c] = {"theory": None, "mode_used": "none", "note": "not defined for Performer memories here"}
+    return res
 
 
 def _plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha):

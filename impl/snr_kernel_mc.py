@@ -107,3 +107,73 @@ def estimate_sphere_snr(n_pairs: int, d_k: int, d_v: int, b: float, trials: int,
     e = mean_interval(((r * r).sum(-1) / nu).numpy(), alpha)
     theory = (n_pairs - 1) * d_v / nu * math.exp(sphere_log_m2(d_k, b))
     return {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "theory": theory, "probe_nu": nu}
+
+
+PERFORMER_KERNELS = ("performer_positive", "performer_trig")
+
+
+def performer_extra_noise(kind: str, kappa: float, d_k: int, tau: float, m: int) -> float:
+    """E_k Var_w kappa_hat(k, q) for Gaussian keys, ||q||^2 = kappa, kernel exp(k^T q/tau) (theory.kernels
+    .performer_memory_extra_noise, evaluated numerically; tau > 2)."""
+    if kind == "positive":
+        return (math.exp(-d_k / 2 * math.log(1 - 2 / tau) + kappa / tau + 8 * kappa / (tau**2 - 2 * tau))
+                - math.exp(2 * kappa / tau**2)) / m
+    t0 = math.exp(-d_k / 2 * math.log(1 - 2 / tau) + kappa / tau)
+    t1 = math.exp(2 * kappa / tau**2)
+    t2 = math.exp(-d_k / 2 * math.log(1 + 2 / tau) + 8 * kappa / (tau**2 * (1 + 2 / tau)) - kappa / tau)
+    return (t0 - 2 * t1 + t2) / (2 * m)
+
+
+def performer_signal_second_moment(kind: str, kappa: float, tau: float, m: int) -> float:
+    """E_w[c_hat^2] for c_hat = phi(q)^T phi(q), x = y = q/sqrt(tau): SM^2 + Var (Lemma 2); the trigonometric
+    estimate is exact at x = y (cos 0 = 1), so its variance is 0."""
+    sm2 = math.exp(2 * kappa / tau)
+    if kind == "positive":
+        return sm2 + math.exp(4 * kappa / tau) * sm2 * -math.expm1(-4 * kappa / tau) / m
+    return sm2
+
+
+def estimate_performer_snr(kind: str, n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, *, tau: float, m: int,
+                           alpha: float = 1e-6, conventions=("conditional", "typical")) -> dict:
+    """SNR^{-1} of a memory whose exp(k^T q/tau) kernel is replaced by m Performer features, defined (the signal is
+    random too) as E_{others, features}||r||^2 / (E_features[c_hat^2] ||v_i||^2) at a fixed probe; exact value
+    (N-1)(d_v/nu)[e^{2 kappa/tau^2} + E_k Var] / E[c_hat^2]. Plain sampling, delta-method interval; fresh features,
+    other keys and values each trial."""
+    from impl.stats import ratio_interval
+
+    _check(kind, m, trials)
+    n_pairs = require_positive_int("n_pairs", n_pairs, 2)
+    d_k, d_v = require_positive_int("d_k", d_k), require_positive_int("d_v", d_v)
+    if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0):
+        raise InputError("tau", f"the temperature must be a finite number > 0, got {tau!r}")
+    if tau <= 2:
+        raise InputError("tau", f"the Performer memory's noise energy is infinite for Gaussian keys unless tau > 2, got {tau}")
+    gen = generator(seed)
+    q0 = torch.randn(d_k, generator=gen, dtype=torch.float64)
+    v0 = torch.randn(d_v, generator=gen, dtype=torch.float64)
+    out = {}
+    s = 1 / math.sqrt(tau)
+    for conv in conventions:
+        q, v = (q0, v0) if conv == "conditional" else (q0 * math.sqrt(d_k) / q0.norm(), v0 * math.sqrt(d_v) / v0.norm())
+        kappa, nu = float(q @ q), float(v @ v)
+        W = torch.randn((trials, m, d_k), generator=gen, dtype=torch.float64)
+        K = torch.randn((trials, n_pairs - 1, d_k), generator=gen, dtype=torch.float64) * s
+        V = torch.randn((trials, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+        y = q * s
+        pk, pq = K @ W.transpose(-1, -2), W @ y  # [T, n, m], [T, m]
+        if kind == "positive":
+            fk = torch.exp(pk - (K * K).sum(-1, keepdim=True) / 2) / math.sqrt(m)
+            fq = torch.exp(pq - (y @ y) / 2) / math.sqrt(m)
+        else:
+            fk = torch.cat([torch.sin(pk), torch.cos(pk)], -1) * torch.exp((K * K).sum(-1, keepdim=True) / 2) / math.sqrt(m)
+            fq = torch.cat([torch.sin(pq), torch.cos(pq)], -1) * math.exp(float(y @ y) / 2) / math.sqrt(m)
+        w = (fk @ fq[:, :, None])[..., 0]  # kappa_hat(k_j, q) [T, n]
+        r = (w[:, None, :] @ V)[:, 0]
+        c = (fq * fq).sum(-1)
+        e = ratio_interval(((r * r).sum(-1)).numpy(), (c * c * nu).numpy(), alpha)
+        theory = ((n_pairs - 1) * d_v / nu * (math.exp(2 * kappa / tau**2) + performer_extra_noise(kind, kappa, d_k, tau, m))
+                  / performer_signal_second_moment(kind, kappa, tau, m))
+        out[conv] = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "theory": theory,
+                     "mode_used": "plain", "probe_kappa": kappa, "probe_nu": nu,
+                     "note": f"plain: Performer {kind} features, m = {m}; E||r||^2 / (E[c_hat^2] ||v_i||^2) at a fixed probe"}
+    return out

@@ -73,7 +73,7 @@ def test_exp_kernel_plain_matches_direct_read_small():
 
 
 @settings(max_examples=25, deadline=None)
-@given(kernel=st.sampled_from(KERNELS), conv=st.sampled_from(CONVENTIONS), n=st.integers(2, 5000),
+@given(kernel=st.sampled_from(km.ANALYTIC_KERNELS), conv=st.sampled_from(CONVENTIONS), n=st.integers(2, 5000),
        d_k=st.integers(9, 80), d_v=st.integers(5, 40), tau=st.sampled_from([0.9, 1.0, 2.0, 4.5, 9.0]),
        p=st.integers(1, 4), s=st.sampled_from([0.5, 1.0, 3.0]), kappa=st.floats(0.5, 200), nu=st.floats(0.5, 80))
 def test_numeric_closed_forms_agree_with_sympy(kernel, conv, n, d_k, d_v, tau, p, s, kappa, nu):
@@ -159,3 +159,17 @@ def test_ffn_relu_equals_relu_kernel_memory():
     V = torch.randn(20, 3, generator=g, dtype=torch.float64)
     W_up, W_down = construct(K, V, 0.3)
     torch.testing.assert_close(ffn_forward(W_up, W_down, K, "relu") / 0.3, kernel_read("relu", K, V, K), rtol=1e-13, atol=1e-13)
+
+
+def test_performer_kernel_needs_m_and_tau_above_2():
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr("performer_trig", 8, 4, 4, 10, 0, tau=16.0)
+    assert err.value.parameter == "m"
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=2.0, m=4)
+    assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=8.0, m=0)
+    assert err.value.parameter == "m"
+    res = estimate_kernel_snr("performer_trig", 8, 4, 8, 200, 0, tau=16.0, m=4)
+    assert res["conditional"]["mode_used"] == "plain" and "estimate" not in res["probe_averaged"]

@@ -613,3 +613,44 @@ register(Claim(
     quick_grid=(dict(n_pairs=64, d_k=16, d_v=16, b=4.0, trials=2000),),
     power_grid=(dict(n_pairs=32, d_k=8, d_v=16, b=4.0, trials=1500),), modules=MODULES + ("impl.snr_kernel_mc",),
 ))
+
+
+def check_performer_snr(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
+    """Memory SNR with m Performer features vs its exact value; mutant: the exact-kernel value (features' noise ignored)."""
+    from impl.kernel_memory import estimate_kernel_snr
+
+    conv = params["convention"]
+    res = estimate_kernel_snr(params["kernel"], params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
+                              tau=params["tau"], m=params["m"], alpha=alpha, conventions=(conv,))[conv]
+    theory = res["theory"]
+    if mutant:
+        theory = sympy_value("exp", "conditional", dict(params), res["probe_kappa"], res["probe_nu"])
+    return Result(claim="C9.performer.memory_snr", params=dict(params), seed=seed, passed=res["lo"] <= theory <= res["hi"],
+                  theory=theory, estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
+                  note=res["note"])
+
+
+def _perf_snr_strategy():
+    from hypothesis import strategies as st
+
+    return st.fixed_dictionaries({"kernel": st.sampled_from(["performer_positive", "performer_trig"]),
+                                  "m": st.sampled_from([1, 4, 16]), "n_pairs": st.sampled_from([8, 32]),
+                                  "d_k": st.sampled_from([2, 4]), "d_v": st.sampled_from([8, 16]),
+                                  "tau": st.sampled_from([16.0, 24.0]), "trials": st.just(3000),
+                                  "convention": st.sampled_from(["conditional", "typical"])})
+
+
+register(Claim(
+    id="C9.performer.memory_snr", title="Performer memory: SNR with m random features", tag="suite",
+    ref="CLAIMS C9 (random features add a noise floor)", convention="conditional (over features: ratio of expectations)",
+    statement="A memory whose kernel exp(k^T q/tau) (tau >= 16, Gaussian keys) is computed with m Performer features has "
+              "E||r||^2 / (E[c_hat^2] ||v_i||^2) = (N-1)(d_v/nu)[e^{2 kappa/tau^2} + E_k Var_w kappa_hat]/(e^{2 kappa/tau} + "
+              "Var_w c_hat) at a fixed probe (trigonometric: Var_w c_hat = 0), inside the Monte Carlo interval at level 1 - 1e-6.",
+    kind="statistical", run=check_performer_snr, mutant=partial(check_performer_snr, mutant=True),
+    mutant_says="the exact-kernel SNR (the features' noise and signal variance ignored)", strategy=_perf_snr_strategy,
+    grid=tuple(dict(kernel=k, m=m, n_pairs=32, d_k=4, d_v=8, tau=16.0, trials=6000, convention="typical")
+               for k in ("performer_positive", "performer_trig") for m in (1, 4, 16, 64)),
+    quick_grid=(dict(kernel="performer_trig", m=4, n_pairs=32, d_k=4, d_v=8, tau=16.0, trials=3000, convention="typical"),),
+    power_grid=(dict(kernel="performer_trig", m=1, n_pairs=32, d_k=4, d_v=8, tau=16.0, trials=8000, convention="typical"),),
+    modules=MODULES + ("impl.snr_kernel_mc",),
+))
