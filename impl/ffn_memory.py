@@ -184,11 +184,16 @@ def train_ffn_memory(n_pairs: int, d_k: int, d_v: int, d_ff: int, activation_nam
     W_down = (torch.randn((d_v, d_ff), generator=gen, dtype=torch.float64) / math.sqrt(d_ff)).requires_grad_()
     params = [W_up, W_down] + ([W_gate] if glu else [])
     opt = torch.optim.Adam(params, lr=lr)
-    for _ in range(steps):
-        opt.zero_grad()
-        loss = ((ffn_forward(W_up, W_down, K, activation_name, glu, W_gate) - V) ** 2).mean()
-        loss.backward()
-        opt.step()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread avoids OpenMP spin-wait stalls on a busy machine
+    try:
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = ((ffn_forward(W_up, W_down, K, activation_name, glu, W_gate) - V) ** 2).mean()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
     with torch.no_grad():
         out = ffn_forward(W_up, W_down, K, activation_name, glu, W_gate)
         cos = torch.nn.functional.normalize(out, dim=-1) @ torch.nn.functional.normalize(V, dim=-1).T

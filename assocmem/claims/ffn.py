@@ -40,7 +40,7 @@ register(Claim(
 ))
 
 register(Claim(
-    id="C12.per_head", title="Multi-head splitting at fixed width", tag="paper", ref="§3.1 (details suite)",
+    id="C12.per_head", title="Multi-head splitting at fixed width", tag="suite", ref="§3.1 (the paper's multi-head study; formulas: suite)",
     statement="A head of width d_k/h has typical SNR^{-1} (N-1) h/d_k (linear) and (N-1) e^{-d_k/(2h)} (exp, tau = 2): "
               "splitting the exponential memory costs a factor e^{d_k (h-1)/(2h)} per head.",
     kind="symbolic", derivation=_steps(tf.derivation_multihead), modules=MODULES,
