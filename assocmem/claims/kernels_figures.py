@@ -1,0 +1,435 @@
+"""Report figures for C5-C12: theory lines and measured points with intervals (level 1 - 1e-6 unless stated)."""
+
+from __future__ import annotations
+
+import math
+from functools import partial
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from assocmem.claims.kernels import sympy_value  # noqa: E402
+from assocmem.registry import Figure, register_figure  # noqa: E402
+
+MODULES = ("theory.kernels", "theory.ffn", "impl.kernels", "impl.kernel_memory", "impl.kernel_moments",
+           "impl.snr_kernel_mc", "impl.ffn_memory", "impl.stats")
+
+_KPARAMS = {"linear": {}, "relu": {}, "poly": {"p": 2}, "rbf": {"s": 2.0}, "exp2": {"tau": 2.0}, "expsqrt": {}}
+_LABEL = {"linear": "linear", "relu": "ReLU", "poly": "poly p=2", "rbf": "RBF s=2", "exp2": "exp tau=2",
+          "expsqrt": "exp tau=sqrt(d_k)"}
+
+
+def _kernel_of(name, d_k):
+    if name == "exp2":
+        return "exp", {"tau": 2.0}
+    if name == "expsqrt":
+        return "exp", {"tau": math.sqrt(d_k)}
+    return name, dict(_KPARAMS[name])
+
+
+def _plt():
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _errbar(ax, xs, rows, **kw):
+    ys = [r["estimate"] for r in rows]
+    lo = [max(r["estimate"] - r["lo"], 0) for r in rows]
+    hi = [max(r["hi"] - r["estimate"], 0) for r in rows]
+    ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", ms=4, capsize=2, **kw)
+
+
+# ---- 1. SNR^{-1} against N for every kernel ---------------------------------------------------------------------
+
+N_GRID = (16, 64, 256, 1024)
+
+
+def compute_snr_vs_n(point, seed, *, device="cpu", dtype="float64"):
+    from impl.kernel_memory import estimate_kernel_snr
+
+    kernel, prm = _kernel_of(point["kernel"], point["d_k"])
+    rows = []
+    for i, n in enumerate(N_GRID):
+        r = estimate_kernel_snr(kernel, n, point["d_k"], 16, point["trials"], seed + i, device=device, dtype=dtype,
+                                conventions=("typical",), **prm)["typical"]
+        th = sympy_value(kernel, "typical", dict(n_pairs=n, d_k=point["d_k"], d_v=16, **prm))
+        rows.append(dict(kernel=point["kernel"], d_k=point["d_k"], n_pairs=n, estimate=r["estimate"], lo=r["lo"], hi=r["hi"],
+                         theory=th, mode=r["mode_used"]))
+    return rows
+
+
+def draw_snr_vs_n(rows):
+    plt = _plt()
+    dks = sorted({r["d_k"] for r in rows})
+    fig, axes = plt.subplots(1, len(dks), figsize=(5 * len(dks), 4), squeeze=False)
+    for ax, dk in zip(axes[0], dks):
+        for j, name in enumerate(_LABEL):
+            rs = sorted([r for r in rows if r["d_k"] == dk and r["kernel"] == name], key=lambda r: r["n_pairs"])
+            if not rs:
+                continue
+            color = f"C{j}"
+            ax.plot([r["n_pairs"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=_LABEL[name])
+            _errbar(ax, [r["n_pairs"] for r in rs], rs, color=color)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("N (stored pairs)")
+        ax.set_ylabel("SNR^-1 (typical)")
+        ax.set_title(f"d_k = {dk}, d_v = 16")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+register_figure(Figure(
+    id="kernels_snr_vs_n", title="SNR^-1 against N for every kernel", claims=("C6", "C7", "C9"),
+    points=tuple(dict(kernel=k, d_k=d, trials=300) for d in (8, 16) for k in _LABEL),
+    quick_points=tuple(dict(kernel=k, d_k=8, trials=100) for k in ("linear", "exp2")),
+    compute=compute_snr_vs_n, draw=draw_snr_vs_n, modules=MODULES,
+    caption="Typical convention (probe with ||k_i||^2 = d_k, ||v_i||^2 = d_v). Lines: exact theory (SymPy); points: Monte "
+            "Carlo with intervals at level 1 - 1e-6 (plain sampling, or importance sampling where the estimator's exact "
+            "relative variance says plain sampling cannot resolve the exponential kernel).",
+))
+
+
+# ---- 2. capacity against d_k (measured) and typical vs probe-averaged -----------------------------------------
+
+
+def compute_capacity(point, seed, *, device="cpu", dtype="float64", rho=1.0, n_probe=257):
+    """Measured capacity: SNR^{-1} is exactly proportional to N - 1 (C6), so N_max = 1 + rho (N - 1)/SNR^{-1}(N)
+    from a measurement at N = ``n_probe``; its interval maps from the SNR interval."""
+    from impl.kernel_memory import estimate_kernel_snr
+
+    kernel, prm = _kernel_of(point["kernel"], point["d_k"])
+    conv = point["convention"]
+    r = estimate_kernel_snr(kernel, n_probe, point["d_k"], 16, point["trials"], seed, device=device, dtype=dtype,
+                            conventions=(conv,), **prm)[conv]
+    th = sympy_value(kernel, conv, dict(n_pairs=n_probe, d_k=point["d_k"], d_v=16, **prm))
+    cap = lambda x: 1 + rho * (n_probe - 1) / x if x and x > 0 else math.inf  # noqa: E731
+    return [dict(kernel=point["kernel"], convention=conv, d_k=point["d_k"], estimate=cap(r["estimate"]),
+                 lo=cap(r["hi"]), hi=cap(r["lo"]), theory=cap(th), mode=r["mode_used"], rho=rho)]
+
+
+def draw_capacity(rows):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    series = sorted({(r["kernel"], r["convention"]) for r in rows})
+    for j, (k, c) in enumerate(series):
+        rs = sorted([r for r in rows if r["kernel"] == k and r["convention"] == c], key=lambda r: r["d_k"])
+        color = f"C{j}"
+        ax.plot([r["d_k"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=f"{_LABEL[k]} ({c.replace('_', '-')})")
+        _errbar(ax, [r["d_k"] for r in rs], rs, color=color)
+    ax.set_yscale("log")
+    ax.set_xlabel("d_k")
+    ax.set_ylabel("N_max at SNR^-1 = 1")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+_DKS = (4, 8, 16, 24, 32)
+register_figure(Figure(
+    id="kernels_capacity_vs_dk", title="Capacity against d_k: linear, polynomial, exponential (measured)", claims=("C10", "C7"),
+    points=tuple(dict(kernel=k, convention="typical", d_k=d, trials=300) for k in ("linear", "poly", "exp2") for d in _DKS),
+    quick_points=tuple(dict(kernel=k, convention="typical", d_k=8, trials=100) for k in ("linear", "exp2")),
+    compute=compute_capacity, draw=draw_capacity, modules=MODULES,
+    caption="N_max with SNR^-1(N_max) = 1, typical convention, semilog. Measured: SNR^-1 at N = 257 (importance sampling for "
+            "exp at tau = 2, where plain sampling cannot resolve it), mapped by N_max = 1 + 256 / SNR^-1 (SNR^-1 is exactly "
+            "proportional to N - 1, C6). Exponential capacity grows like e^{d_k/2}, linear like d_k, polynomial like d_k^2/3.",
+))
+
+register_figure(Figure(
+    id="kernels_capacity_conventions", title="Exponential kernel (tau = 2): typical vs probe-averaged capacity",
+    claims=("C7",),
+    points=tuple(dict(kernel="exp2", convention=c, d_k=d, trials=300) for c in ("typical", "probe_averaged") for d in _DKS),
+    quick_points=tuple(dict(kernel="exp2", convention=c, d_k=8, trials=100) for c in ("typical", "probe_averaged")),
+    compute=compute_capacity, draw=draw_capacity, modules=MODULES,
+    caption="The C7 trap, measured: at tau = 2 the typical capacity grows like e^{d_k/2} but the probe-averaged one like "
+            "2^{d_k/2} (times (d_v-2)/d_v): rare probes with large ||k_i|| dominate the average. Both by importance sampling.",
+))
+
+
+# ---- 3. exp kernel SNR against tau ------------------------------------------------------------------------------
+
+TAUS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
+
+
+def compute_tau(point, seed, *, device="cpu", dtype="float64"):
+    from impl.kernel_memory import estimate_kernel_snr
+
+    rows = []
+    for i, tau in enumerate(TAUS):
+        res = estimate_kernel_snr("exp", point["n_pairs"], point["d_k"], 16, point["trials"], seed + i, tau=tau,
+                                  device=device, dtype=dtype, conventions=("typical", "probe_averaged"))
+        for conv, r in res.items():
+            th = sympy_value("exp", conv, dict(n_pairs=point["n_pairs"], d_k=point["d_k"], d_v=16, tau=tau))
+            rows.append(dict(tau=tau, convention=conv, d_k=point["d_k"], estimate=r["estimate"], lo=r["lo"], hi=r["hi"],
+                             theory=th, mode=r["mode_used"]))
+    return rows
+
+
+def draw_tau(rows):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for j, conv in enumerate(("typical", "probe_averaged")):
+        rs = sorted([r for r in rows if r["convention"] == conv], key=lambda r: r["tau"])
+        ax.plot([r["tau"] for r in rs], [r["theory"] for r in rs], "-", color=f"C{j}", label=conv.replace("_", "-"))
+        _errbar(ax, [r["tau"] for r in rs], rs, color=f"C{j}")
+    ax.axvline(2.0, color="gray", ls=":", label="tau = 2")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("tau")
+    ax.set_ylabel("SNR^-1")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+register_figure(Figure(
+    id="kernels_exp_tau", title="Exponential kernel: SNR^-1 against temperature (optimum at tau = 2)", claims=("C7",),
+    points=(dict(d_k=16, n_pairs=256, trials=300),), quick_points=(dict(d_k=8, n_pairs=64, trials=100),),
+    compute=compute_tau, draw=draw_tau, modules=MODULES,
+    caption="d_k = 16, N = 256. Both conventions are minimal at tau = 2; mode per point (plain or importance) in the CSV.",
+))
+
+
+# ---- 4. Performer error against m ----------------------------------------------------------------------------
+
+MS = (1, 2, 4, 8, 16, 32, 64)
+
+
+def compute_performer(point, seed, *, device="cpu", dtype="float64"):
+    import torch
+
+    from assocmem.claims.kernels import _perf_theory
+    from impl.snr_kernel_mc import performer_estimates
+    from impl.stats import mean_interval
+
+    d, nx = point["d"], point["norm"]
+    x = torch.zeros(d, dtype=torch.float64)
+    y = torch.zeros(d, dtype=torch.float64)
+    x[0] = nx
+    y[0], y[1] = nx * 0.5, nx * math.sqrt(0.75)
+    sm = math.exp(float(x @ y))
+    rows = []
+    for i, m in enumerate(MS):
+        est = performer_estimates(x, y, m, point["kind"], point["trials"], seed + i, orthogonal=point["orthogonal"])
+        e = mean_interval(((est - sm) ** 2).numpy(), 1e-6)
+        th = _perf_theory(dict(kind=point["kind"], m=m, nx=nx, ny=nx, cos=0.5), "variance", False)
+        rows.append(dict(kind=point["kind"], orthogonal=point["orthogonal"], m=m, estimate=e.value, lo=e.lo, hi=e.hi,
+                         theory=th if not point["orthogonal"] else None))
+    return rows
+
+
+def draw_performer(rows):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    j = 0
+    for kind in ("positive", "trigonometric"):
+        for orth in (False, True):
+            rs = sorted([r for r in rows if r["kind"] == kind and r["orthogonal"] == orth], key=lambda r: r["m"])
+            if not rs:
+                continue
+            color = f"C{j}"
+            j += 1
+            label = f"{kind}{' orthogonal' if orth else ' iid'}"
+            if not orth:
+                ax.plot([r["m"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=label + " (theory)")
+            _errbar(ax, [r["m"] for r in rs], rs, color=color, label=label + " (measured)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("m (random features)")
+    ax.set_ylabel("E[(phi(x)^T phi(y) - exp(x^T y))^2]")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+register_figure(Figure(
+    id="kernels_performer_m", title="Performer random features: mean squared error against m", claims=("C9",),
+    points=tuple(dict(kind=k, orthogonal=o, d=8, norm=0.6, trials=20000) for k in ("positive", "trigonometric") for o in (False, True)),
+    quick_points=(dict(kind="positive", orthogonal=False, d=8, norm=0.6, trials=5000),),
+    compute=compute_performer, draw=draw_performer, modules=MODULES,
+    caption="||x|| = ||y|| = 0.6, cos = 0.5, d = 8. Lines: Lemma 2 variance (i.i.d. features); points: measured mean squared "
+            "error with intervals; orthogonal blocks measured only (no closed form here). The error adds a noise floor "
+            "to a Performer memory's SNR that shrinks like 1/m (claim C9.performer.memory_noise).",
+))
+
+
+# ---- 5. FFN: constructed SNR against width, trained recall against width ------------------------------------------
+
+FFN_WIDTHS = (16, 32, 64, 128, 256)
+
+
+def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
+    glu = point.get("glu", False)
+    label = point["activation"] + ("-GLU" if glu else "")
+    if point["how"] == "constructed":
+        from impl.ffn_memory import estimate_ffn_snr
+
+        rows = []
+        for i, n in enumerate(FFN_WIDTHS):
+            r = estimate_ffn_snr(point["activation"], n, 16, 16, point["trials"], seed + i, glu=glu, device=device,
+                                 dtype=dtype)["typical"]
+            rows.append(dict(how="constructed", activation=label, d_ff=n, estimate=r["estimate"], lo=r["lo"],
+                             hi=r["hi"], theory=r["theory"]))
+        return rows
+    from impl.ffn_memory import train_ffn_memory
+    from impl.stats import binomial_interval
+
+    acc, loss = train_ffn_memory(point["n_pairs"], 16, 16, point["d_ff"], point["activation"], seed, glu=glu, steps=300)
+    k = round(acc * point["n_pairs"])
+    b = binomial_interval(k, point["n_pairs"], 0.05)
+    return [dict(how="trained", activation=label, d_ff=point["d_ff"], estimate=acc, lo=b.lo, hi=b.hi,
+                 theory=None, loss=loss)]
+
+
+def draw_ffn(rows):
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    acts = sorted({r["activation"] for r in rows})
+    for j, a in enumerate(acts):
+        color = f"C{j}"
+        rs = sorted([r for r in rows if r["activation"] == a and r["how"] == "constructed"], key=lambda r: r["d_ff"])
+        if rs:
+            axes[0].plot([r["d_ff"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=a)
+            _errbar(axes[0], [r["d_ff"] for r in rs], rs, color=color)
+        rs = sorted([r for r in rows if r["activation"] == a and r["how"] == "trained"], key=lambda r: r["d_ff"])
+        if rs:
+            _errbar(axes[1], [r["d_ff"] for r in rs], rs, color=color, label=a)
+            axes[1].plot([r["d_ff"] for r in rs], [r["estimate"] for r in rs], "-", color=color, alpha=0.5)
+    axes[0].set_xscale("log")
+    axes[0].set_yscale("log")
+    axes[0].set_xlabel("d_ff = N (one slot per stored pair)")
+    axes[0].set_ylabel("SNR^-1 (typical), constructed FFN")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("d_ff (N = 64 pairs)")
+    axes[1].set_ylabel("recall (nearest stored value), trained FFN")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+_ACTS = ("relu", "relu2", "gelu", "silu", "exp")
+register_figure(Figure(
+    id="ffn_width", title="FFN memories: constructed SNR and trained recall against width, per activation", claims=("C11",),
+    points=tuple(dict(how="constructed", activation=a, trials=300) for a in _ACTS)
+    + (dict(how="constructed", activation="relu", glu=True, trials=300),)
+    + tuple(dict(how="trained", activation=a, n_pairs=64, d_ff=w) for a in ("relu", "gelu", "silu", "relu2") for w in (8, 16, 32, 64))
+    + tuple(dict(how="trained", activation="relu", glu=True, n_pairs=64, d_ff=w) for w in (8, 16, 32, 64)),
+    quick_points=(dict(how="constructed", activation="relu", trials=100), dict(how="trained", activation="relu", n_pairs=64, d_ff=16)),
+    compute=compute_ffn, draw=draw_ffn, modules=MODULES,
+    caption="Left: constructed FFN (W_up = K/sqrt(d_k), W_down = V^T, d_k = d_v = 16), typical SNR^-1; lines exact (C6 with "
+            "the activation's second moment), points Monte Carlo (level 1 - 1e-6). Right: recall of a bias-free FFN trained "
+            "by 300 full-batch Adam steps on N = 64 random pairs (95% Clopper-Pearson intervals over the 64 pairs of one run). "
+            "relu-GLU: gate s(W_gate x) times W_up x (constructed with gate = up = key: the squared-ReLU kernel).",
+))
+
+
+# ---- 6. multi-head ----------------------------------------------------------------------------------------------
+
+
+def compute_heads(point, seed, *, device="cpu", dtype="float64"):
+    from impl.kernel_memory import estimate_kernel_snr
+
+    d, h = point["d"], point["h"]
+    kernel, prm = ("exp", {"tau": 2.0}) if point["kernel"] == "exp2" else ("linear", {})
+    r = estimate_kernel_snr(kernel, point["n_pairs"], d // h, 16, point["trials"], seed, device=device, dtype=dtype,
+                            conventions=("typical",), **prm)["typical"]
+    th = sympy_value(kernel, "typical", dict(n_pairs=point["n_pairs"], d_k=d // h, d_v=16, **prm))
+    return [dict(kernel=point["kernel"], h=h, d=d, estimate=r["estimate"], lo=r["lo"], hi=r["hi"], theory=th, mode=r["mode_used"])]
+
+
+def draw_heads(rows):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for j, k in enumerate(("linear", "exp2")):
+        rs = sorted([r for r in rows if r["kernel"] == k], key=lambda r: r["h"])
+        if rs:
+            ax.plot([r["h"] for r in rs], [r["theory"] for r in rs], "-", color=f"C{j}", label=_LABEL[k])
+            _errbar(ax, [r["h"] for r in rs], rs, color=f"C{j}")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("heads h (head width d/h, d = 32)")
+    ax.set_ylabel("per-head SNR^-1 (typical)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+register_figure(Figure(
+    id="kernels_multihead", title="Multi-head at fixed total width: per-head SNR^-1 against h", claims=("C12",),
+    points=tuple(dict(kernel=k, d=32, h=h, n_pairs=256, trials=300) for k in ("linear", "exp2") for h in (1, 2, 4, 8)),
+    quick_points=(dict(kernel="exp2", d=32, h=4, n_pairs=256, trials=100),),
+    compute=compute_heads, draw=draw_heads, modules=MODULES,
+    caption="d = 32 split into h heads of d/h, N = 256: linear per-head SNR^-1 (N-1) h/d, exponential (tau = 2) "
+            "(N-1) e^{-d/(2h)}. Splitting costs the exponential memory far more than the linear one.",
+))
+
+
+# ---- 7. retrieval accuracy by nearest stored value (C10) ----------------------------------------------------------
+
+DEC_N = (16, 64, 256, 1024, 4096)
+
+
+def compute_decode(point, seed, *, device="cpu", dtype="float64"):
+    """Write N Gaussian pairs, read every stored key, decode by the nearest stored value (cosine); accuracy over all
+    probes of ``trials`` memories, with a 95% Clopper-Pearson interval (probes of one memory are not independent:
+    the interval is indicative). Theory line: the capacity N_max(rho = 1) of the typical convention, marked."""
+    import torch
+
+    from impl.device import generator
+    from impl.kernel_memory import kernel_read_log
+    from impl.stats import binomial_interval
+
+    kernel, prm = _kernel_of(point["kernel"], point["d_k"])
+    rows = []
+    for i, n in enumerate(DEC_N):
+        gen = generator(seed + i)
+        hits = total = 0
+        for _ in range(point["trials"]):
+            K = torch.randn((n, point["d_k"]), generator=gen, dtype=torch.float64)
+            V = torch.randn((n, 16), generator=gen, dtype=torch.float64)
+            _, O = kernel_read_log(kernel, K, V, K, **prm)
+            cos = torch.nn.functional.normalize(O, dim=-1) @ torch.nn.functional.normalize(V, dim=-1).T
+            hits += int((cos.argmax(-1) == torch.arange(n)).sum())
+            total += n
+        b = binomial_interval(hits, total, 0.05)
+        cap = 1 + 1 / (sympy_value(kernel, "typical", dict(n_pairs=2, d_k=point["d_k"], d_v=16, **prm)))
+        rows.append(dict(kernel=point["kernel"], d_k=point["d_k"], n_pairs=n, estimate=b.value, lo=b.lo, hi=b.hi,
+                         theory=None, capacity_rho1=cap))
+    return rows
+
+
+def draw_decode(rows):
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for j, k in enumerate(_LABEL):
+        rs = sorted([r for r in rows if r["kernel"] == k], key=lambda r: r["n_pairs"])
+        if not rs:
+            continue
+        _errbar(ax, [r["n_pairs"] for r in rs], rs, color=f"C{j}", label=_LABEL[k])
+        ax.plot([r["n_pairs"] for r in rs], [r["estimate"] for r in rs], "-", color=f"C{j}", alpha=0.5)
+        ax.axvline(rs[0]["capacity_rho1"], color=f"C{j}", ls=":", alpha=0.7)
+    ax.set_xscale("log")
+    ax.set_xlabel("N (stored pairs)")
+    ax.set_ylabel("recall (nearest stored value)")
+    ax.set_title("d_k = 16, d_v = 16; dotted: N_max at SNR^-1 = 1 (typical)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+register_figure(Figure(
+    id="kernels_decode_accuracy", title="Retrieval accuracy by nearest stored value against N", claims=("C10",),
+    points=tuple(dict(kernel=k, d_k=16, trials=2) for k in ("linear", "relu", "poly", "exp2", "expsqrt")),
+    quick_points=(dict(kernel="exp2", d_k=16, trials=1),),
+    compute=compute_decode, draw=draw_decode, modules=MODULES,
+    caption="Measured recall of kernel memories (d_k = d_v = 16) decoded by the nearest stored value; dotted lines mark "
+            "each kernel's typical capacity at SNR^-1 = 1 (C10). The exponential kernel at tau = 2 recalls far more than the "
+            "linear, ReLU and polynomial memories at every N (at N = 256: about 0.9 against 0.04 for linear), but its recall "
+            "falls well before its typical capacity (about 3000): beating N - 1 competitors needs SNR growing with log N, "
+            "and probes with small ||k_i|| sit far below the typical SNR (the probe-average trap of C7).",
+))

@@ -1,0 +1,175 @@
+"""Kernel memories: bad input, log-space numerics, closed forms (impl vs SymPy), estimator modes."""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from impl import kernel_moments as km
+from impl.errors import InputError
+from impl.kernel_memory import (CONVENTIONS, KERNELS, estimate_kernel_snr, kernel_read, kernel_read_log, snr_samples,
+                                softmax_read)
+from impl.kernels import log_kernel, performer_kernel, performer_omega
+
+
+@pytest.mark.parametrize("kw, name", [
+    (dict(kernel="exp", tau=0.0), "tau"), (dict(kernel="exp", tau=-1.0), "tau"), (dict(kernel="exp", tau=float("inf")), "tau"),
+    (dict(kernel="nope"), "kernel"), (dict(kernel="poly", p=0), "p"), (dict(kernel="rbf", s=0.0), "s"),
+    (dict(kernel="linear", m=0), "m"), (dict(kernel="linear", mode="magic"), "mode"),
+    (dict(kernel="relu", mode="importance"), "mode"), (dict(kernel="linear", n_pairs=1), "n_pairs"),
+    (dict(kernel="linear", trials=1), "trials"), (dict(kernel="linear", d_k=0), "d_k"),
+])
+def test_bad_input_names_parameter(kw, name):
+    args = dict(kernel="linear", n_pairs=8, d_k=4, d_v=4, trials=10, seed=0)
+    args.update(kw)
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr(**args)
+    assert err.value.parameter == name
+
+
+@pytest.mark.parametrize("kernel, kw, conv, needle", [
+    ("exp", dict(tau=0.5), "probe_averaged", "1 - 2a > 0"),
+    ("exp", dict(tau=3.0), "ratio_of_expectations", "tau > 4"),
+    ("poly", dict(p=3), "probe_averaged", "d_k > 2p"),
+    ("linear", {}, "probe_averaged", "d_v > 2"),
+])
+def test_divergent_moment_raises_with_condition(kernel, kw, conv, needle):
+    d_v = 2 if kernel == "linear" else 8
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr(kernel, 8, 6, d_v, 10, 0, conventions=(conv,), **kw)
+    assert needle in str(err.value)
+
+
+def test_divergent_convention_reported_not_nan_when_all_requested():
+    res = estimate_kernel_snr("exp", 8, 6, 8, 10, 0, tau=2.0)
+    assert res["ratio_of_expectations"]["infinite"] and "estimate" not in res["ratio_of_expectations"]
+    assert "tau > 4" in res["ratio_of_expectations"]["note"]
+    assert all(math.isfinite(res[c]["estimate"]) for c in ("conditional", "probe_averaged", "typical"))
+
+
+def test_log_space_never_overflows():
+    g = torch.Generator().manual_seed(0)
+    K = torch.randn(16, 512, generator=g, dtype=torch.float64) * 10  # x^T y / tau ~ 5e4: e^{5e4} overflows float64
+    V = torch.randn(16, 4, generator=g, dtype=torch.float64)
+    shift, o = kernel_read_log("exp", K, V, K, tau=1.0)
+    assert torch.isfinite(shift).all() and torch.isfinite(o).all()
+    x = snr_samples("exp", K, V, tau=1.0)
+    assert torch.isfinite(x).all()
+    for dtype in ("float64", "float32"):
+        res = estimate_kernel_snr("exp", 64, 1024, 8, 20, 0, tau=1.0, dtype=dtype, conventions=("typical",))
+        assert math.isfinite(res["typical"]["estimate"]) and math.isfinite(res["typical"]["theory"])
+    assert torch.isfinite(softmax_read(K, V, K)).all()
+
+
+def test_exp_kernel_plain_matches_direct_read_small():
+    g = torch.Generator().manual_seed(1)
+    K = torch.randn(10, 3, generator=g, dtype=torch.float64)
+    V = torch.randn(10, 2, generator=g, dtype=torch.float64)
+    direct = torch.exp(K @ K.T / 2.0) @ V
+    torch.testing.assert_close(kernel_read("exp", K, V, K, tau=2.0), direct, rtol=1e-13, atol=0)
+    la, sg = log_kernel("poly", K, K, p=3)
+    torch.testing.assert_close(sg * torch.exp(la), (K @ K.T) ** 3, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=25, deadline=None)
+@given(kernel=st.sampled_from(km.ANALYTIC_KERNELS), conv=st.sampled_from(CONVENTIONS), n=st.integers(2, 5000),
+       d_k=st.integers(9, 80), d_v=st.integers(5, 40), tau=st.sampled_from([0.9, 1.0, 2.0, 4.5, 9.0]),
+       p=st.integers(1, 4), s=st.sampled_from([0.5, 1.0, 3.0]), kappa=st.floats(0.5, 200), nu=st.floats(0.5, 80))
+def test_numeric_closed_forms_agree_with_sympy(kernel, conv, n, d_k, d_v, tau, p, s, kappa, nu):
+    from assocmem.claims.kernels import sympy_value
+
+    if km.divergence(kernel, conv, d_k, d_v, tau=tau, p=p, s=s):
+        return
+    num = km.log_snr_inv(kernel, conv, n, d_k, d_v, kappa=kappa, nu=nu, tau=tau, p=p, s=s)
+    ref = sympy_value(kernel, conv, dict(n_pairs=n, d_k=d_k, d_v=d_v, tau=tau, p=p, s=s), kappa, nu)
+    assert math.isclose(num, math.log(ref), rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_auto_mode_detects_heavy_tail_and_says_so():
+    res = estimate_kernel_snr("exp", 256, 64, 16, 200, 3, tau=2.0, conventions=("typical", "probe_averaged"))
+    for conv in ("typical", "probe_averaged"):
+        r = res[conv]
+        assert r["mode_used"] == "importance" and not r["plain_reliable"]
+        assert "cannot resolve" in r["note"]
+        assert r["lo"] <= r["theory"] <= r["hi"]
+    plain = estimate_kernel_snr("exp", 256, 64, 16, 200, 3, tau=2.0, mode="plain", conventions=("typical",))["typical"]
+    assert "WARNING" in plain["note"]
+
+
+def test_auto_mode_keeps_plain_where_reliable():
+    r = estimate_kernel_snr("exp", 32, 8, 8, 500, 0, tau=8.0, conventions=("conditional",))["conditional"]
+    assert r["mode_used"] == "plain" and r["plain_reliable"]
+
+
+def test_analytic_mode_is_exact_for_conditional():
+    r = estimate_kernel_snr("relu", 32, 8, 8, 100, 0, mode="analytic", conventions=("conditional",))["conditional"]
+    assert r["estimate"] == r["theory"] and r["n"] == 0 and "nothing sampled" in r["note"]
+
+
+def test_performer_inputs():
+    g = torch.Generator().manual_seed(0)
+    with pytest.raises(InputError):
+        performer_omega(0, 3, g)
+    W = performer_omega(7, 3, g, orthogonal=True)
+    assert W.shape == (7, 3)
+    x = torch.zeros(2, 3, dtype=torch.float64)
+    torch.testing.assert_close(performer_kernel(x, x, W, "positive"), torch.ones(2, 2, dtype=torch.float64))
+
+
+def test_performer_and_sphere_bad_input():
+    from impl.snr_kernel_mc import estimate_sphere_snr, performer_estimates, performer_memory_noise
+
+    x = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(InputError) as err:
+        performer_estimates(x, x, 0, "positive", 10, 0)
+    assert err.value.parameter == "m"
+    with pytest.raises(InputError) as err:
+        performer_estimates(x, x, 4, "cosine", 10, 0)
+    assert err.value.parameter == "kind"
+    with pytest.raises(InputError) as err:
+        performer_memory_noise(x, 4, "positive", 2.0, 10, 0)  # E_k Var diverges at tau <= 2
+    assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
+    with pytest.raises(InputError) as err:
+        estimate_sphere_snr(8, 4, 4, 0.0, 10, 0)
+    assert err.value.parameter == "b"
+
+
+@pytest.mark.parametrize("kw, name", [
+    (dict(activation_name="tanh"), "activation"), (dict(experts=3), "experts"), (dict(beta=0.0), "beta"),
+    (dict(beta=float("nan")), "beta"), (dict(routing="random"), "routing"), (dict(mode="importance"), "mode"),
+    (dict(n_pairs=1), "n_pairs"),
+])
+def test_ffn_bad_input(kw, name):
+    from impl.ffn_memory import estimate_ffn_snr
+
+    args = dict(activation_name="relu", n_pairs=16, d_k=4, d_v=4, trials=10, seed=0)
+    args.update(kw)
+    with pytest.raises(InputError) as err:
+        estimate_ffn_snr(**args)
+    assert err.value.parameter == name
+
+
+def test_ffn_relu_equals_relu_kernel_memory():
+    """C11: the constructed ReLU FFN is the ReLU kernel memory (positive homogeneity: beta cancels)."""
+    from impl.ffn_memory import construct, ffn_forward
+
+    g = torch.Generator().manual_seed(0)
+    K = torch.randn(20, 5, generator=g, dtype=torch.float64)
+    V = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    W_up, W_down = construct(K, V, 0.3)
+    torch.testing.assert_close(ffn_forward(W_up, W_down, K, "relu") / 0.3, kernel_read("relu", K, V, K), rtol=1e-13, atol=1e-13)
+
+
+def test_performer_kernel_needs_m_and_tau_above_2():
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr("performer_trig", 8, 4, 4, 10, 0, tau=16.0)
+    assert err.value.parameter == "m"
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=2.0, m=4)
+    assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
+    with pytest.raises(InputError) as err:
+        estimate_kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=8.0, m=0)
+    assert err.value.parameter == "m"
+    res = estimate_kernel_snr("performer_trig", 8, 4, 8, 200, 0, tau=16.0, m=4)
+    assert res["conditional"]["mode_used"] == "plain" and "estimate" not in res["probe_averaged"]
