@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import importlib
+import inspect
 import io
 import math
 import os
@@ -96,12 +97,9 @@ def write(quick: bool = False, out: str | os.PathLike = "reports/BENCHMARKS.md",
     rows: list[dict] = []
     for name in modules(only):
         mod = importlib.import_module(f"benchmarks.{name}")
-        for dev in devices:
-            try:
-                rows += mod.run(quick=quick, device=dev)
-            except TypeError:  # a module without a device parameter runs on the CPU only
-                if dev == "cpu":
-                    rows += mod.run(quick=quick)
+        takes_device = "device" in inspect.signature(mod.run).parameters
+        for dev in devices if takes_device else ["cpu"]:  # a module without a device parameter is CPU-only
+            rows += mod.run(quick=quick, device=dev) if takes_device else mod.run(quick=quick)
     exps = scaling_exponents(rows)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
