@@ -239,15 +239,31 @@ def build(opts: Options, out_dir: Path) -> dict:
         group = f.claims[0].split(".")[0]
         fig_by_group.setdefault(group, []).append(dict(id=f.id, title=f.title, caption=f.caption))
 
-    # 4. calibration
-    cal_rows = []
-    for cid, p in cal_points.items():
-        res = [values[mk("claim", cid, p, opts.seed * 1000 + i + 1, opts.device, opts.dtype)] for i in range(n_cal)]
+    # 4. calibration: capped points first; where the cap shows false failures and the claim's own point uses more
+    #    trials, the claim is calibrated again at its own point (the sample size its tests actually use).
+    def cal_seeds(cid, p):
+        return [mk("claim", cid, p, opts.seed * 1000 + i + 1, opts.device, opts.dtype) for i in range(n_cal)]
+
+    def cal_row(cid, p, res, note=""):
         fails = sum(not r.passed for r in res)
         ci = binomial_interval(fails, n_cal, alpha=0.10)  # two-sided 90% -> one-sided 95% upper bound
-        cal_rows.append(dict(claim=cid, point=" ".join(f"{k}={v}" for k, v in p.items()), seeds=n_cal,
-                             declared=fmt(registry.get(cid).alpha), failures=fails, rate=fmt(fails / n_cal, 3),
-                             upper=fmt(ci.hi, 3)))
+        return dict(claim=cid, point=" ".join(f"{k}={v}" for k, v in p.items()), seeds=n_cal,
+                    declared=fmt(registry.get(cid).alpha), failures=fails, rate=fmt(fails / n_cal, 3),
+                    upper=fmt(ci.hi, 3), note=note)
+
+    cal_rows, retry = [], {}
+    for cid, p in cal_points.items():
+        row = cal_row(cid, p, [values[t] for t in cal_seeds(cid, p)], "trials capped" if p != dict(registry.get(cid).report_grid(True)[0]) else "")
+        cal_rows.append(row)
+        own = dict(registry.get(cid).report_grid(True)[0])
+        if row["failures"] and own != p:
+            retry[cid] = own
+    if retry:
+        extra = [t for cid, p in retry.items() for t in cal_seeds(cid, p)]
+        values.update(zip(extra, sweep.run(extra, desc="calibration at own points", **run_kw)))
+        for cid, p in retry.items():
+            cal_rows.append(cal_row(cid, p, [values[t] for t in cal_seeds(cid, p)],
+                                    "the claim's own sample size (the capped point above showed false failures)"))
     (out_dir / "data" / "calibration.csv").write_text(_csv_text(cal_rows))
 
     # 5. assemble

@@ -552,7 +552,7 @@ def _perf_mem_strategy():
 
     return st.fixed_dictionaries({"kind": st.sampled_from(["positive", "trigonometric"]), "m": st.sampled_from([2, 8, 32]),
                                   "d": st.sampled_from([2, 4]), "kappa": st.sampled_from([1.0, 4.0]),
-                                  "tau": st.sampled_from([16.0, 24.0]), "trials": st.just(40000)})
+                                  "tau": st.sampled_from([24.0, 48.0]), "trials": st.just(40000)})
 
 
 register(Claim(
@@ -560,11 +560,13 @@ register(Claim(
     ref="CLAIMS C9 (random features)",
     statement="In a memory with m-feature Performer maps for exp(k^T q/tau) and Gaussian keys, the mean extra noise "
               "energy per interfering pair, E_k[(kappa_hat - kappa)^2], has the closed form of C9.performer.memory_noise_theory "
-              "(proportional to 1/m) in its interval at level 1 - 1e-6 (tau >= 16, where its sample variance is finite).",
+              "(proportional to 1/m) in its interval at level 1 - 1e-6 (tau >= 24). At tau = 16 the sample variance is finite "
+              "but the squared errors are so skewed that the calibration run found the 40000-sample t-interval under-covering "
+              "(about 1% false failures against a declared 1e-6), so the check is stated only where it is calibrated.",
     kind="statistical", run=check_performer_memory, mutant=partial(check_performer_memory, mutant=True),
     mutant_says="the extra noise does not shrink with m (missing 1/m)", strategy=_perf_mem_strategy,
-    grid=tuple(dict(kind=k, m=m, d=4, kappa=4.0, tau=16.0, trials=40000) for k in ("positive", "trigonometric") for m in (2, 8, 32)),
-    power_grid=tuple(dict(kind=k, m=8, d=4, kappa=4.0, tau=16.0, trials=40000) for k in ("positive", "trigonometric")),
+    grid=tuple(dict(kind=k, m=m, d=4, kappa=4.0, tau=24.0, trials=40000) for k in ("positive", "trigonometric") for m in (2, 8, 32)),
+    power_grid=tuple(dict(kind=k, m=8, d=4, kappa=4.0, tau=24.0, trials=40000) for k in ("positive", "trigonometric")),
     modules=MODULES + ("impl.snr_kernel_mc",),
 ))
 
