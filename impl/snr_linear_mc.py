@@ -64,6 +64,21 @@ def _batch_size(n_pairs, d_k, d_v, budget_elems=2**23):
     return max(1, budget_elems // max(1, n_pairs * (d_k + 2 * d_v)))
 
 
+def probe_statistics(K, V) -> dict:
+    """Write the memories of a batch of trials (Eq. 1) and probe every stored key (Eq. 4): per probe, the ratio
+    ||r_i||^2 / (c_i^2 ||v_i||^2), the noise ||r_i||^2, the signal c_i^2 ||v_i||^2 and cos(o_i, v_i)."""
+    S = linear_memory.write(K, V)
+    O = linear_memory.read(S, K)
+    # Fused reductions (no temporaries beyond r): c_i = ||k_i||^2, r_i = o_i - c_i v_i computed directly
+    # (not via ||o||^2 - 2c<o,v> + c^2||v||^2, which cancels catastrophically at high SNR).
+    c = torch.linalg.vector_norm(K, dim=-1).square()
+    vv = torch.linalg.vector_norm(V, dim=-1).square()
+    rr = torch.linalg.vector_norm(torch.addcmul(O, c.unsqueeze(-1), V, value=-1), dim=-1).square()
+    sig = c * c * vv
+    cos = torch.linalg.vecdot(O, V) / (torch.linalg.vector_norm(O, dim=-1) * vv.sqrt())
+    return {"ratio": rr / sig, "noise": rr, "signal": sig, "cos": cos}
+
+
 def all_probe_trials(n_pairs, d_k, d_v, trials, gen, *, device="cpu", dtype="float64", native=False) -> TrialStats:
     """Write ``trials`` independent memories of N Gaussian pairs and probe every stored key (Eq. 1, Eq. 4)."""
     out = TrialStats()
@@ -73,16 +88,7 @@ def all_probe_trials(n_pairs, d_k, d_v, trials, gen, *, device="cpu", dtype="flo
         b = min(bs, trials - done)
         K = gaussian((b, n_pairs, d_k), gen, device=device, dtype=dtype, native=native)
         V = gaussian((b, n_pairs, d_v), gen, device=device, dtype=dtype, native=native)
-        S = linear_memory.write(K, V)
-        O = linear_memory.read(S, K)
-        # Fused reductions (no temporaries beyond r): c_i = ||k_i||^2, r_i = o_i - c_i v_i computed directly
-        # (not via ||o||^2 - 2c<o,v> + c^2||v||^2, which cancels catastrophically at high SNR).
-        c = torch.linalg.vector_norm(K, dim=-1).square()
-        vv = torch.linalg.vector_norm(V, dim=-1).square()
-        rr = torch.linalg.vector_norm(torch.addcmul(O, c.unsqueeze(-1), V, value=-1), dim=-1).square()
-        sig = c * c * vv
-        cos = torch.linalg.vecdot(O, V) / (torch.linalg.vector_norm(O, dim=-1) * vv.sqrt())
-        for name, x in (("ratio", rr / sig), ("noise", rr), ("signal", sig), ("cos", cos)):
+        for name, x in probe_statistics(K, V).items():
             getattr(out, name).extend(x.double().mean(-1).cpu().tolist())
         done += b
     return out
