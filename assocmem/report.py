@@ -10,6 +10,7 @@ beside it and moved into place only when complete (an interrupted run leaves the
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import os
 import platform
@@ -19,7 +20,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from assocmem import registry, sweep
+from assocmem import cache, registry, sweep
 from assocmem.registry import fmt
 from impl.stats import binomial_interval
 
@@ -234,8 +235,17 @@ def build(opts: Options, out_dir: Path) -> dict:
     for f in figures:
         pts = f.quick_points if (opts.quick and f.quick_points is not None) else f.points
         rows = [row for p in pts for row in values[mk("figure", f.id, p, registry.point_seed(f.id, p, opts.seed), opts.device, opts.dtype)]]
-        (out_dir / "data" / f"{f.id}.csv").write_text(_csv_text(rows))
-        _save_svg(f.draw(rows), out_dir / "figures" / f"{f.id}.svg")
+        csv_text = _csv_text(rows)
+        (out_dir / "data" / f"{f.id}.csv").write_text(csv_text)
+        svg_path = out_dir / "figures" / f"{f.id}.svg"
+        svg_key = cache.key(("svg", f.id, hashlib.sha256(csv_text.encode()).hexdigest(), matplotlib.__version__),
+                            tuple(f.modules) + (f.draw.__module__, "assocmem.report"))
+        svg = cache.load(svg_key) if not opts.fresh else None
+        if svg is None:
+            _save_svg(f.draw(rows), svg_path)
+            cache.store(svg_key, svg_path.read_bytes())
+        else:
+            svg_path.write_bytes(svg)
         group = f.claims[0].split(".")[0]
         fig_by_group.setdefault(group, []).append(dict(id=f.id, title=f.title, caption=f.caption))
 

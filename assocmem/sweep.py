@@ -56,15 +56,15 @@ def evaluate(task: Task):
     return fn(params, task.seed, device=task.device, dtype=task.dtype)
 
 
-def _evaluate_cached(task: Task, use_cache: bool):
-    if not use_cache:
-        return evaluate(task)
-    k = cache.key((task.kind, task.id, task.params, task.seed, task.device, task.dtype), task.modules())
-    hit = cache.load(k)
-    if hit is not None:
-        return hit
+def _key(task: Task) -> str:
+    return cache.key((task.kind, task.id, task.params, task.seed, task.device, task.dtype), task.modules())
+
+
+def _evaluate_store(task: Task, key: str | None):
+    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` (None: no caching)."""
     value = evaluate(task)
-    cache.store(k, value)
+    if key is not None:
+        cache.store(key, value)
     return value
 
 
@@ -126,13 +126,22 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
     if progress is None:
         progress = sys.stderr.isatty()
     tasks = list(tasks)
-    if backend == "serial" or len(tasks) <= 1:
-        return [_evaluate_cached(t, use_cache) for t in tqdm(tasks, desc=desc, disable=not progress)]
+    # Cached results are read here, in this process; only the misses go to the backend (a warm report starts
+    # no worker at all).
+    keys = [_key(t) for t in tasks] if use_cache else [None] * len(tasks)
+    values = [cache.load(k) if k else None for k in keys]
+    todo = [i for i, v in enumerate(values) if v is None]
+    if backend == "serial" or len(todo) <= 1:
+        for i in tqdm(todo, desc=desc, disable=not progress or not todo):
+            values[i] = _evaluate_store(tasks[i], keys[i])
+        return values
     import joblib
 
     with _backend_context(backend, scheduler):
         # Ray's joblib backend cannot stream results back; it returns the whole list at the end.
         stream = "list" if backend == "ray" else "generator"
         par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as=stream)
-        gen = par(joblib.delayed(_evaluate_cached)(t, use_cache) for t in tasks)
-        return list(tqdm(gen, total=len(tasks), desc=desc, disable=not progress))
+        gen = par(joblib.delayed(_evaluate_store)(tasks[i], keys[i]) for i in todo)
+        for i, v in zip(todo, tqdm(gen, total=len(todo), desc=desc, disable=not progress)):
+            values[i] = v
+    return values
