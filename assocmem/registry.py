@@ -49,6 +49,16 @@ class Step:
         return bool(lhs.equals(rhs))
 
 
+def steps(chain) -> list[Step]:
+    """``Step`` objects from a theory function's ``(says, lhs, rhs)`` tuples."""
+    return [Step(*s) for s in chain]
+
+
+def derived(fn, *args) -> Callable[[], list[Step]]:
+    """A claim's ``derivation``: call the theory function ``fn(*args)`` and wrap its tuples as Steps."""
+    return lambda: steps(fn(*args))
+
+
 @dataclass(frozen=True)
 class Result:
     """The outcome of one check of one claim at one parameter point.

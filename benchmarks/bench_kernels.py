@@ -11,7 +11,6 @@ timed on 256 probes and scaled linearly to N (said in the note).
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 

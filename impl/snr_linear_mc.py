@@ -28,7 +28,7 @@ from impl import linear_memory
 from impl.device import generator, resolve_device, resolve_dtype
 from impl.errors import InputError, require_positive_int
 from impl.sampling import gaussian
-from impl.stats import Estimate, mean_interval, ratio_interval
+from impl.stats import mean_interval, ratio_interval
 
 CONVENTIONS = ("conditional", "probe_averaged", "ratio_of_expectations", "typical")
 

@@ -181,7 +181,6 @@ def derivation_signal_noise(n: int = 3, dk: int = 2, dv: int = 2) -> list:
 def derivation_noise_energy(dk: int = 2) -> list:
     """C6: E_others ||r||^2 = (N-1) d_v E[kappa(k, k_i)^2]. Cross terms j != l are E[v_j^T v_l] (...) = 0 for
     independent zero-mean values (Wick: odd moment); a diagonal term is E||v_j||^2 E[kappa^2] = d_v M2."""
-    vj, vl = _vec("vj", dk), _vec("vl", dk)
     e_cross = sum(wick([sp.Matrix.eye(dk)[:, a]]) * wick([sp.Matrix.eye(dk)[:, a]]) for a in range(dk))
     e_diag = sum(wick([sp.Matrix.eye(dk)[:, a]] * 2) for a in range(dk))
     M2 = sp.Symbol("M2", positive=True)

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 from functools import reduce
-from itertools import combinations
 from typing import Sequence
 
 import sympy as sp

@@ -246,7 +246,7 @@ def derivation_chunk_form():
     """The WY/UT chunked DeltaNet with chunk size 2 on T = 3 tokens (chunks {1, 2} and {3}: T not a multiple of
     the chunk) equals the recurrence."""
     Q, K, V, bs, _ = _sequence()
-    T, d_k, d_v = Q.rows, Q.cols, V.cols
+    d_k, d_v = Q.cols, V.cols
     St = sp.zeros(d_v, d_k)
     rows = []
     for lo, hi in ((0, 2), (2, 3)):

@@ -12,7 +12,7 @@ import random
 import sympy as sp
 import torch
 
-from assocmem.registry import Claim, Result, Section, Step, register, register_section
+from assocmem.registry import Claim, Result, Step, register
 
 MODULES = ("theory.deltaformer", "impl.deltaformer.recurrent", "impl.deltaformer.parallel",
            "impl.deltaformer.chunk", "impl.deltaformer.kernels", "impl.deltaformer.constructions",

@@ -12,14 +12,11 @@ from functools import partial
 
 import sympy as sp
 
-from assocmem.registry import Claim, Result, Step, register
+from assocmem.registry import Claim, Result, register, derived
 from theory import ffn as tf
 
 MODULES = ("theory.ffn", "theory.kernels", "impl.ffn_memory", "impl.stats")
 
-
-def _steps(fn):
-    return lambda: [Step(*t) for t in fn()]
 
 
 register(Claim(
@@ -27,7 +24,7 @@ register(Claim(
     statement="For Z ~ N(0, sigma2): E[relu(Z)^2] = sigma2/2, E[relu(Z)^4] = 3 sigma2^2/2, E[e^{2Z}] = e^{2 sigma2}, "
               "E[Z^2] = sigma2; GLU (gate = up = key): E[relu(Z)^2 Z^2] = 3 sigma2^2/2, E[Z^4] = 3 sigma2^2, "
               "E[Z^2 e^{2Z}] = sigma2 (1 + 4 sigma2) e^{2 sigma2}.",
-    kind="symbolic", derivation=_steps(tf.derivation_second_moments), modules=MODULES,
+    kind="symbolic", derivation=derived(tf.derivation_second_moments), modules=MODULES,
 ))
 
 register(Claim(
@@ -36,14 +33,14 @@ register(Claim(
               "Z ~ N(0, beta^2 kappa): ReLU (N-1)(d_v/nu)/(2 kappa) for every beta; a ReLU-gated GLU equals the squared-"
               "ReLU FFN; exp is the exp kernel with tau = 1/beta; exact top-1 routing over E experts multiplies "
               "SNR^{-1} by (N/E - 1)/(N - 1) -> 1/E.",
-    kind="symbolic", derivation=_steps(tf.derivation_snr), modules=MODULES,
+    kind="symbolic", derivation=derived(tf.derivation_snr), modules=MODULES,
 ))
 
 register(Claim(
     id="C12.per_head", title="Multi-head splitting at fixed width", tag="suite", ref="§3.1 (the paper's multi-head study; formulas: suite)",
     statement="A head of width d_k/h has typical SNR^{-1} (N-1) h/d_k (linear) and (N-1) e^{-d_k/(2h)} (exp, tau = 2): "
               "splitting the exponential memory costs a factor e^{d_k (h-1)/(2h)} per head.",
-    kind="symbolic", derivation=_steps(tf.derivation_multihead), modules=MODULES,
+    kind="symbolic", derivation=derived(tf.derivation_multihead), modules=MODULES,
 ))
 
 

@@ -13,7 +13,7 @@ from functools import lru_cache, partial
 import sympy as sp
 import torch
 
-from assocmem.registry import Claim, Result, Step, register
+from assocmem.registry import Claim, Result, register, derived
 from theory import kernels as tk
 
 MODULES = ("theory.kernels", "theory.moments", "impl.kernels", "impl.kernel_memory", "impl.kernel_moments", "impl.stats")
@@ -25,9 +25,6 @@ CONV_WORDS = {
 }
 
 
-def _steps(fn, *args):
-    return lambda: [Step(*t) for t in fn(*args)]
-
 
 # ------------------------------------------------------------------------------------------------------------------
 # Symbolic claims
@@ -38,7 +35,7 @@ register(Claim(
     statement="For any kernel kappa, o = sum_j v_j kappa(k_j, k_i) equals c v_i + r with c = kappa(k_i, k_i) and "
               "r = sum_{j != i} v_j kappa(k_j, k_i); with kappa = phi^T phi the memory S = sum_j v_j phi(k_j)^T gives "
               "S phi(q) = sum_j v_j kappa(k_j, q) (symbolic entries, N = 3).",
-    kind="symbolic", derivation=_steps(tk.derivation_signal_noise), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_signal_noise), modules=MODULES,
 ))
 
 register(Claim(
@@ -46,7 +43,7 @@ register(Claim(
     statement="With values zero-mean, isotropic and independent of the keys, E_others ||r||^2 = (N-1) d_v "
               "E_k[kappa(k, k_i)^2], so SNR^{-1} = (N-1)(d_v/||v_i||^2) E_k[kappa(k, k_i)^2] / kappa(k_i, k_i)^2 "
               "(conditional convention).",
-    kind="symbolic", derivation=_steps(tk.derivation_noise_energy), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_noise_energy), modules=MODULES,
 ))
 
 register(Claim(
@@ -54,7 +51,7 @@ register(Claim(
     statement="For k ~ N(0, I) and ||y||^2 = kappa: E[(k^T y)^2] = kappa, E[(k^T y)^{2p}] = (2p-1)!! kappa^p, "
               "E[max(0, k^T y)^2] = kappa/2, E[exp(2 k^T y/tau)] = exp(2 kappa/tau^2), "
               "E[exp(-||k-y||^2/s^2)] = (s^2/(s^2+2))^{d_k/2} exp(-kappa/(s^2+2)).",
-    kind="symbolic", derivation=_steps(tk.derivation_second_moments), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_second_moments), modules=MODULES,
 ))
 
 register(Claim(
@@ -63,7 +60,7 @@ register(Claim(
     statement="kappa = exp(x^T y/tau), a = 2(1/tau^2 - 1/tau): conditional (N-1)(d_v/nu) e^{a ||k_i||^2}; "
               "probe-averaged (N-1) d_v/(d_v-2) (1-2a)^{-d_k/2} (finite iff 1-2a > 0); ratio of expectations "
               "(N-1) ((1-4/tau)/(1-4/tau^2))^{d_k/2} (tau > 4); typical (N-1) e^{a d_k}.",
-    kind="symbolic", derivation=_steps(tk.derivation_conventions, "exp"), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_conventions, "exp"), modules=MODULES,
     formula=lambda: tk.snr_inv("exp", "conditional"),
 ))
 
@@ -74,7 +71,7 @@ register(Claim(
               "SNR^{-1} is (N-1) e^{-d_k/2} at tau = 2 and (N-1) e^{2 - 2 sqrt(d_k)} at tau = sqrt(d_k); the "
               "probe-averaged value at tau = 2 is (N-1) d_v/(d_v-2) 2^{-d_k/2}: log-capacity grows at rate 1/2 per "
               "dimension (typical) but log(2)/2 (probe-averaged).",
-    kind="symbolic", derivation=_steps(tk.derivation_exp_temperature), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_exp_temperature), modules=MODULES,
     formula=lambda: tk.snr_inv("exp", "typical"),
 ))
 
@@ -83,14 +80,14 @@ for _k in ("relu", "poly", "rbf", "linear"):
         id=f"C9.{_k}.exact_forms", title=f"{_k} kernel: exact SNR in every convention", tag="suite", ref="CLAIMS C9 (C6 applied)",
         statement=f"The closed forms of SNR^{{-1}} for the {_k} kernel in all four conventions follow from C6 with "
                   "Gaussian/chi-square moments: " + "; ".join(f"{c}: {sp.sstr(tk.snr_inv(_k, c))}" for c in tk.CONVENTIONS),
-        kind="symbolic", derivation=_steps(tk.derivation_conventions, _k), modules=MODULES,
+        kind="symbolic", derivation=derived(tk.derivation_conventions, _k), modules=MODULES,
         formula=partial(tk.snr_inv, _k, "conditional"),
     ))
 
 register(Claim(
     id="C9.taylor.derivation", title="Taylor feature map identity (symbolic)", tag="suite", ref="CLAIMS C9 (Based, Arora et al. 2024)",
     statement="phi(x) = [1, x, vec(x x^T)/sqrt(2)] satisfies phi(x)^T phi(y) = 1 + x^T y + (x^T y)^2/2 exactly.",
-    kind="symbolic", derivation=_steps(tk.derivation_taylor), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_taylor), modules=MODULES,
 ))
 
 register(Claim(
@@ -99,7 +96,7 @@ register(Claim(
     statement="From the Gaussian MGF: both positive and trigonometric random features are unbiased for exp(x^T y); "
               "Var+ = (1/m) e^{||x+y||^2} SM^2 (1 - e^{-||x+y||^2}), Var_trig = (1/(2m)) e^{||x+y||^2} SM^{-2} "
               "(1 - e^{-||x-y||^2})^2.",
-    kind="symbolic", derivation=_steps(tk.derivation_performer), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_performer), modules=MODULES,
 ))
 
 register(Claim(
@@ -108,14 +105,14 @@ register(Claim(
     statement="With Gaussian keys and kernel exp(k^T q/tau) the extra noise energy per interfering pair from m positive "
               "random features is [(1-2/tau)^{-d_k/2} e^{kappa/tau + 8 kappa/(tau^2 - 2 tau)} - e^{2 kappa/tau^2}]/m, "
               "finite only for tau > 2.",
-    kind="symbolic", derivation=_steps(tk.derivation_performer_memory), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_performer_memory), modules=MODULES,
 ))
 
 register(Claim(
     id="C9.sphere", title="Keys on the sphere: Bessel moments", tag="suite", ref="CLAIMS C9 (von Mises-Fisher normaliser)",
     statement="For x uniform on S^{d-1} and ||y|| = 1, E[e^{b x^T y}] = Gamma(d/2)(b/2)^{1-d/2} I_{d/2-1}(b) (derived from "
               "the moments (1/2)_m/(d/2)_m of x^T y); the exp kernel's SNR^{-1} is (N-1)(d_v/nu) E[e^{2b x^T y}] e^{-2b}.",
-    kind="symbolic", derivation=_steps(tk.derivation_sphere), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_sphere), modules=MODULES,
     formula=lambda: tk.sphere_snr_inv("conditional"),
 ))
 
@@ -123,7 +120,7 @@ register(Claim(
     id="C10.capacity", title="Capacity per kernel", tag="suite", ref="CLAIMS C10",
     statement="N_max(d_k, rho) with SNR^{-1}(N_max) = rho (typical convention): linear 1 + rho d_k, polynomial "
               "1 + rho d_k^p/(2p-1)!!, exponential at tau = 2 1 + rho e^{d_k/2} (probe-averaged: 1 + rho (d_v-2)/d_v 2^{d_k/2}).",
-    kind="symbolic", derivation=_steps(tk.derivation_capacity), modules=MODULES,
+    kind="symbolic", derivation=derived(tk.derivation_capacity), modules=MODULES,
     formula=lambda: tk.capacity("exp").subs(tk.tau, 2),
 ))
 

@@ -14,7 +14,7 @@ import torch
 from hypothesis import strategies as st
 
 from assocmem import checks
-from assocmem.registry import Claim, Step, register
+from assocmem.registry import Claim, register, steps
 from impl import linear_memory
 from impl.device import generator, resolve_device, resolve_dtype, unit_roundoff
 from impl.sampling import gaussian, rational_orthonormal_keys
@@ -24,9 +24,6 @@ from theory import snr_linear as th
 MEMORY = ("impl.linear_memory", "impl.sampling")  # what the identity claims run through
 MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.snr_linear_mc", "impl.stats")
 
-
-def _steps(chain):
-    return [Step(*s) for s in chain]
 
 
 def _gamma(n: int, u: float) -> float:
@@ -95,7 +92,7 @@ register(Claim(
     id="C2.signal_noise", title="Signal and noise", tag="paper", ref="Eq. 4",
     statement="S k_i = c v_i + r with c = k_i^T k_i and r = sum_{j != i} v_j (k_j^T k_i): symbolically for generic "
               "entries, and numerically within rigorous round-off bounds.",
-    kind="identity", derivation=lambda: _steps(th.derivation_signal_noise()),
+    kind="identity", derivation=lambda: steps(th.derivation_signal_noise()),
     formula=lambda: sp.Eq(sp.Symbol("S k_i"), sp.Symbol("c") * sp.Symbol("v_i") + sp.Symbol("r")),
     run=run_c2_split, strategy=_sizes, grid=[{"n_pairs": n, "d_k": 16, "d_v": 16} for n in (2, 64, 512)],
     modules=MEMORY,
@@ -234,7 +231,7 @@ for _conv in th.CONVENTIONS:
     register(Claim(
         id=f"C4.{_conv}", title=f"Linear-memory SNR, {_conv.replace('_', ' ')} convention", tag="suite",
         ref="Eq. 7 (exact finite-size form: this suite)", statement=STATEMENTS[_conv], kind="statistical",
-        convention=_conv, formula=partial(th.snr_inv, _conv), derivation=lambda: _steps(th.derivation_conventions()),
+        convention=_conv, formula=partial(th.snr_inv, _conv), derivation=lambda: steps(th.derivation_conventions()),
         run=partial(run_convention, _conv), mutant=partial(run_convention, _conv, wrong=MUTANTS[_conv][1]),
         mutant_says=MUTANTS[_conv][0], strategy=_snr_params, grid=REPORT_GRID,
         quick_grid=[{"n_pairs": 64, "d_k": 16, "d_v": 16, "trials": 400}], power_grid=POWER[_conv], modules=MODULES,
@@ -244,7 +241,7 @@ register(Claim(
     id="C3.ordering", title="The conventions differ at finite d, and in a fixed order", tag="suite", ref="§2.1 (SNR definition)",
     statement="For the linear memory with d_k, d_v > 2: probe-averaged > typical > ratio of expectations, with "
               "differences 2(N-1)(d_k+d_v-2)/((d_k-2)(d_v-2)d_k) and 2(N-1)/(d_k(d_k+2)) (Jensen); all three -> N/d_k.",
-    kind="symbolic", derivation=lambda: _steps(th.derivation_ordering()), modules=MODULES,
+    kind="symbolic", derivation=lambda: steps(th.derivation_ordering()), modules=MODULES,
 ))
 
 
@@ -275,7 +272,7 @@ register(Claim(
     id="C4.asymptote", title="The paper's SNR^{-1} ~ N/d_k", tag="paper", ref="Eq. 7",
     statement="Every convention's exact SNR^{-1} is within 10% of N/d_k (the paper's Eq. 7) — an approximation: it "
               "holds for large d_k (and d_v), and the report shows where it breaks.",
-    kind="approximation", formula=th.paper_asymptote, derivation=lambda: _steps(th.derivation_conventions()[6:]),
+    kind="approximation", formula=th.paper_asymptote, derivation=lambda: steps(th.derivation_conventions()[6:]),
     run=run_asymptote,
     strategy=lambda: st.fixed_dictionaries({"convention": st.sampled_from(ASYMPTOTE_CONVENTIONS), "n_pairs": st.integers(10_000, 10**6),
                                             "d_k": st.integers(400, 4096), "d_v": st.integers(400, 4096)}),

@@ -87,7 +87,6 @@ def compute_retrieval(point, seed, *, device="cpu", dtype="float64"):
 
 def draw_retrieval(rows):
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     for d, col in zip(sorted({r["d_k"] for r in rows}), ("tab:purple", "tab:orange", "tab:cyan", "tab:olive")):

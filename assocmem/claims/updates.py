@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from functools import partial
 
-import sympy as sp
 import torch
 from hypothesis import strategies as st
 
 from assocmem import checks
-from assocmem.registry import Claim, Section, Step, register, register_section
-from impl.device import generator, resolve_dtype, unit_roundoff
+from assocmem.registry import Claim, Section, register, register_section, steps
+from impl.device import resolve_dtype, unit_roundoff
 from impl.rules import RULES
 from impl.update_checks import compare_forms, conditioning
 from impl.update_data import draw_inputs
@@ -33,9 +32,6 @@ MODULES = ("theory.updates", "impl.rules", "impl.update_data", "impl.update_chec
 UNIT_KEY_RULES = ("deltanet", "gated_deltanet", "ttt")
 GATED = ("retnet", "gla", "gated_deltanet")
 
-
-def _steps(chain):
-    return [Step(*s) for s in chain]
 
 
 def key_modes(rule):
@@ -80,12 +76,11 @@ def run_forms(rule, params, seed, *, device="cpu", dtype="float64", forms=None):
     u = unit_roundoff(dt)
     rep = compare_forms(RULES[rule], params, seed, device=device, dtype=dtype, forms=forms)
     cond = conditioning(RULES[rule], params, seed)
-    worst, notes, ok = 0.0, [], True
+    worst, notes = 0.0, []
     for form, e in rep.items():
         for kind in ("value", "grad"):
             tol = tolerance(rule, params, kind, u, cond[kind], e[f"{kind}_mag"])
             ratio = e[f"{kind}_err"] / tol
-            ok &= bool(e[f"{kind}_finite"]) and ratio <= 1.0
             worst = max(worst, ratio if e[f"{kind}_finite"] else float("inf"))
             notes.append(f"{form} {kind}: {e[f'{kind}_err']:.3g} (tol {tol:.3g})")
     return checks.identity(f"U2.{rule}_forms", params, seed, worst, 1.0,
@@ -243,7 +238,7 @@ for _name, _layer, _update, _objective, _step in RULE_ROWS:
             statement="The delta rule applied to features phi(k) (S_t = S_{t-1} - b_t (S_{t-1} phi(k_t) - v_t) phi(k_t)^T) "
                       "read out at phi(q) equals sum_j kappa(q, k_j) u_j with u_t = b_t (v_t - sum_{j<t} kappa(k_t, k_j) u_j), "
                       "kappa(x, y) = phi(x)^T phi(y): DeltaFormer's recursion (symbolic, T = 3, 2-dimensional features).",
-            derivation=lambda: _steps(th.derivation_deltaformer()), modules=MODULES,
+            derivation=lambda: steps(th.derivation_deltaformer()), modules=MODULES,
         ))
         continue
     register(Claim(
@@ -251,7 +246,7 @@ for _name, _layer, _update, _objective, _step in RULE_ROWS:
         statement=f"The {_layer} update S_t = {_update} is one step ({_step}) on the per-token objective {_objective}: "
                   "symbolically (theory/updates.py, explicit 2x2 symbol matrices) and with autograd in float64 "
                   "(update minus autograd step, or the objective's gradient at the closed form, within round-off).",
-        kind="identity", derivation=partial(lambda n: _steps(th.DERIVATIONS[n]()), _name),
+        kind="identity", derivation=partial(lambda n: steps(th.DERIVATIONS[n]()), _name),
         run=partial(run_gradient_step, _name), strategy=partial(_u1_strategy, _name),
         mutant=partial(mutant_gradient_step, _name), mutant_says=MUTANT_U1[_name],
         power_grid=[{"B": 1, "H": 1, "T": 4, "d_k": 3, "d_v": 2, "keys": "unit", "extras": "mid", "scale": 1.0}],
@@ -295,7 +290,7 @@ def run_lowprec(params, seed, *, device="cpu", dtype="float64"):
     rep = compare_forms(RULES[rule], params, seed, device=device, dtype=dt_name, reference_dtype=torch.float64,
                         forms=dict(RULES[rule].forms))
     cond = conditioning(RULES[rule], params, seed)
-    worst, notes, ok = 0.0, [], True
+    worst, notes = 0.0, []
     for form, e in rep.items():
         for kind in ("value", "grad"):
             tol = C_LOWPREC * n_terms(rule, params, kind) * u * cond[kind]
@@ -343,13 +338,13 @@ register(Claim(
     statement="For T = 3 tokens with symbol entries (d_k = 2, d_v = 1) the recurrent outputs equal (Q K^T . M) V (linear), "
               "(Q K^T . G) V (decay), (Q K^T . M)(I + diag(b)(K K^T . M^-))^{-1} diag(b) V (DeltaNet) and the gated "
               "version with G (Gated DeltaNet), identically.",
-    kind="symbolic", derivation=lambda: _steps(th.derivation_parallel_forms()), modules=MODULES,
+    kind="symbolic", derivation=lambda: steps(th.derivation_parallel_forms()), modules=MODULES,
 ))
 register(Claim(
     id="U2.chunk_symbolic", title="Chunked (WY/UT) form, derived", tag="suite", ref="CLAIMS.md U2",
     statement="The chunked DeltaNet with the UT transform T_c = (I + tril(diag(b) K_c K_c^T, -1))^{-1} diag(b), chunk size "
               "2 on T = 3 tokens (T not a multiple of the chunk), equals the recurrence identically (symbol entries).",
-    kind="symbolic", derivation=lambda: _steps(th.derivation_chunk_form()), modules=MODULES,
+    kind="symbolic", derivation=lambda: steps(th.derivation_chunk_form()), modules=MODULES,
 ))
 
 

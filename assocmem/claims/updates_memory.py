@@ -18,7 +18,7 @@ import torch
 from hypothesis import strategies as st
 
 from assocmem import checks
-from assocmem.registry import Claim, Figure, Result, Section, Step, register, register_figure, register_section
+from assocmem.registry import Claim, Figure, Result, Section, register, register_figure, register_section, steps
 from impl.device import generator, resolve_device, resolve_dtype, unit_roundoff
 from impl.errors import InputError
 from impl.rules import RULES
@@ -31,9 +31,6 @@ MODULES = ("theory.updates", "impl.rules", "impl.update_experiments", "impl.delt
            "impl.gated_deltanet", "impl.rls", "impl.stats", "impl.sampling")
 C_ROUNDOFF = 16.0  # the round-off model of assocmem/claims/updates.py (n-term sums, two computations, margin)
 
-
-def _steps(chain):
-    return [Step(*s) for s in chain]
 
 
 # ------------------------------------------------------------------------------------------- U3 --------
@@ -92,7 +89,7 @@ register(Claim(
     id="U3.overwrite", title="Overwrite of a repeated key", tag="paper", ref="§2.2, Appendix C",
     statement="Writing one unit key repeatedly with values v_1..v_r: the delta rule with b = 1 returns exactly the latest "
               "value v_r, linear attention returns v_1 + ... + v_r (float64, within round-off; symbolic for r = 2).",
-    kind="identity", run=run_overwrite, derivation=lambda: _steps(th.derivation_overwrite()),
+    kind="identity", run=run_overwrite, derivation=lambda: steps(th.derivation_overwrite()),
     strategy=lambda: st.fixed_dictionaries({"repeats": st.integers(1, 30), "d_k": st.integers(1, 16), "d_v": st.integers(1, 8)}),
     mutant=partial(run_overwrite, b=0.9), mutant_says="b = 0.9 in place of b = 1",
     power_grid=[{"repeats": 3, "d_k": 4, "d_v": 4}], grid=[{"repeats": r, "d_k": 16, "d_v": 16} for r in (2, 10, 100)],
@@ -119,7 +116,7 @@ register(Claim(
     statement="I - b k k^T has eigenvalue 1 - b ||k||^2 along k and 1 on k's orthogonal complement: for unit keys in "
               "[0, 1] iff b in [0, 1], negative for 1 < b <= 2, and -1 at b = 2 (a reflection). Symbolic (d_k = 3 "
               "symbol entries; reflection for d_k = 2) and numerical (eigvalsh).",
-    kind="identity", derivation=lambda: _steps(th.derivation_transition_eigenvalues()), run=run_eigen,
+    kind="identity", derivation=lambda: steps(th.derivation_transition_eigenvalues()), run=run_eigen,
     strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(1, 16), "b": st.floats(0, 2), "norm": st.floats(0, 2)}),
     mutant=partial(run_eigen, wrong=True), mutant_says="eigenvalue 1 - b ||k||^2 / 2",
     power_grid=[{"d_k": 4, "b": 1.0, "norm": 1.0}], grid=[{"d_k": 16, "b": b, "norm": 1.0} for b in (0.5, 1.0, 1.5, 2.0)],
@@ -231,7 +228,7 @@ register(Claim(
     statement="On the stream v = W k + sigma n, k ~ N(0, I/d_k), the delta rule with constant lr b < 2 d_k/(d_k + 2) "
               "does not reach S* = W: E||S_t - W||_F^2 tends to d_v d_k b sigma^2 / (2 - b (d_k + 2)/d_k) > 0, "
               "~ b d_v d_k sigma^2 / 2 for small b.",
-    kind="statistical", run=run_delta_msd, derivation=lambda: _steps(th.derivation_delta_msd()),
+    kind="statistical", run=run_delta_msd, derivation=lambda: steps(th.derivation_delta_msd()),
     formula=lambda: sp.Eq(sp.Symbol("E||S_inf - W||^2"), th.delta_msd()),
     mutant=partial(run_delta_msd, theory=lambda b, d, dv, s: dv * d * b * s**2 / 2),
     mutant_says="the small-step approximation d_v d_k b sigma^2 / 2",
@@ -266,7 +263,7 @@ register(Claim(
     statement="On the stream v = W k + sigma n, k ~ N(0, I/d_k), normalised linear attention S_t / t converges to "
               "E[v k^T] = W/d_k, not to S* = W (bias (1 - 1/d_k)^2 ||W||^2 for every t), with "
               "t E||S_t/t - W/d_k||^2 = d_v (d_k + 1)/d_k + sigma^2 d_v; the unnormalised S_t grows without bound.",
-    kind="statistical", run=run_linear_limit, derivation=lambda: _steps(th.derivation_linear_limit()),
+    kind="statistical", run=run_linear_limit, derivation=lambda: steps(th.derivation_linear_limit()),
     mutant=partial(run_linear_limit, wrong=True), mutant_says="the limit is S* = W",
     strategy=lambda: st.fixed_dictionaries({"d_k": st.integers(2, 8), "d_v": st.integers(1, 4), "t": st.integers(1, 64),
                                             "sigma": st.floats(0.0, 1.0), "trials": st.just(2000)}),
