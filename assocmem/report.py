@@ -116,7 +116,7 @@ def _git_revision() -> str:
         rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True,
                              cwd=Path(__file__).resolve().parent).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "theory", "impl", "assocmem"], capture_output=True,
-                               text=True, cwd=Path(__file__).resolve().parent).stdout.strip()
+                               text=True, cwd=Path(__file__).resolve().parent.parent).stdout.strip()  # repo root
         return rev + (" (with uncommitted changes to theory/impl/assocmem)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
