@@ -18,7 +18,7 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-GLUE = ("assocmem.registry", "assocmem.checks", "impl.stats", "impl.device", "impl.sampling", "impl.errors")
+GLUE = ("assocmem.registry", "assocmem.checks", "impl.estimators.stats", "impl.numerics.device", "impl.estimators.sampling", "impl.numerics.errors")
 
 
 def cache_dir() -> Path:

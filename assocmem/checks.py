@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from assocmem.registry import Result
-from impl.stats import Estimate, detectable
+from impl.estimators.stats import Estimate, detectable
 
 
 def statistical(claim_id: str, params: Mapping[str, Any], seed: int, theory: float, est: Estimate,

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from impl.errors import InputError
+from impl.numerics.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,7 +66,7 @@ def cmd_check(args) -> int:
 
 
 def cmd_test(args) -> int:
-    from impl.device import resolve_device
+    from impl.numerics.device import resolve_device
 
     resolve_device(args.device)
     env = dict(os.environ, HYPOTHESIS_PROFILE=args.profile)
@@ -86,7 +86,7 @@ def cmd_test(args) -> int:
 
 def cmd_report(args) -> int:
     from assocmem import report
-    from impl.device import resolve_device, resolve_dtype
+    from impl.numerics.device import resolve_device, resolve_dtype
 
     resolve_device(args.device)
     resolve_dtype(args.dtype)
@@ -101,7 +101,7 @@ def cmd_report(args) -> int:
 
 
 def _snr_linear(args) -> dict:
-    from impl.snr_linear_mc import CONVENTIONS, estimate_linear_snr
+    from impl.estimators.snr_linear import CONVENTIONS, estimate_linear_snr
 
     conventions = tuple(args.convention or CONVENTIONS)
     skipped = {}
@@ -122,7 +122,7 @@ def _snr_linear(args) -> dict:
 
 def _snr_plugin(args) -> dict:
     try:
-        from impl import kernel_memory
+        from impl.estimators import snr_kernel as kernel_memory
     except ImportError:
         raise InputError("--memory", f"{args.memory!r} memories are not available in this build") from None
     common = dict(device=args.device, dtype=args.dtype, alpha=args.alpha)
@@ -150,7 +150,7 @@ def _jsonable(x):
 
 
 def cmd_snr(args) -> int:
-    from impl.device import resolve_device, resolve_dtype
+    from impl.numerics.device import resolve_device, resolve_dtype
 
     resolve_device(args.device)
     resolve_dtype(args.dtype)

@@ -243,7 +243,7 @@ def claims() -> list[Claim]:
 def get(claim_id: str) -> Claim:
     _load()
     if claim_id not in _CLAIMS:
-        from impl.errors import InputError
+        from impl.numerics.errors import InputError
 
         raise InputError("claim", f"unknown claim {claim_id!r}; known: {', '.join(c.id for c in claims())}")
     return _CLAIMS[claim_id]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from assocmem import cache, registry, sweep
 from assocmem.registry import fmt
-from impl.stats import binomial_interval
+from impl.estimators.stats import binomial_interval
 
 BASE_SEED = 20250525  # the paper's arXiv month; any fixed number would do
 CALIBRATION_SEEDS = 200
@@ -163,7 +163,7 @@ def build(opts: Options, out_dir: Path) -> dict:
     kept = {c.id for c in claims} | {c.group for c in claims}
     figures = [f for f in registry.figures() if any(x in kept for x in f.claims)]
     if not claims:
-        from impl.errors import InputError
+        from impl.numerics.errors import InputError
 
         raise InputError("--only", f"no claim id starts with any of {list(opts.only)}")
     run_kw = dict(backend=opts.backend, n_jobs=opts.n_jobs, scheduler=opts.scheduler, use_cache=not opts.fresh,

@@ -75,7 +75,7 @@ def _backend_context(backend: str, scheduler: str | None):
         try:
             from dask.distributed import Client
         except ImportError:
-            from impl.errors import InputError
+            from impl.numerics.errors import InputError
 
             raise InputError("backend", "dask needs the optional extra: pip install 'assocmem[dask]'") from None
         client = Client(scheduler) if scheduler else Client(processes=True)
@@ -85,7 +85,7 @@ def _backend_context(backend: str, scheduler: str | None):
             import ray
             from ray.util.joblib import register_ray
         except ImportError:
-            from impl.errors import InputError
+            from impl.numerics.errors import InputError
 
             raise InputError("backend", "ray needs the optional extra: pip install 'assocmem[ray]'") from None
         register_ray()
@@ -120,7 +120,7 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
     from tqdm.auto import tqdm
 
     if backend not in BACKENDS:
-        from impl.errors import InputError
+        from impl.numerics.errors import InputError
 
         raise InputError("backend", f"must be one of {', '.join(BACKENDS)}, got {backend!r}")
     if progress is None:

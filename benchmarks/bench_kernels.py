@@ -1,4 +1,4 @@
-"""Benchmark: exponential-kernel SNR estimation (``impl.kernel_memory``) at d_k = 64, N = 4096.
+"""Benchmark: exponential-kernel SNR estimation (``impl.estimators.snr_kernel``) at d_k = 64, N = 4096.
 
 Job 1 (all probes, ``snr_samples``): per trial, write N pairs and probe every stored key, in log space:
 G = K K^T / tau, weights exp(G - log c_i), R = W V. Minimal flop count: the two products, 2 N^2 d_k + 2 N^2 d_v
@@ -17,7 +17,8 @@ import time
 import torch
 
 from benchmarks._common import best_time, row
-from impl.kernel_memory import estimate_kernel_snr, snr_samples
+from impl.estimators.snr_kernel import estimate_kernel_snr
+from impl.memories.kernel import snr_samples
 
 
 def _naive_seconds(K, V, tau, probes=256):

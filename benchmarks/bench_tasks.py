@@ -50,9 +50,9 @@ def _step_fn(kind, T, naive=False):
 def _use_recurrences(model):
     """Swap every mixer's fast form for its ground-truth recurrence (same numbers, explicit loop over t)."""
     import impl.deltaformer.parallel as dfp
-    import impl.deltanet.chunk as dnc
+    import impl.rules.deltanet.chunk as dnc
     from impl.deltaformer.recurrent import deltaformer_recurrent
-    from impl.deltanet.recurrent import delta_rule_recurrent
+    from impl.rules.deltanet.recurrent import delta_rule_recurrent
 
     dnc.delta_rule_chunk = lambda q, k, v, beta, *, scale=1.0, chunk_size=64, **kw: delta_rule_recurrent(q, k, v, beta, scale=scale, **kw)
     dfp.deltaformer_parallel = deltaformer_recurrent
@@ -62,7 +62,7 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict]:
     if device != "cpu":
         return []  # the task models are benchmarked on the CPU (their default training device)
     import impl.deltaformer.parallel as dfp
-    import impl.deltanet.chunk as dnc
+    import impl.rules.deltanet.chunk as dnc
 
     rows = []
     for T in ((16, 64) if quick else (16, 64, 256)):

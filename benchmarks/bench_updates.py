@@ -1,8 +1,8 @@
 """Benchmark: the chunked (WY/UT) delta rule against its recurrent loop, CPU, float32 (issue 4).
 
 Job: DeltaNet over T tokens, batch x heads = 8 (B = 2, H = 4), d_k = d_v = d in {64, 128}, unit keys, b ~ U(0, 1),
-no initial state, outputs only (no gradient). Forms: ``impl.deltanet.chunk.delta_rule_chunk`` (chunk C = 64) and the
-ground-truth loop ``impl.deltanet.recurrent.delta_rule_recurrent``.
+no initial state, outputs only (no gradient). Forms: ``impl.rules.deltanet.chunk.delta_rule_chunk`` (chunk C = 64) and the
+ground-truth loop ``impl.rules.deltanet.recurrent.delta_rule_recurrent``.
 
 Minimal flop count (what a chunked algorithm at chunk size C must do, per head and chunk, counting a multiply-add as
 2 flops and a triangular product as half a dense one):
@@ -34,8 +34,8 @@ if __package__ in (None, ""):  # run as `python benchmarks/bench_updates.py`: ma
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._common import best_time, matmul_throughput, row
-from impl.deltanet.chunk import delta_rule_chunk
-from impl.deltanet.recurrent import delta_rule_recurrent
+from impl.rules.deltanet.chunk import delta_rule_chunk
+from impl.rules.deltanet.recurrent import delta_rule_recurrent
 
 B, H, CHUNK = 2, 4, 64
 

@@ -28,7 +28,7 @@ def modules(only=None) -> list[str]:
     if only:
         unknown = [o for o in only if o not in names and f"bench_{o}" not in names]
         if unknown:
-            from impl.errors import InputError
+            from impl.numerics.errors import InputError
 
             raise InputError("--only", f"unknown benchmark(s) {unknown}; known: {', '.join(names)}")
         names = [n for n in names if n in only or n.removeprefix("bench_") in only]

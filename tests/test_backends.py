@@ -46,7 +46,7 @@ def test_ray_local_equals_serial(serial, monkeypatch):
 
 
 def test_unknown_backend_is_refused():
-    from impl.errors import InputError
+    from impl.numerics.errors import InputError
 
     with pytest.raises(InputError, match="backend"):
         sweep.run(_tasks()[:2], backend="spark")

@@ -11,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assocmem.registry import get
-from impl.deltaformer import deltaformer_chunk, deltaformer_parallel, deltaformer_recurrent
+from impl.deltaformer import (
+    deltaformer_chunk,
+    deltaformer_parallel,
+    deltaformer_recurrent,
+)
 from impl.deltaformer.constructions import (
     best_parity_accuracy_all_ones,
     constant_input_readout,
@@ -21,7 +25,7 @@ from impl.deltaformer.constructions import (
     sign_changes,
     swap_key,
 )
-from impl.errors import InputError
+from impl.numerics.errors import InputError
 
 SETTINGS = settings(max_examples=25, deadline=None)
 

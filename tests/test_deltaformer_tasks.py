@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from impl.deltaformer.constructions import permutation_truth
-from impl.errors import InputError
+from impl.numerics.errors import InputError
 from impl.tasks import MODELS, TASKS, run_task
 from impl.tasks.dag import dag_batch, dag_instance, is_acyclic, shortest_hops
 from impl.tasks.models import build_model, parameter_count

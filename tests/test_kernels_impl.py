@@ -4,13 +4,14 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from impl import kernel_moments as km
-from impl.errors import InputError
-from impl.kernel_memory import (CONVENTIONS, KERNELS, estimate_kernel_snr, kernel_read, kernel_read_log, snr_samples,
-                                softmax_read)
-from impl.kernels import log_kernel, performer_kernel, performer_omega
+from impl.estimators import kernel_moments as km
+from impl.estimators.snr_kernel import CONVENTIONS, KERNELS, estimate_kernel_snr
+from impl.memories.kernel import kernel_read, kernel_read_log, snr_samples, softmax_read
+from impl.memories.kernels import log_kernel, performer_kernel, performer_omega
+from impl.numerics.errors import InputError
 
 
 @pytest.mark.parametrize("kw, name", [
@@ -118,7 +119,11 @@ def test_performer_inputs():
 
 
 def test_performer_and_sphere_bad_input():
-    from impl.snr_kernel_mc import estimate_sphere_snr, performer_estimates, performer_memory_noise
+    from impl.estimators.snr_performer import (
+        performer_estimates,
+        performer_memory_noise,
+    )
+    from impl.estimators.snr_sphere import estimate_sphere_snr
 
     x = torch.zeros(3, dtype=torch.float64)
     with pytest.raises(InputError) as err:
@@ -141,7 +146,7 @@ def test_performer_and_sphere_bad_input():
     (dict(n_pairs=1), "n_pairs"),
 ])
 def test_ffn_bad_input(kw, name):
-    from impl.ffn_memory import estimate_ffn_snr
+    from impl.memories.ffn import estimate_ffn_snr
 
     args = dict(activation_name="relu", n_pairs=16, d_k=4, d_v=4, trials=10, seed=0)
     args.update(kw)
@@ -152,7 +157,7 @@ def test_ffn_bad_input(kw, name):
 
 def test_ffn_relu_equals_relu_kernel_memory():
     """C11: the constructed ReLU FFN is the ReLU kernel memory (positive homogeneity: beta cancels)."""
-    from impl.ffn_memory import construct, ffn_forward
+    from impl.memories.ffn import construct, ffn_forward
 
     g = torch.Generator().manual_seed(0)
     K = torch.randn(20, 5, generator=g, dtype=torch.float64)

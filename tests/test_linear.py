@@ -6,13 +6,19 @@ import numpy as np
 import pytest
 import sympy as sp
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
-from impl import linear_memory
-from impl.device import generator
-from impl.errors import InputError
-from impl.sampling import orthonormal_keys
-from impl.snr_linear_mc import CONVENTIONS, decoding_accuracy, estimate_linear_snr, theory_value
+from impl.estimators.sampling import orthonormal_keys
+from impl.estimators.snr_linear import (
+    CONVENTIONS,
+    decoding_accuracy,
+    estimate_linear_snr,
+    theory_value,
+)
+from impl.memories import linear as linear_memory
+from impl.numerics.device import generator
+from impl.numerics.errors import InputError
 from theory import snr_linear as th
 
 
@@ -74,7 +80,7 @@ def test_divergent_convention_can_be_skipped():
 
 
 def test_non_finite_input_is_refused():
-    from impl.errors import require_finite
+    from impl.numerics.errors import require_finite
 
     with pytest.raises(InputError, match="K"):
         require_finite("K", torch.tensor([1.0, float("nan")]))

@@ -67,13 +67,13 @@ def test_corrupted_cache_entry_is_recomputed(tmp_path, monkeypatch):
 
 def test_cache_key_changes_with_code_fingerprint(monkeypatch):
     task = ("claim", "C4.typical", (), 0, "cpu", "float64")
-    k1 = cache.key(task, ("impl.snr_linear_mc",))
-    monkeypatch.setattr(cache, "module_fingerprint", lambda name: "changed" if name == "impl.snr_linear_mc" else os.sep)
-    assert cache.key(task, ("impl.snr_linear_mc",)) != k1
+    k1 = cache.key(task, ("impl.estimators.snr_linear",))
+    monkeypatch.setattr(cache, "module_fingerprint", lambda name: "changed" if name == "impl.estimators.snr_linear" else os.sep)
+    assert cache.key(task, ("impl.estimators.snr_linear",)) != k1
 
 
 def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
-    """Changing impl.snr_linear_mc changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
+    """Changing impl.estimators.snr_linear changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
     def keys():
         out = {}
         for cid in ("C1.linear_memory", "C2.signal_noise", "C4.typical", "C4.probe_averaged"):
@@ -83,7 +83,7 @@ def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
 
     before = keys()
     real = cache.module_fingerprint
-    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.snr_linear_mc" else real(m))
+    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.estimators.snr_linear" else real(m))
     after = keys()
     assert after["C1.linear_memory"] == before["C1.linear_memory"]
     assert after["C2.signal_noise"] == before["C2.signal_noise"]

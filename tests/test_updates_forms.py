@@ -3,11 +3,12 @@ gradcheck, the rule registry and bad input. The registry-driven property tests l
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from impl.errors import InputError
-from impl.rules import RULES, get_rule
-from impl.update_data import draw_inputs
+from impl.numerics.errors import InputError
+from impl.rules.data import draw_inputs
+from impl.rules.registry import RULES, get_rule
 
 D = torch.float64
 
@@ -58,7 +59,7 @@ def test_ttt_without_momentum_and_decay_is_the_delta_rule():
 
 
 def test_linear_attention_state_is_the_linear_memory():
-    from impl import linear_memory
+    from impl.memories import linear as linear_memory
 
     q, k, v, _, _ = _inputs(B=1, H=3)
     _, S = RULES["linear"].forms["recurrent"](q, k, v, output_final_state=True)

@@ -6,8 +6,14 @@ import pytest
 import torch
 
 from assocmem import registry
-from impl.errors import InputError
-from impl.update_experiments import delta_msd_theory, rls_msd_theory, stream, write_and_probe, unit_keys
+from impl.numerics.errors import InputError
+from impl.rules.experiments import (
+    delta_msd_theory,
+    rls_msd_theory,
+    stream,
+    unit_keys,
+    write_and_probe,
+)
 from theory import updates as th
 
 

@@ -16,7 +16,7 @@ from assocmem.registry import Claim, Result, Step, register
 
 MODULES = ("theory.deltaformer", "impl.deltaformer.recurrent", "impl.deltaformer.parallel",
            "impl.deltaformer.chunk", "impl.deltaformer.kernels", "impl.deltaformer.constructions",
-           "impl.deltanet.recurrent")
+           "impl.rules.deltanet.recurrent")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ MODULES = ("theory.deltaformer", "impl.deltaformer.recurrent", "impl.deltaformer
 
 def _inputs(p, seed, device, dtype):
     """q, k, w, v, beta drawn on the CPU in float64 from ``seed``, then moved (house rule)."""
-    from impl.device import generator, resolve_device, resolve_dtype
+    from impl.numerics.device import generator, resolve_device, resolve_dtype
 
     g = generator(seed)
     B, H, T, dk, dv = p["batch"], p["heads"], p["T"], p["d_k"], p["d_v"]
@@ -56,7 +56,7 @@ def forward_error_bound(A, B, rhs, d, dtype, s_max: float = 0.0) -> float:
     dropped from gamma_n = n u / (1 - n u) and from the chunked form's extra summation order. Hence
     tol = 4 (T + d + 4 + s_max) u max(|A| (|L^{-1}| |L| |U| + |U|)).
     """
-    from impl.device import unit_roundoff
+    from impl.numerics.device import unit_roundoff
 
     A, B, rhs = (x.detach().to("cpu", torch.float64) for x in (A, B, rhs))
     T = B.shape[-1]
@@ -97,8 +97,13 @@ def _scale(kernel, d):
 
 def run_forms(p, seed, *, device="cpu", dtype="float64", mutant=False):
     """Recurrent (ground truth) against parallel and chunked forms at one point; max abs difference vs the bound."""
-    from impl.deltaformer import deltaformer_chunk, deltaformer_parallel, deltaformer_recurrent, kernel_matrices
-    from impl.device import resolve_dtype
+    from impl.deltaformer import (
+        deltaformer_chunk,
+        deltaformer_parallel,
+        deltaformer_recurrent,
+        kernel_matrices,
+    )
+    from impl.numerics.device import resolve_dtype
 
     q, k, w, v, beta = _inputs(p, seed, device, dtype)
     kw = dict(w=_w_of(p["w"], q, k, w), kernel=p["kernel"], kernel_w=p["kernel_w"], scale=_scale(p["kernel"], p["d_k"]),
@@ -177,7 +182,7 @@ def _neumann_derivation(T=4):
 def run_neumann(p, seed, *, device="cpu", dtype="float64", drop_last=False):
     """(I + B)^{-1} V by a triangular solve against sum_{n<T} (-B)^n V (optionally dropping the last hop)."""
     from impl.deltaformer import kernel_matrices, neumann_apply
-    from impl.device import resolve_dtype, unit_roundoff
+    from impl.numerics.device import resolve_dtype, unit_roundoff
 
     q, k, w, v, beta = _inputs(p, seed, device, dtype)
     A, B = kernel_matrices(q, k, v, beta, kernel=p["kernel"], scale=_scale(p["kernel"], p["d_k"]))
@@ -233,9 +238,13 @@ register(Claim(
 
 def run_reduction_deltanet(p, seed, *, device="cpu", dtype="float64", plain_v=False):
     """DeltaFormer (linear kernel, w = k, scale_w = 1, b-scaled values) against issue-4's delta rule."""
-    from impl.deltaformer import deltaformer_recurrent, deltaformer_parallel, kernel_matrices
-    from impl.deltanet.recurrent import delta_rule_recurrent
-    from impl.device import resolve_dtype
+    from impl.deltaformer import (
+        deltaformer_parallel,
+        deltaformer_recurrent,
+        kernel_matrices,
+    )
+    from impl.numerics.device import resolve_dtype
+    from impl.rules.deltanet.recurrent import delta_rule_recurrent
 
     q, k, w, v, beta = _inputs(p, seed, device, dtype)
     k = k / k.norm(dim=-1, keepdim=True) if p["unit_keys"] else k / math.sqrt(p["d_k"])
@@ -285,8 +294,12 @@ register(Claim(
 
 def run_reduction_softmax(p, seed, *, device="cpu", dtype="float64", unnormalised=False):
     """b = 0: DeltaFormer against torch's causal scaled_dot_product_attention (an independent implementation)."""
-    from impl.deltaformer import deltaformer_chunk, deltaformer_parallel, deltaformer_recurrent
-    from impl.device import resolve_dtype, unit_roundoff
+    from impl.deltaformer import (
+        deltaformer_chunk,
+        deltaformer_parallel,
+        deltaformer_recurrent,
+    )
+    from impl.numerics.device import resolve_dtype, unit_roundoff
 
     q, k, w, v, beta = _inputs(p, seed, device, dtype)
     beta = torch.zeros_like(beta)
@@ -360,7 +373,11 @@ def _bits(L, seed):
 def run_parity(p, seed, *, device="cpu", dtype="float64", b_one=2.0):
     """The b = 2 parity construction at length L: outputs must equal (-1)^{prefix parity} exactly, at every t.
     The scalar recurrence runs at any length; for L <= 512 also the delta-rule layer and DeltaFormer (float64)."""
-    from impl.deltaformer.constructions import parity_deltaformer, parity_layer, parity_scalar
+    from impl.deltaformer.constructions import (
+        parity_deltaformer,
+        parity_layer,
+        parity_scalar,
+    )
 
     bits = _bits(p["L"], seed)
     truth, acc = [], 0
@@ -403,8 +420,12 @@ register(Claim(
 def run_permutation(p, seed, *, device="cpu", dtype="float64", b_swap=2.0):
     """n start tokens write S = I, L random swaps (b = 2, k = e_ij, v = 0), n queries; all queries must return the
     right item and S must equal the permutation matrix within round-off."""
-    from impl.deltaformer.constructions import permutation_layer, permutation_matrix, permutation_truth
-    from impl.device import unit_roundoff
+    from impl.deltaformer.constructions import (
+        permutation_layer,
+        permutation_matrix,
+        permutation_truth,
+    )
+    from impl.numerics.device import unit_roundoff
 
     rng = random.Random(seed)
     n, L = p["n"], p["L"]
@@ -448,9 +469,12 @@ register(Claim(
 def run_no_parity_01(p, seed, *, device="cpu", dtype="float64", rho=None):
     """Constant input 1, 11, 111, ... to a d-dimensional delta-rule layer with transition eigenvalue
     lambda = 1 - b ||k||^2 in [0, 1]: the readout r^T o_t - theta changes sign at most once."""
-    from impl.deltaformer.constructions import best_parity_accuracy_all_ones, sign_changes
-    from impl.deltanet.recurrent import delta_rule_recurrent
-    from impl.device import generator, unit_roundoff
+    from impl.deltaformer.constructions import (
+        best_parity_accuracy_all_ones,
+        sign_changes,
+    )
+    from impl.numerics.device import generator, unit_roundoff
+    from impl.rules.deltanet.recurrent import delta_rule_recurrent
 
     g = generator(seed)
     d, L = p["d"], p["L"]

@@ -16,13 +16,22 @@ import os
 import tempfile
 from pathlib import Path
 
-from assocmem.registry import Claim, Figure, Result, Section, fmt, register, register_figure, register_section
+from assocmem.registry import (
+    Claim,
+    Figure,
+    Result,
+    Section,
+    fmt,
+    register,
+    register_figure,
+    register_section,
+)
 
 MODULES = ("impl.tasks.swap", "impl.tasks.dag", "impl.tasks.models", "impl.tasks.train", "impl.deltaformer.parallel",
-           "impl.deltaformer.kernels", "impl.deltanet.chunk")
+           "impl.deltaformer.kernels", "impl.rules.deltanet.chunk")
 _SOURCES = ("impl/tasks/swap.py", "impl/tasks/dag.py", "impl/tasks/models.py", "impl/tasks/train.py",
             "impl/deltaformer/parallel.py", "impl/deltaformer/kernels.py", "impl/deltaformer/_inputs.py",
-            "impl/deltanet/chunk.py", "impl/update_inputs.py", "impl/chunking.py")
+            "impl/rules/deltanet/chunk.py", "impl/rules/inputs.py", "impl/numerics/chunking.py")
 _ROOT = Path(__file__).resolve().parents[2]
 
 CRITERIA = {
@@ -68,7 +77,7 @@ def cached_grid(task, seeds, quick, device="cpu"):
 
 def summarise(runs) -> dict:
     """{model: {length: {mean, min, max, pooled, lo, hi, seeds}}} with a pooled 95% Clopper-Pearson interval."""
-    from impl.stats import binomial_interval
+    from impl.estimators.stats import binomial_interval
 
     out: dict = {}
     for r in runs:
@@ -207,7 +216,10 @@ register_figure(Figure(
 
 
 def _parity_table() -> str:
-    from impl.deltaformer.constructions import best_parity_accuracy_all_ones, constant_input_readout
+    from impl.deltaformer.constructions import (
+        best_parity_accuracy_all_ones,
+        constant_input_readout,
+    )
 
     rows = ["| L | best accuracy, b in [0, 1] (21-point grid, any threshold) | bound (floor(L/2)+1)/L | b = 2 |",
             "|---|---|---|---|"]

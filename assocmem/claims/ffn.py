@@ -12,10 +12,10 @@ from functools import partial
 
 import sympy as sp
 
-from assocmem.registry import Claim, Result, register, derived
+from assocmem.registry import Claim, Result, derived, register
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "theory.kernels", "impl.ffn_memory", "impl.stats")
+MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.estimators.stats")
 
 
 
@@ -60,7 +60,7 @@ def _mp_integral(name, var, glu, dps=30) -> float:
 def check_moment_integral(params, seed=None, *, device="cpu", dtype="float64", mutant=False) -> Result:
     """E[s(Z)^2] (GLU: E[s(Z)^2 Z^2]) for GELU/SiLU: the SymPy integral evaluated by mpmath at 30 digits against scipy's
     adaptive quadrature; they must agree to 1e-8 relative (quad asked for 1e-11)."""
-    from impl.ffn_memory import second_moment
+    from impl.memories.ffn import second_moment
 
     name, var, glu = params["activation"], params["var"], params["glu"]
     ref = _mp_integral(name, var, glu)
@@ -100,7 +100,7 @@ def _mutant_theory(name, n_int, d_v, kappa, nu, beta, glu):
     import numpy as np
     from scipy import integrate
 
-    from impl.ffn_memory import _act_np, ffn_theory, second_moment
+    from impl.memories.ffn import _act_np, ffn_theory, second_moment
 
     var = beta**2 * kappa
     sd = math.sqrt(var)
@@ -114,7 +114,7 @@ def _mutant_theory(name, n_int, d_v, kappa, nu, beta, glu):
 
 
 def check_ffn(params, seed, *, activation, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
-    from impl.ffn_memory import estimate_ffn_snr
+    from impl.memories.ffn import estimate_ffn_snr
 
     conv = params["convention"]
     res = estimate_ffn_snr(activation, params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
@@ -173,7 +173,7 @@ register(Claim(
 def check_router(params, seed, *, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """A random linear router (expert = argmax of R k) routes correlated keys together: the measured reduction of
     SNR^{-1} relative to the dense memory is weaker than exact routing's 1/E-type factor (N/E - 1)/(N - 1)."""
-    from impl.ffn_memory import estimate_ffn_snr
+    from impl.memories.ffn import estimate_ffn_snr
 
     kw = dict(device=device, dtype=dtype, alpha=alpha)
     n, d, E, T = params["n_pairs"], params["d_k"], params["experts"], params["trials"]
@@ -200,7 +200,7 @@ register(Claim(
 
 def check_trained(params, seed, *, device="cpu", dtype="float64") -> Result:
     """Recall (nearest stored value by cosine) of a trained FFN memory at widths d_ff = N/4 and d_ff = 2N."""
-    from impl.ffn_memory import train_ffn_memory
+    from impl.memories.ffn import train_ffn_memory
 
     n = params["n_pairs"]
     narrow, _ = train_ffn_memory(n, params["d_k"], params["d_k"], n // 4, params["activation"], seed, steps=params["steps"])

@@ -1,7 +1,7 @@
 """Claims C5-C10: kernel associative memories (paper §2.1.1; CLAIMS.md Part I).
 
 Pairs the SymPy derivations of ``theory.kernels`` with the memories and Monte Carlo estimators of
-``impl.kernels`` / ``impl.kernel_memory``. Statistical claims compare a calibrated interval (level 1 - alpha) with
+``impl.memories.kernels`` / ``impl.estimators.snr_kernel``. Statistical claims compare a calibrated interval (level 1 - alpha) with
 the exact value; each carries a mutant (a plausible wrong formula) that the same check must reject.
 """
 
@@ -13,10 +13,10 @@ from functools import lru_cache, partial
 import sympy as sp
 import torch
 
-from assocmem.registry import Claim, Result, register, derived
+from assocmem.registry import Claim, Result, derived, register
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.kernels", "impl.kernel_memory", "impl.kernel_moments", "impl.stats")
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments", "impl.estimators.stats")
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",
     "probe_averaged": "probe-averaged (expectation over the probe of the conditional value)",
@@ -172,7 +172,7 @@ def _kernel_params(kernel, params):
 def check_snr(params, seed, *, kernel, convention, mode="plain", mutant=False, device="cpu", dtype="float64",
               alpha=1e-6, claim_id=None) -> Result:
     """Estimate SNR^{-1} by Monte Carlo (``mode``) and check the exact SymPy value lies in the interval."""
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     res = estimate_kernel_snr(kernel, params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
                               device=device, dtype=dtype, alpha=alpha, mode=mode, conventions=(convention,),
@@ -259,7 +259,7 @@ for _k, _group in (("exp", "C7"), ("relu", "C9.relu"), ("poly", "C9.poly"), ("rb
 def check_heavy_tail(params, seed, *, convention, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """At tau = 2 the detector must flag plain sampling as unreliable and importance sampling must resolve the exact
     value. Mutant: the *other* convention's value (the conventions' disagreement is the trap)."""
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     res = estimate_kernel_snr("exp", params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
                               tau=params["tau"], device=device, dtype=dtype, alpha=alpha, mode="auto",
@@ -310,8 +310,8 @@ for _c in ("typical", "probe_averaged"):
 
 
 def _pairs(params, seed, device, dtype):
-    from impl.device import generator
-    from impl.sampling import gaussian_pairs
+    from impl.estimators.sampling import gaussian_pairs
+    from impl.numerics.device import generator
 
     g = generator(seed)
     K, V = gaussian_pairs(1, params["n_pairs"], params["d_k"], params["d_v"], g, device=device, dtype=dtype)
@@ -327,8 +327,8 @@ def check_softmax_invariance(params, seed, *, device="cpu", dtype="float64", wro
     relative error <= 2 ||delta r||/||r|| + 2 eps + (d_v + 2) u per route; two routes, so we allow twice that,
     times c = 2 for second-order terms.
     """
-    from impl.device import resolve_dtype, unit_roundoff
-    from impl.kernel_memory import snr_samples, softmax_snr_samples
+    from impl.memories.kernel import snr_samples, softmax_snr_samples
+    from impl.numerics.device import resolve_dtype, unit_roundoff
 
     tau = params["tau"]
     K, V = _pairs(params, seed, device, dtype)
@@ -383,9 +383,9 @@ def check_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
     Tolerance: both sides are sums of F (features) and N (pairs) products; by the standard bound |fl(sum) - sum| <=
     gamma_n sum |terms| (Higham Thm 3.5), |difference| <= 2 (F + N + 4) u sum_j |v_j| (|phi(k_j)|^T |phi(q)|),
     with a factor 2 for the two routes."""
-    from impl.device import resolve_dtype, unit_roundoff
-    from impl.kernel_memory import feature_memory_read, kernel_read
-    from impl.kernels import features
+    from impl.memories.kernel import feature_memory_read, kernel_read
+    from impl.memories.kernels import features
+    from impl.numerics.device import resolve_dtype, unit_roundoff
 
     fmap = params["feature_map"]
     K, V = _pairs(params, seed, device, dtype)
@@ -406,8 +406,8 @@ def check_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
 
 def _mutant_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
     """Wrong: the Taylor map without the 1/sqrt(2) on the quadratic block (kernel 1 + t + t^2)."""
-    from impl.device import resolve_dtype, unit_roundoff
-    from impl.kernel_memory import kernel_read, read_features, write_features
+    from impl.memories.kernel import kernel_read, read_features, write_features
+    from impl.numerics.device import resolve_dtype, unit_roundoff
 
     K, V = _pairs(params, seed, device, dtype)
     bad = lambda X: torch.cat([torch.ones_like(X[:, :1]), X, (X[:, :, None] * X[:, None, :]).flatten(1)], 1)  # noqa: E731
@@ -469,8 +469,8 @@ def _perf_theory(params, what, mutant):
 def check_performer(params, seed, *, what, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Mean (unbiasedness) or variance of the m-feature estimate of exp(x^T y) against Lemma 2 (interval at 1 - alpha).
     The variance is checked as the mean of (estimate - SM)^2, SM known exactly."""
-    from impl.snr_kernel_mc import performer_estimates
-    from impl.stats import mean_interval
+    from impl.estimators.snr_performer import performer_estimates
+    from impl.estimators.stats import mean_interval
 
     x, y = _xy(params)
     est = performer_estimates(x, y, params["m"], params["kind"], params["trials"], seed,
@@ -507,7 +507,7 @@ register(Claim(
                for k in ("positive", "trigonometric") for m in (4, 32) for o in (False, True)),
     power_grid=tuple(dict(kind=k, m=m, d=4, nx=1.0, ny=1.0, cos=0.5, trials=20000, orthogonal=False)
                      for k, m in (("positive", 32), ("trigonometric", 4))),
-    modules=MODULES + ("impl.snr_kernel_mc",),
+    modules=MODULES + ("impl.estimators.snr_performer",),
 ))
 
 register(Claim(
@@ -521,14 +521,14 @@ register(Claim(
     strategy=partial(_perf_strategy, False),
     grid=tuple(dict(kind=k, m=m, d=4, nx=0.6, ny=0.6, cos=0.5, trials=20000) for k in ("positive", "trigonometric") for m in (1, 4, 32)),
     power_grid=tuple(dict(kind=k, m=4, d=4, nx=0.6, ny=0.6, cos=0.0, trials=20000) for k in ("positive", "trigonometric")),
-    modules=MODULES + ("impl.snr_kernel_mc",),
+    modules=MODULES + ("impl.estimators.snr_performer",),
 ))
 
 
 def check_performer_memory(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Extra noise energy per interfering pair, E_k Var_w kappa_hat(k, q), Gaussian keys, ||q||^2 = kappa."""
-    from impl.snr_kernel_mc import performer_memory_noise
-    from impl.stats import mean_interval
+    from impl.estimators.snr_performer import performer_memory_noise
+    from impl.estimators.stats import mean_interval
 
     d = params["d"]
     q = torch.zeros(d, dtype=torch.float64)
@@ -564,7 +564,7 @@ register(Claim(
     mutant_says="the extra noise does not shrink with m (missing 1/m)", strategy=_perf_mem_strategy,
     grid=tuple(dict(kind=k, m=m, d=4, kappa=4.0, tau=24.0, trials=40000) for k in ("positive", "trigonometric") for m in (2, 8, 32)),
     power_grid=tuple(dict(kind=k, m=8, d=4, kappa=4.0, tau=24.0, trials=40000) for k in ("positive", "trigonometric")),
-    modules=MODULES + ("impl.snr_kernel_mc",),
+    modules=MODULES + ("impl.estimators.snr_performer",),
 ))
 
 
@@ -575,7 +575,7 @@ register(Claim(
 
 def check_sphere(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Monte Carlo conditional SNR^{-1} with keys uniform on the sphere against the Bessel form (SymPy, mpmath)."""
-    from impl.snr_kernel_mc import estimate_sphere_snr
+    from impl.estimators.snr_sphere import estimate_sphere_snr
 
     n, d, dv, b = params["n_pairs"], params["d_k"], params["d_v"], params["b"]
     res = estimate_sphere_snr(n, d, dv, b, params["trials"], seed, alpha=alpha)
@@ -610,13 +610,13 @@ register(Claim(
     strategy=_sphere_strategy,
     grid=tuple(dict(n_pairs=64, d_k=d, d_v=16, b=b, trials=4000) for d in (4, 16) for b in (2.0, 8.0)),
     quick_grid=(dict(n_pairs=64, d_k=16, d_v=16, b=4.0, trials=2000),),
-    power_grid=(dict(n_pairs=32, d_k=8, d_v=16, b=4.0, trials=1500),), modules=MODULES + ("impl.snr_kernel_mc",),
+    power_grid=(dict(n_pairs=32, d_k=8, d_v=16, b=4.0, trials=1500),), modules=MODULES + ("impl.estimators.snr_sphere",),
 ))
 
 
 def check_performer_snr(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Memory SNR with m Performer features vs its exact value; mutant: the exact-kernel value (features' noise ignored)."""
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     conv = params["convention"]
     res = estimate_kernel_snr(params["kernel"], params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
@@ -651,5 +651,5 @@ register(Claim(
                for k in ("performer_positive", "performer_trig") for m in (1, 4, 16, 64)),
     quick_grid=(dict(kernel="performer_trig", m=4, n_pairs=32, d_k=4, d_v=8, tau=16.0, trials=3000, convention="typical"),),
     power_grid=(dict(kernel="performer_trig", m=1, n_pairs=32, d_k=4, d_v=8, tau=16.0, trials=8000, convention="typical"),),
-    modules=MODULES + ("impl.snr_kernel_mc",),
+    modules=MODULES + ("impl.estimators.snr_performer",),
 ))

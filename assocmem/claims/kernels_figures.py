@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 from assocmem.claims.kernels import sympy_value  # noqa: E402
 from assocmem.registry import Figure, register_figure  # noqa: E402
 
-MODULES = ("theory.kernels", "theory.ffn", "impl.kernels", "impl.kernel_memory", "impl.kernel_moments",
-           "impl.snr_kernel_mc", "impl.ffn_memory", "impl.stats")
+MODULES = ("theory.kernels", "theory.ffn", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
+           "impl.estimators.snr_performer", "impl.memories.ffn", "impl.estimators.stats")
 
 _KPARAMS = {"linear": {}, "relu": {}, "poly": {"p": 2}, "rbf": {"s": 2.0}, "exp2": {"tau": 2.0}, "expsqrt": {}}
 _LABEL = {"linear": "linear", "relu": "ReLU", "poly": "poly p=2", "rbf": "RBF s=2", "exp2": "exp tau=2",
@@ -46,7 +46,7 @@ N_GRID = (16, 64, 256, 1024)
 
 
 def compute_snr_vs_n(point, seed, *, device="cpu", dtype="float64"):
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     kernel, prm = _kernel_of(point["kernel"], point["d_k"])
     rows = []
@@ -98,7 +98,7 @@ register_figure(Figure(
 def compute_capacity(point, seed, *, device="cpu", dtype="float64", rho=1.0, n_probe=257):
     """Measured capacity: SNR^{-1} is exactly proportional to N - 1 (C6), so N_max = 1 + rho (N - 1)/SNR^{-1}(N)
     from a measurement at N = ``n_probe``; its interval maps from the SNR interval."""
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     kernel, prm = _kernel_of(point["kernel"], point["d_k"])
     conv = point["convention"]
@@ -155,7 +155,7 @@ TAUS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
 def compute_tau(point, seed, *, device="cpu", dtype="float64"):
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     rows = []
     for i, tau in enumerate(TAUS):
@@ -202,8 +202,8 @@ def compute_performer(point, seed, *, device="cpu", dtype="float64"):
     import torch
 
     from assocmem.claims.kernels import _perf_theory
-    from impl.snr_kernel_mc import performer_estimates
-    from impl.stats import mean_interval
+    from impl.estimators.snr_performer import performer_estimates
+    from impl.estimators.stats import mean_interval
 
     d, nx = point["d"], point["norm"]
     x = torch.zeros(d, dtype=torch.float64)
@@ -265,7 +265,7 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
     glu = point.get("glu", False)
     label = point["activation"] + ("-GLU" if glu else "")
     if point["how"] == "constructed":
-        from impl.ffn_memory import estimate_ffn_snr
+        from impl.memories.ffn import estimate_ffn_snr
 
         rows = []
         for i, n in enumerate(FFN_WIDTHS):
@@ -274,8 +274,8 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
             rows.append(dict(how="constructed", activation=label, d_ff=n, estimate=r["estimate"], lo=r["lo"],
                              hi=r["hi"], theory=r["theory"]))
         return rows
-    from impl.ffn_memory import train_ffn_memory
-    from impl.stats import binomial_interval
+    from impl.estimators.stats import binomial_interval
+    from impl.memories.ffn import train_ffn_memory
 
     acc, loss = train_ffn_memory(point["n_pairs"], 16, 16, point["d_ff"], point["activation"], seed, glu=glu, steps=300)
     k = round(acc * point["n_pairs"])
@@ -331,7 +331,7 @@ register_figure(Figure(
 
 
 def compute_heads(point, seed, *, device="cpu", dtype="float64"):
-    from impl.kernel_memory import estimate_kernel_snr
+    from impl.estimators.snr_kernel import estimate_kernel_snr
 
     d, h = point["d"], point["h"]
     kernel, prm = ("exp", {"tau": 2.0}) if point["kernel"] == "exp2" else ("linear", {})
@@ -379,9 +379,9 @@ def compute_decode(point, seed, *, device="cpu", dtype="float64"):
     the interval is indicative). Theory line: the capacity N_max(rho = 1) of the typical convention, marked."""
     import torch
 
-    from impl.device import generator
-    from impl.kernel_memory import kernel_read_log
-    from impl.stats import binomial_interval
+    from impl.estimators.stats import binomial_interval
+    from impl.memories.kernel import kernel_read_log
+    from impl.numerics.device import generator
 
     kernel, prm = _kernel_of(point["kernel"], point["d_k"])
     rows = []

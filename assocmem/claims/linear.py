@@ -1,7 +1,7 @@
 """Claims C1-C4 (and the cosine proxy of C3): the linear associative memory and its retrieval SNR.
 
 This module is also the worked example of how to add claims: theory from ``theory.snr_linear``, numerics from
-``impl.linear_memory`` / ``impl.snr_linear_mc``, one ``register(Claim(...))`` per claim.
+``impl.memories.linear`` / ``impl.estimators.snr_linear``, one ``register(Claim(...))`` per claim.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from hypothesis import strategies as st
 
 from assocmem import checks
 from assocmem.registry import Claim, register, steps
-from impl import linear_memory
-from impl.device import generator, resolve_device, resolve_dtype, unit_roundoff
-from impl.sampling import gaussian, rational_orthonormal_keys
-from impl.snr_linear_mc import estimate_linear_snr, theory_value
+from impl.estimators.sampling import gaussian, rational_orthonormal_keys
+from impl.estimators.snr_linear import estimate_linear_snr, theory_value
+from impl.memories import linear as linear_memory
+from impl.numerics.device import generator, resolve_device, resolve_dtype, unit_roundoff
 from theory import snr_linear as th
 
-MEMORY = ("impl.linear_memory", "impl.sampling")  # what the identity claims run through
-MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.snr_linear_mc", "impl.stats")
+MEMORY = ("impl.memories.linear", "impl.estimators.sampling")  # what the identity claims run through
+MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.estimators.snr_linear", "impl.estimators.stats")
 
 
 
@@ -154,7 +154,7 @@ def run_c2_overfull(params, seed, *, device="cpu", dtype="float64"):
     dev, dt = resolve_device(device), resolve_dtype(dtype)
     K = gaussian((n, dk), gen, device=dev, dtype=dt)
     if params.get("keys") == "orthonormal_plus":
-        from impl.sampling import orthonormal_keys
+        from impl.estimators.sampling import orthonormal_keys
 
         K = torch.cat([orthonormal_keys(1, dk, dk, gen, device=dev, dtype=dt)[0], K[: n - dk]])
     V = gaussian((n, dv), gen, device=dev, dtype=dt)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import math
 
 from assocmem.registry import Figure, register_figure
-from impl.snr_linear_mc import decoding_accuracy, estimate_linear_snr, theory_value
-from impl.stats import binomial_interval
+from impl.estimators.snr_linear import (
+    decoding_accuracy,
+    estimate_linear_snr,
+    theory_value,
+)
+from impl.estimators.stats import binomial_interval
 
 SHOWN = ("probe_averaged", "ratio_of_expectations", "typical")
 COLORS = {"probe_averaged": "tab:red", "ratio_of_expectations": "tab:blue", "typical": "tab:green"}
-MODULES = ("impl.snr_linear_mc", "impl.linear_memory", "theory.snr_linear")
+MODULES = ("impl.estimators.snr_linear", "impl.memories.linear", "theory.snr_linear")
 
 
 def _trials(n, d, budget=1.5e8, lo=60, hi=1500):
@@ -110,7 +114,7 @@ register_figure(Figure(
     id="linear_retrieval", title="Retrieval quality of the linear memory", claims=("C3.cos_proxy",),
     points=[{"n_pairs": int(m * d), "d_k": d} for d in (16, 64, 256) for m in (0.25, 1, 4, 16)],
     quick_points=[{"n_pairs": int(m * d), "d_k": d} for d in (16, 64) for m in (1, 4)],
-    compute=compute_retrieval, draw=draw_retrieval, modules=MODULES + ("impl.stats",),
+    compute=compute_retrieval, draw=draw_retrieval, modules=MODULES + ("impl.estimators.stats",),
     caption="Left: measured mean cosine between read-out and target (points) against the proxy 1/sqrt(1 + SNR^{-1}) "
             "(typical convention, dashed). Right: accuracy of decoding each read-out to the most similar stored value.",
 ))

@@ -18,15 +18,15 @@ from hypothesis import strategies as st
 
 from assocmem import checks
 from assocmem.registry import Claim, Section, register, register_section, steps
-from impl.device import resolve_dtype, unit_roundoff
-from impl.rules import RULES
-from impl.update_checks import compare_forms, conditioning
-from impl.update_data import draw_inputs
+from impl.numerics.device import resolve_dtype, unit_roundoff
+from impl.rules.checks import compare_forms, conditioning
+from impl.rules.data import draw_inputs
+from impl.rules.registry import RULES
 from theory import updates as th
 
-MODULES = ("theory.updates", "impl.rules", "impl.update_data", "impl.update_checks", "impl.update_inputs",
-           "impl.chunking", "impl.solves", "impl.linear_attention", "impl.decay", "impl.deltanet",
-           "impl.gated_deltanet", "impl.longhorn", "impl.ttt", "impl.rls", "impl.softmax_attention")
+MODULES = ("theory.updates", "impl.rules.registry", "impl.rules.data", "impl.rules.checks", "impl.rules.inputs",
+           "impl.numerics.chunking", "impl.numerics.solves", "impl.rules.linear_attention", "impl.rules.decay", "impl.rules.deltanet",
+           "impl.rules.gated_deltanet", "impl.rules.longhorn", "impl.rules.ttt", "impl.rules.rls", "impl.rules.softmax_attention")
 
 # Keys that make b in [0, 2] a contraction: delta-type rules get unit (or zero / repeated unit) keys only.
 UNIT_KEY_RULES = ("deltanet", "gated_deltanet", "ttt")
@@ -54,7 +54,7 @@ the sequence, the key and the value contractions), so each form carries at most 
 the magnitudes involved (Higham Thm 3.5); forward substitution adds |dL| <= gamma_n |L| (Higham Thm 8.5). Two forms
 each carrying such an error give a factor 2; another 2 covers the products of bounded factors (|b k k^T| <= 2,
 gates <= 1); the last factor 4 is margin for gradients with respect to gates near 0, whose terms cancel.
-``cond`` is impl.update_checks.conditioning (log-gate gradients, RLS solves). Measured over ~650 random float64
+``cond`` is impl.rules.checks.conditioning (log-gate gradients, RLS solves). Measured over ~650 random float64
 draws of all rules (not the test draws): worst ratio error / (n u cond mag) 0.93 for values of ungated rules, 3.1
 for Gated DeltaNet values (T = 16), 6.1 for RetNet gate gradients with gates near 0."""
 

@@ -18,17 +18,34 @@ import torch
 from hypothesis import strategies as st
 
 from assocmem import checks
-from assocmem.registry import Claim, Figure, Result, Section, register, register_figure, register_section, steps
-from impl.device import generator, resolve_device, resolve_dtype, unit_roundoff
-from impl.errors import InputError
-from impl.rules import RULES
-from impl.stats import mean_interval, ratio_interval
-from impl.update_experiments import (RETRIEVAL_MEMORIES, delta_msd_theory, delta_stream_time_average,
-                                     rls_final_error, rls_msd_theory, stream, unit_keys, write_and_probe)
+from assocmem.registry import (
+    Claim,
+    Figure,
+    Result,
+    Section,
+    register,
+    register_figure,
+    register_section,
+    steps,
+)
+from impl.estimators.stats import mean_interval, ratio_interval
+from impl.numerics.device import generator, resolve_device, resolve_dtype, unit_roundoff
+from impl.numerics.errors import InputError
+from impl.rules.experiments import (
+    RETRIEVAL_MEMORIES,
+    delta_msd_theory,
+    delta_stream_time_average,
+    rls_final_error,
+    rls_msd_theory,
+    stream,
+    unit_keys,
+    write_and_probe,
+)
+from impl.rules.registry import RULES
 from theory import updates as th
 
-MODULES = ("theory.updates", "impl.rules", "impl.update_experiments", "impl.deltanet", "impl.linear_attention",
-           "impl.gated_deltanet", "impl.rls", "impl.stats", "impl.sampling")
+MODULES = ("theory.updates", "impl.rules.registry", "impl.rules.experiments", "impl.rules.deltanet", "impl.rules.linear_attention",
+           "impl.rules.gated_deltanet", "impl.rules.rls", "impl.estimators.stats", "impl.estimators.sampling")
 C_ROUNDOFF = 16.0  # the round-off model of assocmem/claims/updates.py (n-term sums, two computations, margin)
 
 
@@ -36,7 +53,7 @@ C_ROUNDOFF = 16.0  # the round-off model of assocmem/claims/updates.py (n-term s
 # ------------------------------------------------------------------------------------------- U3 --------
 def run_exact_storage(params, seed, *, device="cpu", dtype="float64", b=1.0):
     """N <= d_k orthonormal keys written with the delta rule (lr b): every S_N k_i equals v_i."""
-    from impl.sampling import orthonormal_keys
+    from impl.estimators.sampling import orthonormal_keys
 
     n, dk, dv = params["n_pairs"], params["d_k"], params["d_v"]
     gen = generator(seed)

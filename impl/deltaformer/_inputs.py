@@ -7,7 +7,7 @@ import math
 import torch
 
 from impl.deltaformer.kernels import check_kernel
-from impl.errors import InputError, require_finite
+from impl.numerics.errors import InputError, require_finite
 
 
 def check_inputs(q, k, v, beta, w, kernel, kernel_w, scale, scale_w):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from impl.deltaformer._inputs import check_inputs
-from impl.errors import require_positive_int
+from impl.numerics.errors import require_positive_int
 
 
 def _row_block(x_c, k, s, e, kernel, scale, strict, C):

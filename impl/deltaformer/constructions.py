@@ -4,7 +4,7 @@ Parity. One unit key k = 1 (d_k = d_v = 1). A start token writes the state, b = 
 token b_t = 2 x_t, v_t = 0, so S_t = S_{t-1} (1 - b_t k^2) = S_{t-1} (-1)^{x_t}, and the read o_t = S_t q with
 q = 1 is (-1)^{x_1 + ... + x_t}: parity is o_t < 0, at every length (the values are exactly +-1 in floating point).
 ``parity_scalar`` runs this scalar state recurrence in plain floats (fast: 10^4 bits in milliseconds);
-``parity_layer`` feeds the same tokens through the general delta-rule layer (``impl.deltanet.recurrent``) and
+``parity_layer`` feeds the same tokens through the general delta-rule layer (``impl.rules.deltanet.recurrent``) and
 ``parity_deltaformer`` through DeltaFormer with the linear kernel, w = k and b-scaled values (D2).
 
 Permutations. State S in R^{n x n} with column s = one-hot of the item in slot s. n start tokens write S = I
@@ -25,7 +25,7 @@ import math
 
 import torch
 
-from impl.errors import InputError, require_positive_int
+from impl.numerics.errors import InputError, require_positive_int
 
 
 def _check_bits(bits) -> list[int]:
@@ -62,7 +62,7 @@ def parity_tokens(bits, *, dtype=torch.float64):
 
 def parity_layer(bits, *, dtype=torch.float64) -> torch.Tensor:
     """The construction through the general delta-rule layer: outputs o_t for t = 1..L (start token dropped)."""
-    from impl.deltanet.recurrent import delta_rule_recurrent
+    from impl.rules.deltanet.recurrent import delta_rule_recurrent
 
     q, k, v, beta = parity_tokens(bits, dtype=dtype)
     o, _ = delta_rule_recurrent(q, k, v, beta)
@@ -104,7 +104,7 @@ def permutation_tokens(n: int, swaps, *, dtype=torch.float64, b_swap: float = 2.
 
 def permutation_layer(n: int, swaps, *, dtype=torch.float64, b_swap: float = 2.0):
     """Run the construction through the delta-rule layer. Returns (query outputs [n slots, n items], final state)."""
-    from impl.deltanet.recurrent import delta_rule_recurrent
+    from impl.rules.deltanet.recurrent import delta_rule_recurrent
 
     q, k, v, beta = permutation_tokens(n, swaps, dtype=dtype, b_swap=b_swap)
     o, S = delta_rule_recurrent(q, k, v, beta, output_final_state=True)

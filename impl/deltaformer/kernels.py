@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import torch
 
-from impl.errors import InputError
+from impl.numerics.errors import InputError
 
 KERNELS = ("softmax", "exp", "linear")
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from impl.errors import InputError, require_positive_int
+from impl.numerics.errors import InputError, require_positive_int
 
 
 def shortest_hops(edges, s: int, t: int, *, require_path: bool = False) -> int | None:

@@ -6,7 +6,7 @@ would make length generalisation impossible by construction, which is not the qu
 Mixers, all with the same q, k, v, o projections (4 d^2 weights) and ``heads`` heads:
 
 * ``transformer``: causal softmax attention, scale d_h^-1/2.
-* ``deltanet``: the delta rule (issue-4's ``impl.deltanet`` chunked form; L2-normalised q, k, as DeltaNet does),
+* ``deltanet``: the delta rule (issue-4's ``impl.rules.deltanet`` chunked form; L2-normalised q, k, as DeltaNet does),
   b = 2 sigmoid(x W_b) in [0, 2] so that transition eigenvalues can be negative (Grazzi et al. 2024).
 * ``deltaformer``: ``impl.deltaformer.deltaformer_parallel`` with softmax kernels (scale d_h^-1/2), w = k,
   b = 2 sigmoid(x W_b), O = A (I + B)^{-1} V.
@@ -21,7 +21,7 @@ import math
 import torch
 from torch import nn
 
-from impl.errors import InputError
+from impl.numerics.errors import InputError
 
 MODELS = ("transformer", "deltanet", "deltaformer")
 
@@ -46,7 +46,7 @@ class Mixer(nn.Module):
         else:
             beta = 2 * torch.sigmoid(self.beta(x)).transpose(1, 2)  # [B, H, T] in [0, 2]
             if self.kind == "deltanet":
-                from impl.deltanet.chunk import delta_rule_chunk
+                from impl.rules.deltanet.chunk import delta_rule_chunk
 
                 q = torch.nn.functional.normalize(q, dim=-1)
                 k = torch.nn.functional.normalize(k, dim=-1)

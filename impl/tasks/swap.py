@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from impl.errors import InputError, require_positive_int
+from impl.numerics.errors import InputError, require_positive_int
 
 
 def swap_pairs(n: int) -> list[tuple[int, int]]:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 import torch
 
-from impl.errors import InputError
+from impl.numerics.errors import InputError
 from impl.tasks import dag as dag_task
 from impl.tasks import swap as swap_task
 from impl.tasks.models import MODELS, build_model, parameter_count
@@ -93,7 +93,7 @@ def _loss_acc(cfg: TaskConfig, logits, targets):
 def evaluate(model, cfg: TaskConfig, seed: int, device) -> list[dict]:
     """Accuracy at each eval length on fresh data (independent seed), one query per sequence, with a 95% exact
     binomial interval."""
-    from impl.stats import binomial_interval
+    from impl.estimators.stats import binomial_interval
 
     rng = np.random.default_rng([seed, 1])
     rows = []
@@ -124,7 +124,7 @@ def train_and_evaluate(cfg: TaskConfig, model_name: str, seed: int, *, device="c
     """Train one model on one task with one seed (curriculum over length), then evaluate."""
     from tqdm.auto import tqdm
 
-    from impl.device import resolve_device
+    from impl.numerics.device import resolve_device
 
     if model_name not in MODELS:
         raise InputError("model", f"must be one of {', '.join(MODELS)}, got {model_name!r}")

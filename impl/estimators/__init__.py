@@ -1,0 +1,1 @@
+"""Monte Carlo SNR estimators, exact kernel moments, calibrated intervals and seeded sampling."""

@@ -1,0 +1,175 @@
+"""Exact kernel moments for Gaussian keys, evaluated numerically in log space (the analytic mode of the estimators).
+
+This is an independent numeric implementation of the closed forms that ``theory.kernels`` derives symbolically
+(impl and theory never import each other; the claims module checks that the two agree). Notation: probe norm
+kappa = ||k_i||^2, value norm nu = ||v_i||^2, keys k ~ N(0, I_{d_k}), values v ~ N(0, I_{d_v}).
+
+    M2(kappa) = E_k[kappa(k, k_i)^2]:  linear kappa, relu kappa/2, poly (2p-1)!! kappa^p,
+                exp exp(2 kappa/tau^2), rbf (s^2/(s^2+2))^{d_k/2} exp(-kappa/(s^2+2))
+    signal c(kappa) = kappa(k_i, k_i):  linear kappa, relu kappa, poly kappa^p, exp exp(kappa/tau), rbf 1
+
+SNR^{-1} per convention (CLAIMS C3, C6, C7, C9): see ``log_snr_inv``. Moments that diverge raise InputError naming
+the condition.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy.special import gammaln
+
+from impl.numerics.errors import InputError
+
+CONVENTIONS = ("conditional", "probe_averaged", "ratio_of_expectations", "typical")
+ANALYTIC_KERNELS = ("linear", "exp", "relu", "poly", "rbf")
+
+
+def _log_dfact_odd(p: int) -> float:
+    """log (2p-1)!! = log (2p)! - p log 2 - log p!."""
+    return gammaln(2 * p + 1) - p * math.log(2) - gammaln(p + 1)
+
+
+def exp_a(tau: float) -> float:
+    """a = 2 (1/tau^2 - 1/tau)."""
+    return 2 * (1 / tau**2 - 1 / tau)
+
+
+def log_m2(kernel: str, kappa: float, d_k: int, *, tau=1.0, p=2, s=1.0) -> float:
+    """log E_k[kappa(k, y)^2] for ||y||^2 = kappa."""
+    if kernel == "linear":
+        return math.log(kappa)
+    if kernel == "relu":
+        return math.log(kappa / 2)
+    if kernel == "poly":
+        return _log_dfact_odd(p) + p * math.log(kappa)
+    if kernel == "exp":
+        return 2 * kappa / tau**2
+    if kernel == "rbf":
+        return d_k / 2 * math.log(s**2 / (s**2 + 2)) - kappa / (s**2 + 2)
+    raise InputError("kernel", f"no closed-form moments for {kernel!r}; analytic kernels: {', '.join(ANALYTIC_KERNELS)}")
+
+
+def log_signal(kernel: str, kappa: float, *, tau=1.0, p=2, s=1.0) -> float:
+    """log kappa(y, y) for ||y||^2 = kappa."""
+    return {
+        "linear": lambda: math.log(kappa),
+        "relu": lambda: math.log(kappa),
+        "poly": lambda: p * math.log(kappa),
+        "exp": lambda: kappa / tau,
+        "rbf": lambda: 0.0,
+    }[kernel]()
+
+
+def log_conditional(kernel: str, n_pairs: int, d_k: int, d_v: int, kappa: float, nu: float, **prm) -> float:
+    """log of (N-1) (d_v/nu) M2(kappa) / c(kappa)^2 (C6, conditional)."""
+    return (math.log(n_pairs - 1) + math.log(d_v / nu) + log_m2(kernel, kappa, d_k, **prm)
+            - 2 * log_signal(kernel, kappa, **prm))
+
+
+def _log_chi2_moment(d: int, t: float) -> float:
+    """log E[Q^t], Q ~ chi^2_d (needs t > -d/2)."""
+    return t * math.log(2) + gammaln(d / 2 + t) - gammaln(d / 2)
+
+
+def divergence(kernel: str, convention: str, d_k: int, d_v: int, *, tau=1.0, p=2, s=1.0) -> str:
+    """'' if the convention's moment is finite, else the violated condition in words."""
+    if convention == "probe_averaged":
+        if d_v <= 2:
+            return f"d_v > 2 (E[1/||v_i||^2] = 1/(d_v - 2) diverges at d_v = {d_v})"
+        if kernel in ("linear", "relu") and d_k <= 2:
+            return f"d_k > 2 (E[1/||k_i||^2] diverges at d_k = {d_k})"
+        if kernel == "poly" and d_k <= 2 * p:
+            return f"d_k > 2p (E[||k_i||^(-2p)] diverges at d_k = {d_k}, p = {p})"
+        if kernel == "exp" and 1 - 2 * exp_a(tau) <= 0:
+            return (f"1 - 2a > 0 with a = 2(1/tau^2 - 1/tau), i.e. tau > 2 sqrt(2) - 2 = 0.828 "
+                    f"(E[e^(a ||k_i||^2)] diverges at tau = {tau})")
+    if convention == "ratio_of_expectations" and kernel == "exp" and tau <= 4:
+        return f"tau > 4 (E[kappa(k_i,k_i)^2] = E[e^(2||k_i||^2/tau)] = (1 - 4/tau)^(-d_k/2) diverges at tau = {tau})"
+    return ""
+
+
+def log_snr_inv(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int, *, kappa=None, nu=None,
+                tau=1.0, p=2, s=1.0) -> float:
+    """log SNR^{-1} in closed form. ``conditional`` needs the probe's kappa = ||k_i||^2 and nu = ||v_i||^2."""
+    prm = dict(tau=tau, p=p, s=s)
+    bad = divergence(kernel, convention, d_k, d_v, **prm)
+    if bad:
+        raise InputError("tau" if kernel == "exp" else ("p" if kernel == "poly" and "2p" in bad else "d_k" if "d_k" in bad else "d_v"),
+                         f"the {convention} SNR of the {kernel} kernel is infinite here: needs {bad}")
+    ln1 = math.log(n_pairs - 1)
+    if convention == "conditional":
+        return log_conditional(kernel, n_pairs, d_k, d_v, kappa, nu, **prm)
+    if convention == "typical":
+        return log_conditional(kernel, n_pairs, d_k, d_v, float(d_k), float(d_v), **prm)
+    if convention == "probe_averaged":
+        lv = math.log(d_v / (d_v - 2))
+        if kernel in ("linear", "relu"):
+            return ln1 + lv - math.log(d_k - 2) - (math.log(2) if kernel == "relu" else 0.0)
+        if kernel == "poly":
+            return ln1 + lv + _log_dfact_odd(p) + _log_chi2_moment(d_k, -p)
+        if kernel == "exp":
+            return ln1 + lv - d_k / 2 * math.log(1 - 2 * exp_a(tau))
+        if kernel == "rbf":
+            return ln1 + lv + d_k / 2 * math.log(s**2 / (s**2 + 4))
+    if convention == "ratio_of_expectations":
+        if kernel in ("linear", "relu"):
+            return ln1 - math.log(d_k + 2) - (math.log(2) if kernel == "relu" else 0.0)
+        if kernel == "poly":
+            return ln1 + _log_dfact_odd(p) + _log_chi2_moment(d_k, p) - _log_chi2_moment(d_k, 2 * p)
+        if kernel == "exp":
+            return ln1 + d_k / 2 * (math.log(1 - 4 / tau) - math.log(1 - 4 / tau**2))
+        if kernel == "rbf":
+            return ln1 + d_k / 2 * math.log(s**2 / (s**2 + 4))
+    raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# How hard is plain Monte Carlo? (exponential kernel: lognormal interference weights)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _log_mgf_chi2(d: int, b: float) -> float:
+    """log E[e^{b Q}], Q ~ chi^2_d; +inf when b >= 1/2."""
+    return math.inf if b >= 0.5 else -d / 2 * math.log(1 - 2 * b)
+
+
+def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int, *, kappa=None, tau=1.0, p=2, s=1.0):
+    """Relative variance Var/mean^2 of ONE plain Monte Carlo sample of the estimator of ``convention`` (exact,
+    from Gaussian and chi-square moments), and the skewness of a single interference term (lognormal for exp).
+    Returns (relvar, term_relvar, term_skew); inf where the variance is infinite. Only the exponential kernel is
+    analysed (the others have light tails: returns (nan, nan, nan))."""
+    if kernel != "exp":
+        return math.nan, math.nan, math.nan
+    n1 = n_pairs - 1
+    lv = math.log1p(2 / d_v)  # E[chi2^2]/E[chi2]^2 for the noise's value part
+    if convention in ("conditional", "typical"):
+        k = float(d_k) if convention == "typical" else kappa
+        sig2 = 4 * k / tau**2  # variance of log kappa(k_j, k_i)^2 = 2 k_j^T k_i / tau
+        if sig2 > 700:  # beyond float64: the plain estimator is hopeless
+            return math.inf, math.inf, math.inf
+        term = math.expm1(sig2)
+        rel = math.exp(lv) * (1 + term / n1) - 1
+        skew = (math.exp(sig2) + 2) * math.sqrt(term) if sig2 < 700 else math.inf
+        return rel, term, skew
+    a = exp_a(tau)
+    if convention == "probe_averaged":
+        if d_v <= 4:
+            return math.inf, math.nan, math.nan
+        log_ex = math.log(n1) + math.log(d_v / (d_v - 2)) + _log_mgf_chi2(d_k, a)
+        e2_1 = _log_mgf_chi2(d_k, 8 / tau**2 - 4 / tau) - math.log(n1)
+        e2_2 = _log_mgf_chi2(d_k, 2 * a) + math.log((n_pairs - 2) / n1) if n_pairs > 2 else -math.inf
+        lse = max(e2_1, e2_2)
+        if math.isinf(lse):
+            return math.inf, math.nan, math.nan
+        log_e2 = (2 * math.log(n1) + math.log(d_v * (d_v + 2)) - math.log((d_v - 2) * (d_v - 4))
+                  + lse + math.log(math.exp(e2_1 - lse) + math.exp(e2_2 - lse)))
+        return math.expm1(min(log_e2 - 2 * log_ex, 700)), math.nan, math.nan
+    if convention == "ratio_of_expectations":
+        # denominator X = c^2 nu = e^{2 kappa/tau} nu; numerator Y = ||r||^2
+        rx = math.exp(lv + _log_mgf_chi2(d_k, 4 / tau) - 2 * _log_mgf_chi2(d_k, 2 / tau)) - 1 if tau > 8 else math.inf
+        if tau <= 4:
+            return math.inf, math.nan, math.nan
+        e2 = (n1 * math.exp(_log_mgf_chi2(d_k, 8 / tau**2)) + n1 * (n_pairs - 2) * math.exp(_log_mgf_chi2(d_k, 4 / tau**2)))
+        ry = math.exp(lv) * e2 / (n1 * math.exp(_log_mgf_chi2(d_k, 2 / tau**2))) ** 2 - 1
+        return max(rx, ry), math.nan, math.nan
+    raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")

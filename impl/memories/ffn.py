@@ -1,0 +1,201 @@
+"""The FFN as an associative memory (paper §2.1.2; CLAIMS C11), constructed and trained.
+
+    FFN(x) = W_down s(W_up x) = sum_j v_j s(beta k_j^T x)
+
+Constructed: W_up = beta K (one row per stored key), W_down = V^T; probing with x = k_i gives
+o = s(beta ||k_i||^2) v_i + r, r = sum_{j != i} v_j s(beta k_j^T k_i) (C2/C6 with kappa(k, x) = s(beta k^T x)).
+GLU: o = W_down (s(W_gate x) * (W_up x)) with W_gate = W_up = beta K (product kernel s(z) z).
+Top-1 MoE: E experts; each stored pair lives in one expert; the probe is routed to one expert and only that
+expert's slots answer. Routing "hash": pairs split evenly by index (exact routing); "router": expert =
+argmax_e (R k)_e for a Gaussian router R [E, d_k] (keys in one expert are correlated).
+
+CLI entry point:
+    ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear")
+    estimate_ffn_snr(activation, n_pairs, d_k, d_v, trials, seed, *, beta=None, glu=False, experts=1, routing="hash",
+                     device="cpu", dtype="float64", alpha=1e-6, mode="plain") -> dict
+        {convention: {estimate, lo, hi, level, n, theory, mode_used, note}} for "conditional" and "typical";
+        beta defaults to 1/sqrt(d_k). theory is None for routing="router" (no closed form).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from scipy import integrate, special
+
+from impl.estimators.stats import mean_interval
+from impl.numerics.device import generator, resolve_device, resolve_dtype
+from impl.numerics.errors import InputError, require_positive_int
+
+ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear")
+FFN_CONVENTIONS = ("conditional", "typical")
+
+
+def activation(name: str, x):
+    """s(x) in torch."""
+    if name == "relu":
+        return torch.relu(x)
+    if name == "relu2":
+        return torch.relu(x) ** 2
+    if name == "gelu":
+        return torch.nn.functional.gelu(x)  # exact erf form: x Phi(x)
+    if name == "silu":
+        return torch.nn.functional.silu(x)
+    if name == "exp":
+        return torch.exp(x)
+    if name == "linear":
+        return x
+    raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+
+
+def _act_np(name, x):
+    if name == "relu":
+        return np.maximum(x, 0)
+    if name == "relu2":
+        return np.maximum(x, 0) ** 2
+    if name == "gelu":
+        return x * special.ndtr(x)
+    if name == "silu":
+        return x * special.expit(x)
+    if name == "exp":
+        return np.exp(x)
+    return x
+
+
+def second_moment(name: str, var: float, glu: bool = False) -> float:
+    """E[s(Z)^2] (GLU: E[s(Z)^2 Z^2]), Z ~ N(0, var): closed form where one exists, else adaptive quadrature
+    (scipy.integrate.quad on the Gaussian-weighted integrand, in units of the standard deviation)."""
+    if name not in ACTIVATIONS:
+        raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
+    closed = {
+        (False, "relu"): lambda: var / 2, (False, "relu2"): lambda: 1.5 * var**2, (False, "exp"): lambda: math.exp(2 * var),
+        (False, "linear"): lambda: var, (True, "relu"): lambda: 1.5 * var**2, (True, "linear"): lambda: 3 * var**2,
+        (True, "exp"): lambda: var * (1 + 4 * var) * math.exp(2 * var),
+    }
+    if (glu, name) in closed:
+        return closed[(glu, name)]()
+    sd = math.sqrt(var)
+
+    def f(u):
+        x = sd * u
+        return _act_np(name, x) ** 2 * (x * x if glu else 1.0) * math.exp(-u * u / 2) / math.sqrt(2 * math.pi)
+
+    val, _ = integrate.quad(f, -np.inf, np.inf, epsabs=0, epsrel=1e-11, limit=200)
+    return val
+
+
+def ffn_theory(name: str, n_interfering: int, d_v: int, kappa: float, nu: float, beta: float, glu: bool = False) -> float:
+    """(n_interfering) (d_v/nu) E[s(Z)^2] / s(beta kappa)^2 with Z ~ N(0, beta^2 kappa) (C6 for the FFN)."""
+    x = beta * kappa
+    sig = float(_act_np(name, np.array(x))) * (x if glu else 1.0)
+    return n_interfering * (d_v / nu) * second_moment(name, beta**2 * kappa, glu) / sig**2
+
+
+def construct(K, V, beta: float):
+    """Write pairs into an FFN: W_up = beta K [N, d_k], W_down = V^T [d_v, N]."""
+    return beta * K, V.transpose(-1, -2)
+
+
+def ffn_forward(W_up, W_down, X, name: str, glu: bool = False, W_gate=None):
+    """FFN(x) = W_down s(W_up x) (GLU: W_down (s(W_gate x) * (W_up x))) for rows x of X [..., M, d_k]."""
+    pre = X @ W_up.transpose(-1, -2)
+    hidden = activation(name, (X @ W_gate.transpose(-1, -2)) if glu else pre) * (pre if glu else 1)
+    return hidden @ W_down.transpose(-1, -2)
+
+
+def estimate_ffn_snr(activation_name: str, n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, *, beta=None,
+                     glu: bool = False, experts: int = 1, routing: str = "hash", device="cpu", dtype="float64",
+                     alpha: float = 1e-6, mode: str = "plain") -> dict:
+    """Monte Carlo SNR^{-1} of a constructed FFN memory probed with a stored key (fixed probe, fresh other pairs per
+    trial); conditional (the drawn probe) and typical (probe rescaled to ||k||^2 = d_k, ||v||^2 = d_v)."""
+    if activation_name not in ACTIVATIONS:
+        raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {activation_name!r}")
+    n_pairs = require_positive_int("n_pairs", n_pairs, 2)
+    d_k, d_v = require_positive_int("d_k", d_k), require_positive_int("d_v", d_v)
+    trials = require_positive_int("trials", trials, 2)
+    experts = require_positive_int("experts", experts)
+    if routing not in ("hash", "router"):
+        raise InputError("routing", f"must be 'hash' or 'router', got {routing!r}")
+    if routing == "hash" and n_pairs % experts:
+        raise InputError("experts", f"hash routing splits the N = {n_pairs} pairs evenly: E must divide N")
+    if mode != "plain":
+        raise InputError("mode", "FFN memories are estimated by plain sampling only (mode='plain')")
+    beta = 1 / math.sqrt(d_k) if beta is None else beta
+    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
+        raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    gen = generator(seed)
+    pk = torch.randn(d_k, generator=gen, dtype=torch.float64)
+    pv = torch.randn(d_v, generator=gen, dtype=torch.float64)
+    R = torch.randn((experts, d_k), generator=gen, dtype=torch.float64) if routing == "router" else None
+    out = {}
+    for conv in FFN_CONVENTIONS:
+        k0, v0 = pk, pv
+        if conv == "typical":
+            k0, v0 = pk * math.sqrt(d_k) / pk.norm(), pv * math.sqrt(d_v) / pv.norm()
+        kappa, nu = float(k0 @ k0), float(v0 @ v0)
+        n_int = n_pairs // experts - 1 if routing == "hash" else n_pairs - 1
+        samples = []
+        step = max(1, 2**22 // (n_pairs * (d_k + d_v)))
+        for start in range(0, trials, step):
+            t = min(step, trials - start)
+            K = torch.randn((t, n_int, d_k), generator=gen, dtype=torch.float64)
+            V = torch.randn((t, n_int, d_v), generator=gen, dtype=torch.float64)
+            mask = None
+            if R is not None:  # only keys routed to the probe's expert answer
+                mask = ((K @ R.T).argmax(-1) == int((R @ k0).argmax())).to(torch.float64)
+            K, V, x = K.to(dev, dt), V.to(dev, dt), k0.to(dev, dt)
+            pre = beta * (K @ x)  # [t, n]
+            w = activation(activation_name, pre) * (pre if glu else 1)
+            if mask is not None:
+                w = w * mask.to(dev, dt)
+            r = (w[:, None, :] @ V)[:, 0]
+            c = activation(activation_name, torch.tensor(beta * kappa, dtype=dt, device=dev)) * (beta * kappa if glu else 1)
+            samples.append(((r * r).sum(-1) / (c * c * nu)).to("cpu", torch.float64).numpy())
+        e = mean_interval(np.concatenate(samples), alpha)
+        theory = None if routing == "router" else ffn_theory(activation_name, n_int, d_v, kappa, nu, beta, glu)
+        note = (f"plain: constructed FFN (W_up = beta K, W_down = V^T, beta = {beta:.4g}"
+                f"{', GLU' if glu else ''}{f', top-1 MoE E={experts} routing {routing}' if experts > 1 else ''}), fixed probe")
+        out[conv] = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "theory": theory,
+                     "mode_used": "plain", "note": note, "probe_kappa": kappa, "probe_nu": nu, "beta": beta}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Trained FFN memories (tiny, CPU, seconds)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def train_ffn_memory(n_pairs: int, d_k: int, d_v: int, d_ff: int, activation_name: str, seed: int, *, glu: bool = False,
+                     steps: int = 400, lr: float = 1e-2):
+    """Teach a one-hidden-layer FFN (no biases) to map N random Gaussian keys to N random Gaussian values by full-batch
+    Adam on the mean squared error; return the fraction of keys whose output's nearest stored value (cosine) is
+    their own value, and the final loss."""
+    if activation_name not in ACTIVATIONS:
+        raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {activation_name!r}")
+    d_ff = require_positive_int("d_ff", d_ff)
+    gen = generator(seed)
+    K = torch.randn((n_pairs, d_k), generator=gen, dtype=torch.float64)
+    V = torch.randn((n_pairs, d_v), generator=gen, dtype=torch.float64)
+    W_up = (torch.randn((d_ff, d_k), generator=gen, dtype=torch.float64) / math.sqrt(d_k)).requires_grad_()
+    W_gate = (torch.randn((d_ff, d_k), generator=gen, dtype=torch.float64) / math.sqrt(d_k)).requires_grad_()
+    W_down = (torch.randn((d_v, d_ff), generator=gen, dtype=torch.float64) / math.sqrt(d_ff)).requires_grad_()
+    params = [W_up, W_down] + ([W_gate] if glu else [])
+    opt = torch.optim.Adam(params, lr=lr)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny matrices: one thread avoids OpenMP spin-wait stalls on a busy machine
+    try:
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = ((ffn_forward(W_up, W_down, K, activation_name, glu, W_gate) - V) ** 2).mean()
+            loss.backward()
+            opt.step()
+    finally:
+        torch.set_num_threads(threads)
+    with torch.no_grad():
+        out = ffn_forward(W_up, W_down, K, activation_name, glu, W_gate)
+        cos = torch.nn.functional.normalize(out, dim=-1) @ torch.nn.functional.normalize(V, dim=-1).T
+        acc = float((cos.argmax(-1) == torch.arange(n_pairs)).double().mean())
+    return acc, float(loss.detach())

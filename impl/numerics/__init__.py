@@ -1,0 +1,1 @@
+"""Numerical plumbing: triangular solves, chunking, device and dtype resolution, the input-error type."""
