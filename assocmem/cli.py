@@ -199,6 +199,29 @@ def cmd_task(args) -> int:
     return 0
 
 
+def cmd_evidence(args) -> int:
+    from assocmem import evidence
+
+    if args.action in ("list", "status"):
+        if args.job:
+            raise InputError("JOB", f"`assocmem evidence {args.action}` takes no job names (got {' '.join(args.job)})")
+        for job in evidence.jobs():
+            st = evidence.status(job.id)
+            print(f"{job.id:48s} {st.state:8s} {st.fingerprint or '—':12s} {st.detail}")
+        return 0
+    if not args.job:
+        raise InputError("JOB", "name at least one job (or a prefix such as 'calibration'); see `assocmem evidence list`")
+    if args.seed < 0:
+        raise InputError("--seed", f"must be >= 0, got {args.seed}")
+    selected = evidence.select(args.job)
+    opts = evidence.JobOptions(backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler, fresh=args.fresh,
+                               progress=None if not args.quiet else False, seed=args.seed, quick=args.quick)
+    for job in selected:
+        path = evidence.run_job(job, opts)
+        print(f"wrote {path}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from benchmarks import dashboard
 
@@ -267,6 +290,18 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--seed", type=int, default=0)
     k.add_argument("--device", default="cpu")
     k.set_defaults(func=cmd_task)
+
+    e = sub.add_parser("evidence", help="run or list the expensive evidence jobs (calibration, trained grids, mutation)")
+    e.add_argument("action", choices=("list", "status", "run"))
+    e.add_argument("job", nargs="*", help="job ids or prefixes (e.g. calibration, calibration/C4.probe_averaged)")
+    e.add_argument("--quick", action="store_true", help="a reduced run (its record says so)")
+    e.add_argument("--seed", type=int, default=20250525)
+    e.add_argument("--backend", default="joblib", help="serial | joblib (local cores, default) | dask | ray")
+    e.add_argument("--jobs", type=int, default=-1, help="joblib workers (-1: all cores)")
+    e.add_argument("--scheduler", default=None, help="Dask scheduler address (with --backend dask)")
+    e.add_argument("--fresh", action="store_true", help="ignore cached results and recompute everything")
+    e.add_argument("--quiet", action="store_true")
+    e.set_defaults(func=cmd_evidence)
 
     b = sub.add_parser("bench", help="run benchmarks/ and write reports/BENCHMARKS.md")
     b.add_argument("--quick", action="store_true")

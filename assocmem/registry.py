@@ -108,6 +108,9 @@ class Claim:
     ``alpha`` is the declared false-failure rate of one statistical assertion.
     ``regime(results)`` describes, in words, where the claim holds when it holds at some grid points only.
     ``modules`` lists the theory/impl modules the numbers depend on (for result caching).
+    ``evidence`` names an evidence job (``assocmem.evidence``) whose latest record the claim's ``run`` reads instead
+    of computing (trained-model grids and the like): the report then calls ``run`` in its own process, uncached,
+    and the claim's section says whether the record is fresh or stale.
     """
 
     id: str
@@ -131,6 +134,7 @@ class Claim:
     devices: tuple[str, ...] = ("cpu", "cuda")
     modules: tuple[str, ...] = ()
     notes: str = ""
+    evidence: str = ""
 
     def __post_init__(self):
         if not re.fullmatch(r"[CUD]\d+[a-z]?(\.[a-z0-9_]+)*", self.id):

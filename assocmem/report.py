@@ -20,24 +20,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from assocmem import cache, registry, sweep
+from assocmem import cache, calibration, evidence, registry, sweep
 from assocmem.registry import fmt
 from impl.estimators.stats import binomial_interval
 
 BASE_SEED = 20250525  # the paper's arXiv month; any fixed number would do
-CALIBRATION_SEEDS = 200
-CALIBRATION_SEEDS_QUICK = 20
-CALIBRATION_MAX_TRIALS = 1000  # calibration points cap Monte Carlo trials (fewer trials: a harder test of the CLT)
-
-
-def calibration_point(claim: registry.Claim) -> dict:
-    """Where a statistical claim's false-failure rate is measured: its first quick-grid point, with ``trials``
-    capped at CALIBRATION_MAX_TRIALS (the interval's normal approximation is least accurate at small samples, so
-    the cap makes the calibration stricter, and keeps 200 seeds per claim affordable)."""
-    p = dict(claim.report_grid(True)[0])
-    if isinstance(p.get("trials"), int) and p["trials"] > CALIBRATION_MAX_TRIALS:
-        p["trials"] = CALIBRATION_MAX_TRIALS
-    return p
 
 
 @dataclass
@@ -51,7 +38,6 @@ class Options:
     scheduler: str | None = None
     fresh: bool = False
     progress: bool | None = None
-    calibration_seeds: int | None = None
     only: tuple[str, ...] = ()  # claim-id prefixes (e.g. "C4", "U2.deltanet"); empty: every claim
 
 
@@ -109,6 +95,36 @@ def _latex(claim: registry.Claim) -> str:
         return sp.latex(claim.formula())
     except Exception as e:  # noqa: BLE001 - the report says so instead of failing
         return rf"\text{{(formula unavailable: {type(e).__name__})}}"
+
+
+def _calibration_rows(claims) -> list[dict]:
+    """One row per calibration point of every statistical claim shown, from the claim's calibration record."""
+    rows = []
+    for c in claims:
+        if c.kind != "statistical" or not c.report_grid(True):
+            continue
+        st = evidence.status(f"calibration/{c.id}")
+        fresh = st.state + (f" ({st.fingerprint})" if st.fingerprint else "")
+        if st.record is None:
+            rows.append(dict(claim=c.id, point="—", seeds=0, declared=fmt(c.alpha), failures="—", rate="—",
+                             upper="—", record=fresh, note=st.detail))
+            continue
+        for r in st.record["results"]["rows"]:
+            ci = binomial_interval(r["failures"], r["seeds"], alpha=0.10)  # two-sided 90% -> one-sided 95% upper bound
+            rows.append(dict(claim=c.id, point=" ".join(f"{k}={v}" for k, v in r["point"].items()), seeds=r["seeds"],
+                             declared=fmt(r["declared"]), failures=r["failures"], rate=fmt(r["failures"] / r["seeds"], 3),
+                             upper=fmt(ci.hi, 3), record=fresh, note=r["note"]))
+    return rows
+
+
+def _evidence_summary(rows: list[dict]) -> dict:
+    """The evidence block: calibration jobs summarised in one line, every other job listed."""
+    cal = [r for r in rows if r["job"].startswith("calibration/")]
+    counts = {}
+    for r in cal:
+        counts[r["state"]] = counts.get(r["state"], 0) + 1
+    return dict(rows=[r for r in rows if not r["job"].startswith("calibration/")],
+                calibration=", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none shown")
 
 
 def _git_revision() -> str:
@@ -175,24 +191,22 @@ def build(opts: Options, out_dir: Path) -> dict:
     for c in claims:
         if c.derivation is not None:
             tasks.append(sweep.Task("derivation", c.id, (), 0))
-        for p in c.report_grid(opts.quick) if c.run else ():
+        for p in c.report_grid(opts.quick) if c.run and not c.evidence else ():
             tasks.append(mk("claim", c.id, p, registry.point_seed(c.id, p, opts.seed), opts.device, opts.dtype))
         for p in c.power_grid if c.mutant else ():
             s = registry.point_seed(c.id + "/power", p, opts.seed)
             tasks.append(mk("claim", c.id, p, s, opts.device, opts.dtype))
             tasks.append(mk("mutant", c.id, p, s, opts.device, opts.dtype))
-    n_cal = opts.calibration_seeds or (CALIBRATION_SEEDS_QUICK if opts.quick else CALIBRATION_SEEDS)
-    cal_points = {}
-    for c in claims:
-        if c.kind == "statistical" and c.report_grid(True):
-            p = calibration_point(c)
-            cal_points[c.id] = p
-            tasks += [mk("claim", c.id, p, opts.seed * 1000 + i + 1, opts.device, opts.dtype) for i in range(n_cal)]
     for f in figures:
         pts = f.quick_points if (opts.quick and f.quick_points is not None) else f.points
         tasks += [mk("figure", f.id, p, registry.point_seed(f.id, p, opts.seed), opts.device, opts.dtype) for p in pts]
 
     values = dict(zip(tasks, sweep.run(tasks, desc="report", **run_kw)))
+    for c in claims:  # evidence-backed claims read their job's latest record, here, uncached
+        if c.evidence and c.run:
+            for p in c.report_grid(opts.quick):
+                t_ = mk("claim", c.id, p, registry.point_seed(c.id, p, opts.seed), opts.device, opts.dtype)
+                values[t_] = c.run(p, t_.seed, device=opts.device, dtype=opts.dtype)
 
     # 2. per-claim results
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -249,31 +263,15 @@ def build(opts: Options, out_dir: Path) -> dict:
         group = f.claims[0].split(".")[0]
         fig_by_group.setdefault(group, []).append(dict(id=f.id, title=f.title, caption=f.caption))
 
-    # 4. calibration: capped points first; where the cap shows false failures and the claim's own point uses more
-    #    trials, the claim is calibrated again at its own point (the sample size its tests actually use).
-    def cal_seeds(cid, p):
-        return [mk("claim", cid, p, opts.seed * 1000 + i + 1, opts.device, opts.dtype) for i in range(n_cal)]
-
-    def cal_row(cid, p, res, note=""):
-        fails = sum(not r.passed for r in res)
-        ci = binomial_interval(fails, n_cal, alpha=0.10)  # two-sided 90% -> one-sided 95% upper bound
-        return dict(claim=cid, point=" ".join(f"{k}={v}" for k, v in p.items()), seeds=n_cal,
-                    declared=fmt(registry.get(cid).alpha), failures=fails, rate=fmt(fails / n_cal, 3),
-                    upper=fmt(ci.hi, 3), note=note)
-
-    cal_rows, retry = [], {}
-    for cid, p in cal_points.items():
-        row = cal_row(cid, p, [values[t] for t in cal_seeds(cid, p)], "trials capped" if p != dict(registry.get(cid).report_grid(True)[0]) else "")
-        cal_rows.append(row)
-        own = dict(registry.get(cid).report_grid(True)[0])
-        if row["failures"] and own != p:
-            retry[cid] = own
-    if retry:
-        extra = [t for cid, p in retry.items() for t in cal_seeds(cid, p)]
-        values.update(zip(extra, sweep.run(extra, desc="calibration at own points", **run_kw)))
-        for cid, p in retry.items():
-            cal_rows.append(cal_row(cid, p, [values[t] for t in cal_seeds(cid, p)],
-                                    "the claim's own sample size (the capped point above showed false failures)"))
+    # 4. evidence jobs: their latest records, with fingerprint and freshness
+    cal_rows, ev_rows = _calibration_rows(claims), []
+    shown = {f"calibration/{c.id}" for c in claims} | {c.evidence for c in claims if c.evidence}
+    for job in evidence.jobs():
+        if job.id in shown or (not opts.only and not job.id.startswith("calibration/")):
+            st = evidence.status(job.id)
+            ev_rows.append(dict(job=job.id, title=job.title, state=st.state, fingerprint=st.fingerprint or "—",
+                                detail=st.detail, command=job.command,
+                                revision=(st.record or {}).get("git_revision", "—")))
     (out_dir / "data" / "calibration.csv").write_text(_csv_text(cal_rows))
 
     # 5. assemble
@@ -302,7 +300,8 @@ def build(opts: Options, out_dir: Path) -> dict:
                       trim_blocks=True, lstrip_blocks=True)
     text = env.get_template("report.md.j2").render(
         quick=opts.quick, ledger=[rendered[c.id] for c in claims], parts=parts, summary=summary,
-        calibration=dict(seeds=n_cal, rows=cal_rows, max_trials=CALIBRATION_MAX_TRIALS), env=_environment(opts))
+        calibration=dict(rows=cal_rows, max_trials=calibration.MAX_TRIALS),
+        evidence=_evidence_summary(ev_rows), env=_environment(opts))
     (out_dir / "REPORT.md").write_text(text)
     return {"claims": len(claims), "verdicts": counts, "summary": summary}
 

@@ -2,13 +2,16 @@
 Dask cluster or on Ray — always through joblib's backend interface (an existing engine; no home-made scheduler).
 
 A task is ``Task(kind, id, params, seed, device, dtype)``; ``evaluate(task)`` looks the claim or figure up in the
-registry by id (so only plain data crosses process boundaries) and returns a ``Result`` (claims), a list of row
-dicts (figures) or a list of Results (calibration). Results are cached (``assocmem.cache``) unless ``fresh``.
+registry by id (so only plain data crosses process boundaries) and returns a ``Result`` (claims) or a list of row
+dicts (figures). Kind ``call`` runs any importable function ``id = "module:function"`` as
+``function(params, seed, device=..., dtype=...)`` (evidence jobs use it for training runs and the like); its
+cache key covers the function's module and ``extra_modules``. Results are cached (``assocmem.cache``) unless ``fresh``.
 Results come back in task order whatever the backend, so every backend gives byte-identical reports.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from contextlib import nullcontext
@@ -22,24 +25,36 @@ BACKENDS = ("serial", "joblib", "dask", "ray")
 
 @dataclass(frozen=True)
 class Task:
-    kind: str  # "claim" | "mutant" | "derivation" | "figure"
+    kind: str  # "claim" | "mutant" | "derivation" | "figure" | "call"
     id: str
     params: tuple  # sorted (key, value) pairs: hashable and picklable
     seed: int
     device: str = "cpu"
     dtype: str = "float64"
+    extra_modules: tuple = ()
 
     @staticmethod
     def make(kind: str, id: str, params: Mapping[str, Any], seed: int, device: str = "cpu", dtype: str = "float64"):
         return Task(kind, id, tuple(sorted(params.items())), seed, device, dtype)
 
+    @staticmethod
+    def call(fn, params: Mapping[str, Any], seed: int, *, device: str = "cpu", dtype: str = "float64",
+             modules: tuple[str, ...] = ()):
+        """A task that runs ``fn(params, seed, device=device, dtype=dtype)``; ``fn`` must be a module-level function."""
+        return Task("call", f"{fn.__module__}:{fn.__qualname__}", tuple(sorted(params.items())), seed, device, dtype,
+                    tuple(modules))
+
     def modules(self) -> tuple[str, ...]:
+        if self.kind == "call":
+            return tuple(self.extra_modules) + (self.id.split(":")[0],)
         if self.kind == "figure":
             f = registry.get_figure(self.id)
             return tuple(f.modules) + (f.compute.__module__,)
         c = registry.get(self.id)
         fn = {"claim": c.run, "mutant": c.mutant, "derivation": c.derivation}[self.kind]
-        mod = getattr(fn, "__module__", None) or getattr(getattr(fn, "func", None), "__module__", "")
+        while isinstance(fn, functools.partial):  # a partial's __module__ is 'functools': fingerprint the function's
+            fn = fn.func
+        mod = getattr(fn, "__module__", "")
         if self.kind == "derivation":  # derivations call into theory/: any change there re-derives
             return tuple(c.modules) + (mod, "theory")
         return tuple(c.modules) + (mod,)
@@ -47,6 +62,11 @@ class Task:
 
 def evaluate(task: Task):
     params = dict(task.params)
+    if task.kind == "call":
+        import importlib
+
+        mod, name = task.id.split(":")
+        return getattr(importlib.import_module(mod), name)(params, task.seed, device=task.device, dtype=task.dtype)
     if task.kind == "derivation":
         return [(step.says, step.holds()) for step in registry.get(task.id).derivation()]
     if task.kind == "figure":

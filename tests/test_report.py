@@ -13,7 +13,7 @@ ONLY = ("C1", "C2.signal_noise", "C4.typical")
 
 
 def _opts(**kw):
-    return report.Options(**{**dict(quick=True, backend="serial", progress=False, only=ONLY, calibration_seeds=3), **kw})
+    return report.Options(**{**dict(quick=True, backend="serial", progress=False, only=ONLY), **kw})
 
 
 def _tree(path: Path):

@@ -1,0 +1,239 @@
+"""Expensive evidence as its own cached jobs: calibration over many seeds, mutation runs, trained-model grids.
+
+Such evidence costs far more than the rest of the report, so it does not run inside ``assocmem report``. Each
+kind is a registered ``Job``; ``assocmem evidence run JOB`` computes it (through the sweep runner and the result
+cache, so an interrupted run resumes) and writes one JSON record, ``reports/evidence/<job id>.json``:
+
+    {"job": id, "title": ..., "fingerprint": sha256 over the job's code, "modules": {module: sha256},
+     "versions": {...}, "machine": ..., "git_revision": ..., "command": ..., "results": <the job's own data>}
+
+The report reads the latest record of every job it shows, prints its fingerprint and says whether it is *fresh*
+(the code it depends on is unchanged), *stale* (and which modules changed since) or *missing* (and the command
+that produces it). A record holds no wall-clock time, so rerunning a job on unchanged code rewrites it
+byte-identically. A corrupt or truncated record is reported as missing with a one-line notice, never used and
+never a crash; records are written to a temporary file and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from assocmem import cache
+
+ROOT = Path(__file__).resolve().parent.parent
+RECORD_VERSION = 1
+
+
+def evidence_dir() -> Path:
+    """``$ASSOCMEM_EVIDENCE`` or ``reports/evidence`` in the repository."""
+    return Path(os.environ.get("ASSOCMEM_EVIDENCE", ROOT / "reports" / "evidence"))
+
+
+@dataclass
+class JobOptions:
+    """How to run a job: the sweep backend (see ``assocmem.sweep``), the base seed, and ``fresh`` to ignore the
+    result cache. ``quick`` asks a job for a reduced version (tests use it; records written with it say so)."""
+
+    backend: str = "joblib"
+    n_jobs: int = -1
+    scheduler: str | None = None
+    fresh: bool = False
+    progress: bool | None = None
+    seed: int = 20250525
+    quick: bool = False
+
+    def sweep_kwargs(self) -> dict:
+        return dict(backend=self.backend, n_jobs=self.n_jobs, scheduler=self.scheduler, use_cache=not self.fresh,
+                    progress=self.progress)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of expensive evidence.
+
+    ``run(options) -> dict`` computes the job's results (plain JSON data: numbers, strings, lists, dicts).
+    ``modules`` lists the modules the results depend on (module names or packages, as for claims); the module
+    that defines ``run`` is added. ``command`` is what a user types to refresh it; ``cost`` says roughly how long.
+    """
+
+    id: str
+    title: str
+    run: Callable[[JobOptions], dict]
+    modules: tuple[str, ...] = ()
+    cost: str = ""
+    description: str = ""
+
+    @property
+    def command(self) -> str:
+        return f"assocmem evidence run {self.id}"
+
+    def all_modules(self) -> tuple[str, ...]:
+        return tuple(sorted(set(self.modules) | {self.run.__module__} | set(cache.GLUE)))
+
+
+_JOBS: dict[str, Job] = {}
+
+
+def register_job(job: Job) -> Job:
+    if job.id in _JOBS:
+        raise ValueError(f"evidence job {job.id!r} registered twice")
+    _JOBS[job.id] = job
+    return job
+
+
+def jobs() -> list[Job]:
+    from assocmem import calibration, registry
+
+    registry.claims()  # claim modules register their jobs on import
+    calibration.register_jobs()
+    return sorted(_JOBS.values(), key=lambda j: j.id)
+
+
+def get_job(job_id: str) -> Job:
+    known = {j.id: j for j in jobs()}
+    if job_id not in known:
+        from impl.numerics.errors import InputError
+
+        raise InputError("JOB", f"unknown evidence job {job_id!r}; known: {', '.join(known) or 'none'}")
+    return known[job_id]
+
+
+def select(patterns) -> list[Job]:
+    """Jobs whose id equals a pattern or starts with ``pattern + '/'`` or ``pattern + '.'`` (e.g. 'calibration')."""
+    all_jobs = jobs()
+    out = []
+    for p in patterns:
+        hit = [j for j in all_jobs if j.id == p or j.id.startswith(p + "/") or j.id.startswith(p + ".")]
+        if not hit:
+            from impl.numerics.errors import InputError
+
+            raise InputError("JOB", f"no evidence job matches {p!r}; known: {', '.join(j.id for j in all_jobs)}")
+        out += [j for j in hit if j not in out]
+    return out
+
+
+def module_fingerprints(job: Job) -> dict[str, str]:
+    return {m: cache.module_fingerprint(m) for m in job.all_modules()}
+
+
+def fingerprint(job: Job) -> str:
+    """SHA-256 over the job id and the source of every module it depends on (not over library versions: those are
+    recorded beside it and printed, but a record made with other versions of NumPy or torch is not stale)."""
+    h = hashlib.sha256(job.id.encode())
+    for m, fp in sorted(module_fingerprints(job).items()):
+        h.update(f"{m}={fp};".encode())
+    return h.hexdigest()
+
+
+def record_path(job_id: str) -> Path:
+    return evidence_dir() / f"{job_id.replace('/', os.sep)}.json"
+
+
+def _git_revision() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=ROOT).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _dump(obj) -> str:
+    return json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
+
+
+def write_record(job: Job, results: dict, opts: JobOptions) -> Path:
+    """Write ``results`` as the job's record, atomically."""
+    import numpy
+    import scipy
+    import sympy
+    import torch
+
+    rec = {
+        "record_version": RECORD_VERSION, "job": job.id, "title": job.title, "fingerprint": fingerprint(job),
+        "modules": module_fingerprints(job), "command": job.command + (" --quick" if opts.quick else ""),
+        "quick": opts.quick, "base_seed": opts.seed, "git_revision": _git_revision(),
+        "machine": f"{platform.system()} {platform.machine()}",
+        "versions": {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
+                     "sympy": sympy.__version__, "torch": torch.__version__},
+        "results": results,
+    }
+    text = _dump(rec)
+    path = record_path(job.id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def run_job(job: Job, opts: JobOptions) -> Path:
+    return write_record(job, job.run(opts), opts)
+
+
+def load(job_id: str, *, quiet: bool = False) -> dict | None:
+    """The job's latest record, or None when missing. A corrupt, truncated or foreign record gives a one-line
+    notice on stderr and None (the report then says 'missing'; rerunning the job replaces it)."""
+    path = record_path(job_id)
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    try:
+        rec = json.loads(text)
+        if not isinstance(rec, dict) or rec.get("job") != job_id or "results" not in rec or "fingerprint" not in rec:
+            raise ValueError("not a record of this job")
+    except ValueError as e:
+        if not quiet:
+            print(f"assocmem: notice: evidence record {path} is unreadable ({e}); ignored — rerun "
+                  f"`assocmem evidence run {job_id}`", file=sys.stderr)
+        return None
+    return rec
+
+
+@dataclass(frozen=True)
+class Status:
+    job: str
+    state: str  # "fresh" | "stale" | "missing"
+    fingerprint: str  # the record's (short), or "" when missing
+    detail: str
+    record: dict | None
+
+    @property
+    def line(self) -> str:
+        return f"{self.job}: {self.state}" + (f" ({self.detail})" if self.detail else "")
+
+
+def status(job_id: str, *, quiet: bool = False) -> Status:
+    job = get_job(job_id)
+    rec = load(job_id, quiet=quiet)
+    if rec is None:
+        return Status(job_id, "missing", "", f"run `{job.command}`", None)
+    fp = rec["fingerprint"][:12]
+    if rec["fingerprint"] == fingerprint(job):
+        return Status(job_id, "fresh", fp, "quick version" if rec.get("quick") else "", rec)
+    now = module_fingerprints(job)
+    then = rec.get("modules", {})
+    changed = sorted(m for m in set(now) | set(then) if now.get(m) != then.get(m))
+    detail = "code changed since the record: " + (", ".join(changed) if changed else "job definition")
+    return Status(job_id, "stale", fp, detail + f"; rerun `{job.command}`", rec)
+
+
+def results(job_id: str) -> tuple[Any, Status]:
+    """(the record's results or None, its status) — what a claim or report section built on evidence reads."""
+    st = status(job_id)
+    return (st.record["results"] if st.record else None), st
