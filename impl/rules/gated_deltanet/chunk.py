@@ -18,21 +18,23 @@ from impl.numerics.solves import solve_unit_lower
 from impl.rules.inputs import (
     check_chunk_size,
     check_qkv,
+    check_scalar_gate,
     check_scalar_per_token,
     check_scale,
     check_state,
 )
 
 
-def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=64):
+def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=64,
+                             log_gates=False):
     B, H, T, d_k, d_v = check_qkv(q, k, v)
     beta = check_scalar_per_token("beta", beta, q, low=0.0, high=2.0)
-    a = check_scalar_per_token("g", g, q, low=0.0, high=1.0, low_open=True)
+    log_a = check_scalar_gate("g", g, q, log_gates=log_gates)
     scale = check_scale(scale)
     C = check_chunk_size(chunk_size)
     S = check_state(initial_state, B, H, d_v, d_k, q)
     qc, kc, vc, bc = to_chunks(scale * q, C), to_chunks(k, C), to_chunks(v, C), to_chunks(beta, C)
-    L = torch.cumsum(to_chunks(torch.log(a), C), dim=3)  # [B, H, n, C]
+    L = torch.cumsum(to_chunks(log_a, C), dim=3)  # [B, H, n, C]
     strict = torch.ones(C, C, dtype=torch.bool, device=q.device).tril(-1)
     causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()
     G = torch.exp((L.unsqueeze(-1) - L.unsqueeze(-2)).masked_fill(~causal, float("-inf")))
