@@ -158,3 +158,29 @@ def test_hf_fallbacks_conform_in_float32():
     for pid in ("hf torch_chunk_gated_delta_rule", "hf torch_recurrent_gated_delta_rule"):
         (v,) = _run_peer(pid, ["float32"], n=10)
         assert v.ok, v.line()
+
+
+def test_peers_section_says_when_there_is_no_record(tmp_path, monkeypatch):
+    from assocmem.claims import peers as section
+
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path))
+    text = section.render_peers({})
+    assert "No record" in text and "assocmem evidence run peers" in text
+
+
+def test_peers_job_records_verdicts_and_missing_packages(tmp_path, monkeypatch):
+    from assocmem import evidence
+    from assocmem.claims import peers as section
+    from assocmem.conformance import peers
+
+    own = peers.Peer("own deltanet chunk", "assocmem", "impl.rules.deltanet.chunk", "delta_rule_chunk", "deltanet",
+                     Adapter(chunk="any", dtypes=("float32",)))
+    absent = peers.Peer("absent", "no-such-dist", "nowhere", "f", "deltanet", Adapter())
+    monkeypatch.setattr(peers, "PEERS", [own, absent])
+    monkeypatch.setattr(peers, "PACKAGES", ("assocmem", "no-such-dist"))
+    monkeypatch.setattr(section, "EXAMPLES_QUICK", 5)
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path))
+    evidence.run_job(evidence.get_job("peers"), evidence.JobOptions(quick=True, backend="serial"))
+    text = section.render_peers({})
+    assert "| deltanet | float32 | **conforms** |" in text
+    assert "Not run: absent (not installed)" in text and "no-such-dist not installed" in text

@@ -77,11 +77,35 @@ def render_peers(verdicts) -> str:
                 what = f"— (worst error {v['worst']:.2g} x tolerance)"
             else:
                 what = f"{_case(v['minimal'])}: " + "; ".join(f"**{k}** {m}" for k, m in v["failures"])
+                if v.get("typical"):
+                    what += "; at T = 16, d = 8: " + "; ".join(f"{k} {m}" for k, m in v["typical"])
             lines.append(f"| `{row['target']}`{(' ' + row['peer'].split(' ', 2)[-1]) if '(' in row['peer'] else ''} | "
                          f"{row['rule']} | {v['dtype']} | **{v['verdict']}** | {what} |")
     if missing:
         lines += ["", "Not run: " + "; ".join(missing) + "."]
-    return "\n".join(lines)
+    return "\n".join(lines[:3] + _findings(res) + lines[3:])
+
+
+KINDS = {"values": "differ from the oracle beyond round-off", "state": "return a final state that differs",
+         "dtype": "return another dtype than their input's", "inputs": "change an input tensor in place",
+         "error": "raise on valid input", "shape": "return the wrong shape"}
+
+
+def _findings(res) -> list[str]:
+    """One line per kind of failure: which functions (and in which dtype) the run found it in."""
+    by_kind: dict[str, list[str]] = {}
+    for row in res["rows"]:
+        for v in row.get("verdicts", []):
+            for kind, _ in v["failures"]:
+                by_kind.setdefault(kind, []).append(f"`{row['target'].split(':')[-1]}` ({v['dtype']})")
+    if not by_kind:
+        return ["Every function run conforms.", ""]
+    out = ["Found by the run (minimal cases in the table):", ""]
+    for kind in KINDS:
+        if kind in by_kind:
+            names = sorted(set(by_kind[kind]))
+            out.append(f"- {len(names)} function-dtype pairs {KINDS[kind]}: {', '.join(names)}")
+    return out + [""]
 
 
 register_section(Section(id="U2.peers", group="U2", title="Peers: other projects' references against the oracles",

@@ -45,6 +45,7 @@ class Verdict:
     worst: float  # worst error / tolerance among the conforming cases evaluated
     minimal: dict | None = None  # the minimal failing case
     failures: list = field(default_factory=list)  # [(kind, message)] on the minimal case
+    typical: list = field(default_factory=list)  # [(kind, message)] on a typical case (``typical_case``), if it fails
 
     @property
     def ok(self) -> bool:
@@ -55,12 +56,15 @@ class Verdict:
         if self.ok:
             return f"{head} ({self.examples} cases; worst error {self.worst:.3g} x tolerance)"
         what = "; ".join(f"{k}: {m}" for k, m in self.failures)
-        return f"{head} — minimal failing case {{{_cases.describe(self.minimal)}}}: {what}"
+        line = f"{head} — minimal failing case {{{_cases.describe(self.minimal)}}}: {what}"
+        if self.typical:
+            line += "; at a typical case (T = 16, d = 8): " + "; ".join(f"{k}: {m}" for k, m in self.typical)
+        return line
 
     def as_dict(self) -> dict:
         return {"function": self.function, "rule": self.rule, "dtype": self.dtype, "adapter": self.adapter,
                 "verdict": self.verdict, "examples": self.examples, "worst": self.worst, "minimal": self.minimal,
-                "failures": [list(f) for f in self.failures]}
+                "failures": [list(f) for f in self.failures], "typical": [list(f) for f in self.typical]}
 
 
 def load_function(path: str):
@@ -224,6 +228,26 @@ def _unpack(ret, rule, adapter):
     return outs, dtypes
 
 
+def typical_case(rule: ConformanceRule, adapter: Adapter, dtype: str) -> dict:
+    """A representative case (T = 16, d = 8, unit keys, mid-range inputs): how large a difference is away from the
+    degenerate shapes a minimal case shrinks to."""
+    chunk = adapter.chunk_sizes[0]
+    T = max(chunk, 16 // chunk * chunk) if adapter.chunk == "multiple" else 16
+    case = {"dtype": dtype, "B": 1, "H": 1, "T": T, "d_k": 8, "d_v": 8, "keys": rule.key_modes[0]}
+    if adapter.chunk:
+        case["chunk"] = chunk
+    if rule.inputs:
+        case["inputs"] = "mid"
+    if rule.state and adapter.initial_state:
+        case["state"] = False
+    if adapter.scale == "arg" and not rule.feature_map:
+        case["scale"] = 0.5
+    if rule.block:
+        case["block"] = 4
+    case["seed"] = 1
+    return case
+
+
 # ------------------------------------------------------------------------------------------ search --------
 def check(fn, rule: str | ConformanceRule, adapter=None, *, dtypes=None, max_examples: int = 60,
           name: str | None = None) -> list[Verdict]:
@@ -258,8 +282,9 @@ def check(fn, rule: str | ConformanceRule, adapter=None, *, dtypes=None, max_exa
             verdicts.append(Verdict(name, rule.name, dtype, adapter.describe(), "conforms", max_examples, seen["worst"]))
             continue
         failures, _ = evaluate(fn, rule, adapter, minimal)
+        typical, _ = evaluate(fn, rule, adapter, typical_case(rule, adapter, dtype))
         verdicts.append(Verdict(name, rule.name, dtype, adapter.describe(), "differs", seen["n"], seen["worst"],
-                                minimal, failures))
+                                minimal, failures, typical))
     return verdicts
 
 
