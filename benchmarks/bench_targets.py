@@ -70,11 +70,11 @@ def decay_flops(T, dk, dv):
 
 
 def _inputs(T, d, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    q = torch.randn(B, H, T, d, generator=g)
-    k = torch.nn.functional.normalize(torch.randn(B, H, T, d, generator=g), dim=-1)
-    v = torch.randn(B, H, T, d, generator=g)
-    beta = torch.rand(B, H, T, generator=g)
+    """bench_updates.py's inputs (unit keys, b ~ U(0, 1)) and log-gates of a in [0.9, 1], scalar and per channel."""
+    from benchmarks.bench_updates import _inputs as delta_inputs
+
+    q, k, v, beta = delta_inputs(T, d, seed)
+    g = torch.Generator().manual_seed(seed + 1)
     logg = torch.log(0.9 + 0.1 * torch.rand(B, H, T, generator=g))
     loggk = torch.log(0.9 + 0.1 * torch.rand(B, H, T, d, generator=g))
     return q, k, v, beta, logg, loggk

@@ -64,8 +64,8 @@ def _keys(shape, mode, gen):
 
 def _input(spec, shape, mode, gen):
     """Float64 values of one per-token input; a gate is returned as its log (log a <= 0)."""
-    u = torch.rand(shape, generator=gen, dtype=torch.float64)
     if spec.kind == "gate":
+        u = torch.rand(shape, generator=gen, dtype=torch.float64)
         lo = {"mid": 0.05, "low": 1e-4, "high": 0.99}.get(mode)
         if mode == "ends":
             return torch.zeros(shape, dtype=torch.float64)
@@ -73,14 +73,9 @@ def _input(spec, shape, mode, gen):
             return -60.0 - 60.0 * u
         hi = 1e-2 if mode == "low" else 1.0
         return torch.log(lo + (hi - lo) * u)
-    lo, hi = spec.low, spec.high
-    if mode == "mid":
-        return lo + (hi - lo) * u
-    if mode == "low":
-        return lo + (hi - lo) * 1e-2 * u
-    if mode == "high":
-        return hi - (hi - lo) * 1e-2 * u
-    return torch.where(u < 0.5, torch.full_like(u, hi), torch.full_like(u, lo))
+    from impl.rules.data import draw_extra
+
+    return draw_extra(spec, shape, "mid" if mode == "tiny" else mode, gen)  # "tiny" is for the gates
 
 
 def make_inputs(rule: ConformanceRule, case: dict) -> dict:

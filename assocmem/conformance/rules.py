@@ -25,6 +25,7 @@ class Input:
     high: float
     kind: str = "rate"
     per_channel: bool = False
+    low_open: bool = False  # (rates are closed ranges; read by impl.rules.data.draw_extra)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ def channel_scores(qs, k, logcum):
     """(Q K^T . G . M) for a per-channel gate, logcum [..., C, d_k]: factorised when the spread allows."""
     C = qs.shape[-2]
     causal = torch.ones(C, C, dtype=torch.bool, device=qs.device).tril()
-    if logcum.numel() == 0 or float(-logcum.min()) <= safe_spread(logcum.dtype):
+    if logcum.numel() == 0 or float(-logcum.detach().min()) <= safe_spread(logcum.dtype):
         return ((qs * torch.exp(logcum)) @ (k * torch.exp(-logcum)).transpose(-1, -2)).masked_fill(~causal, 0.0)
     diff = (logcum.unsqueeze(-2) - logcum.unsqueeze(-3)).masked_fill(~causal.unsqueeze(-1), float("-inf"))
     return torch.einsum("...td,...tjd,...jd->...tj", qs, torch.exp(diff), k)
