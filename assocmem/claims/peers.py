@@ -36,8 +36,12 @@ def run_peers(opts: evidence.JobOptions) -> dict:
         except Exception as e:  # noqa: BLE001 - an import failure is recorded, not fatal
             rows.append(dict(row, verdicts=[], status=f"import failed: {type(e).__name__}: {e}"))
             continue
-        verdicts = check(fn, peer.rule, peer.adapter, max_examples=EXAMPLES_QUICK if opts.quick else EXAMPLES,
-                         name=peer.id)
+        try:
+            verdicts = check(fn, peer.rule, peer.adapter, max_examples=EXAMPLES_QUICK if opts.quick else EXAMPLES,
+                             name=peer.id)
+        except Exception as e:  # noqa: BLE001 - e.g. a peer that hangs on to global state; recorded, not fatal
+            rows.append(dict(row, verdicts=[], status=f"check failed: {type(e).__name__}: {e}"))
+            continue
         rows.append(dict(row, adapter=peer.adapter.describe(), verdicts=[v.as_dict() for v in verdicts], status="run"))
     return {"versions": versions, "examples": EXAMPLES_QUICK if opts.quick else EXAMPLES, "rows": rows}
 
