@@ -68,26 +68,34 @@ def _placeholder_package(name: str, path: Path) -> types.ModuleType:
 
 def load(peer: Peer):
     """The peer's function or class, imported from the installed package (see the module docstring)."""
-    if _triton_available() or not peer.module.startswith("fla."):
-        return getattr(importlib.import_module(peer.module), peer.attr)
+    return getattr(load_module(peer.module, peer.placeholders), peer.attr)
+
+
+def load_module(module: str, placeholders: dict | None = None):
+    """Import ``module``; for an fla module on a machine without Triton, through placeholder parent packages (and
+    the given placeholder modules, or those of a known peer in the same module)."""
+    if _triton_available() or not module.startswith("fla."):
+        return importlib.import_module(module)
+    if placeholders is None:
+        placeholders = next((p.placeholders for p in PEERS if p.module == module), {})
     spec = importlib.util.find_spec("fla")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError("fla-core is not installed", name="fla")
     root = Path(next(iter(spec.submodule_search_locations)))
     importlib.import_module("fla")  # its own __init__ imports layers/models only if they import (they do not here)
-    parts = peer.module.split(".")
+    parts = module.split(".")
     for i in range(2, len(parts)):
         name = ".".join(parts[:i])
         if name not in sys.modules:
             sys.modules[name] = _placeholder_package(name, root.joinpath(*parts[1:i]))
-    for name, attrs in peer.placeholders.items():
+    for name, attrs in placeholders.items():
         if name not in sys.modules:
             mod = types.ModuleType(name)
             mod.__assocmem_placeholder__ = True
             for key, value in attrs.items():
                 setattr(mod, key, value)
             sys.modules[name] = mod
-    return getattr(importlib.import_module(peer.module), peer.attr)
+    return importlib.import_module(module)
 
 
 def installed(package: str) -> str | None:
