@@ -90,26 +90,30 @@ def render_peers(verdicts) -> str:
     return "\n".join(lines[:3] + _findings(res) + lines[3:])
 
 
-KINDS = {"values": "differ from the oracle beyond round-off", "state": "return a final state that differs",
-         "dtype": "return another dtype than their input's", "inputs": "change an input tensor in place",
-         "error": "raise on valid input", "shape": "return the wrong shape"}
-
-
 def _findings(res) -> list[str]:
-    """One line per kind of failure: which functions (and in which dtype) the run found it in."""
-    by_kind: dict[str, list[str]] = {}
+    """The run's findings, grouped: wrong beyond precision (float32 too), float64 computed in float32 precision,
+    dtype, in-place changes, exceptions. Read from the record only."""
+    groups: dict[str, list[str]] = {k: [] for k in ("wrong", "precision", "dtype", "inputs", "error", "shape")}
     for row in res["rows"]:
-        for v in row.get("verdicts", []):
-            for kind, _ in v["failures"]:
-                by_kind.setdefault(kind, []).append(f"`{row['target'].split(':')[-1]}` ({v['dtype']})")
-    if not by_kind:
-        return ["Every function run conforms.", ""]
-    out = ["Found by the run (minimal cases in the table):", ""]
-    for kind in KINDS:
-        if kind in by_kind:
-            names = sorted(set(by_kind[kind]))
-            out.append(f"- {len(names)} function-dtype pairs {KINDS[kind]}: {', '.join(names)}")
-    return out + [""]
+        by_dtype = {v["dtype"]: v for v in row.get("verdicts", [])}
+        label = f"`{row['target'].split(':')[-1]}`" + (f" {row['peer'].split(' ', 2)[-1]}" if "(" in row["peer"] else "")
+        kinds = {dt: {k for k, _ in v["failures"]} | {k for k, _ in v.get("typical", [])} for dt, v in by_dtype.items()}
+        low = [dt for dt in kinds if dt != "float64" and kinds[dt] & {"values", "state"}]
+        if low:
+            typ = next((m for k, m in by_dtype[low[0]].get("typical", []) if k == "values"), "")
+            groups["wrong"].append(label + (f" ({low[0]}, at T = 16, d = 8: {typ})" if typ else f" ({low[0]})"))
+        elif kinds.get("float64", set()) & {"values", "state"}:
+            groups["precision"].append(label)
+        for kind in ("dtype", "inputs", "error", "shape"):
+            dts = [dt for dt, v in by_dtype.items() if kind in {k for k, _ in v["failures"]}]
+            if dts:
+                groups[kind].append(f"{label} ({', '.join(dts)})")
+    says = {"wrong": "differ from the oracle beyond round-off in float32 too (a defect, not precision)",
+            "precision": "agree with the oracle in float32 but compute float64 input in float32 precision",
+            "dtype": "return another dtype than their input's", "inputs": "change an input tensor in place",
+            "error": "raise on valid input", "shape": "return the wrong shape"}
+    out = [f"- {len(v)} {says[k]}: {', '.join(v)}" for k, v in groups.items() if v]
+    return (["", "Found by the run (minimal cases in the table):", ""] + out) if out else ["", "Every function run conforms."]
 
 
 register_section(Section(id="U2.peers", group="U2", title="Peers: other projects' references against the oracles",
