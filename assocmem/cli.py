@@ -1,4 +1,4 @@
-"""The command line: ``assocmem check | test | report | snr | task | bench`` (also ``python -m assocmem``).
+"""The command line: ``assocmem check | test | report | snr | task | evidence | conform | bench`` (also ``python -m assocmem``).
 
 Bad input gets one line, ``assocmem: error: <parameter>: <what is allowed>``, exit status 2, no traceback, and
 nothing written.
@@ -222,6 +222,35 @@ def cmd_evidence(args) -> int:
     return 0
 
 
+def cmd_conform(args) -> int:
+    """Someone else's function against a rule's float64 oracle: one verdict per dtype; exit 1 if any differs."""
+    from assocmem import conformance
+    from assocmem.conformance import rules
+
+    rule = rules.get(args.rule) if args.rule is not None else None
+    if rule is None:
+        raise InputError("--rule", f"required; one of {', '.join(rules.rules())}")
+    if args.max_examples < 1:
+        raise InputError("--max-examples", f"must be an integer >= 1, got {args.max_examples}")
+    for dt in args.dtype or ():
+        if dt not in ("float64", "float32", "bfloat16", "float16"):
+            raise InputError("--dtype", f"must be one of float64, float32, bfloat16, float16, got {dt!r}")
+    try:
+        adapter = conformance.Adapter.parse(args.adapter)
+    except InputError as e:
+        raise InputError("--adapter", str(e).removeprefix("--adapter: ")) from None
+    fn = conformance.load_function(args.function)
+    verdicts = conformance.check(fn, rule, adapter, dtypes=args.dtype or None, max_examples=args.max_examples,
+                                 name=args.function)
+    if args.json:
+        print(json.dumps([v.as_dict() for v in verdicts], indent=2, sort_keys=True))
+    else:
+        print(f"{args.function} against the float64 oracle of {rule.name} ({rule.reference}); adapter: {adapter.describe()}")
+        for v in verdicts:
+            print(("✓ " if v.ok else "✗ ") + v.line())
+    return 0 if all(v.ok for v in verdicts) else 1
+
+
 def cmd_bench(args) -> int:
     from benchmarks import dashboard
 
@@ -302,6 +331,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--fresh", action="store_true", help="ignore cached results and recompute everything")
     e.add_argument("--quiet", action="store_true")
     e.set_defaults(func=cmd_evidence)
+
+    f = sub.add_parser("conform", help="check another implementation of a rule against the float64 oracle",
+                       epilog="Adapter SPEC: key=value pairs, e.g. layout=bthd,gates=log,state=kv,scale=rsqrt_dk,"
+                              "chunk=any,names=q:query;k:key (or a JSON object); see assocmem.conformance.adapter.")
+    f.add_argument("function", metavar="MODULE:FUNCTION", help="the function (or feature-map class) to check")
+    f.add_argument("--rule", default=None, help="the rule it implements (e.g. deltanet, gated_deltanet, gla, deltaformer)")
+    f.add_argument("--adapter", default=None, metavar="SPEC", help="its conventions (default: the suite's own)")
+    f.add_argument("--dtype", action="append", default=None, help="dtype to test (repeatable; default: the adapter's)")
+    f.add_argument("--max-examples", type=_positive_int("--max-examples"), default=60,
+                   help="Hypothesis cases per dtype (default 60)")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_conform)
 
     b = sub.add_parser("bench", help="run benchmarks/ and write reports/BENCHMARKS.md")
     b.add_argument("--quick", action="store_true")

@@ -76,6 +76,18 @@ def render(rows: list[dict], exps: list[dict], devices: list[str], quick: bool) 
     for dev in devices:
         for dt in ("float32", "float64"):
             lines.append(f"- matmul throughput ({dev}, {dt}, 2048^3): {matmul_throughput(dt, dev) / 1e9:.1f} GFLOP/s")
+    targets = [(r, t) for r in rows for t in r.get("targets", [])]
+    if targets:
+        lines += ["", "## Targets", "",
+                  "Each target measured in this run (bench_targets.py): met or not met, with the peers' times where "
+                  "installed. Timings on a loaded machine say little: compare only within one quiet run.", "",
+                  "| target | measured | threshold | verdict | our time (s) | peers (s) |", "|---|---|---|---|---|---|"]
+        for r, t in targets:
+            pct = "%" in t["target"]
+            fmt = (lambda x: f"{x:.1%}") if pct else ((lambda x: f"{x:.1f} s") if t["kind"] == "<=" else (lambda x: f"{x:.2f}x"))
+            peers = ", ".join(f"{p} {s:.3g}" for p, s in (r.get("peers") or {}).items()) or "—"
+            lines.append(f"| {t['target']} | {fmt(t['value'])} | {t['kind']} {fmt(t['threshold'])} | "
+                         f"**{'met' if t['met'] else 'not met'}** | {r['seconds']:.4g} | {peers} |")
     lines += ["", "## Hot paths", "",
               "| benchmark | dtype | device | parameters | time (s) | minimal GFLOP | fraction of matmul | speedup vs naive | note |",
               "|---|---|---|---|---|---|---|---|---|"]

@@ -16,6 +16,7 @@ import torch
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 from impl.rules.registry import RULES
+from impl.rules.rls.chunk import rls_final_state
 
 RETRIEVAL_MEMORIES = ("linear", "deltanet", "gated_deltanet", "rls", "softmax")
 
@@ -44,8 +45,8 @@ def write_and_probe(memory, K, V, *, b=1.0, gate=0.99, lam=1e-3, beta_softmax=No
             _, S = RULES["gated_deltanet"].forms["chunk"](k, k, v, torch.full(shape, b, dtype=K.dtype),
                                                           torch.full(shape, gate, dtype=K.dtype), output_final_state=True,
                                                           chunk_size=chunk_size)
-        else:
-            _, (S, _) = RULES["rls"].forms["chunk"](k, k, v, lam=lam, output_final_state=True, chunk_size=chunk_size)
+        else:  # only the state is read: the chunked form's statistics without its outputs
+            S, _ = rls_final_state(k, v, lam=lam, chunk_size=chunk_size)
         O = K @ S[:, 0].transpose(-1, -2)
     return ((O - V) ** 2).sum(-1)
 
@@ -72,8 +73,8 @@ def stream(memory, *, d_k, d_v, T, trials, sigma, seed, b=0.5, lam=1e-6, checkpo
     for t in checkpoints:
         sl = slice(prev, t)
         k, v = K[:, :, sl], V[:, :, sl]
-        if memory == "rls":
-            _, state = RULES["rls"].forms["chunk"](k, k, v, lam=lam, initial_state=state, output_final_state=True, chunk_size=chunk_size)
+        if memory == "rls":  # only the state is read: the chunked form's statistics without its outputs
+            state = rls_final_state(k, v, lam=lam, initial_state=state, chunk_size=chunk_size)
             S = state[0]
         elif memory == "deltanet":
             _, state = RULES["deltanet"].forms["chunk"](k, k, v, torch.full(k.shape[:3], b, dtype=dt, device=dev),

@@ -85,20 +85,39 @@ def check_chunk_size(chunk_size):
     return chunk_size
 
 
-def check_gate(name, g, like):
+def check_gate(name, g, like, *, log_gates=False):
     """A decay gate in (0, 1]: per token [B, H, T] (RetNet, Mamba2) or per key channel [B, H, T, d_k] (GLA).
 
-    Returns the gate as [B, H, T, d_k] (a scalar gate broadcast over the key channels) and its log.
-    The gate is multiplicative (a, not log a): flash-linear-attention passes log-space gates g = log a instead.
+    Returns the gate as [B, H, T, d_k] (a scalar gate broadcast over the key channels) and its log. With
+    ``log_gates`` the tensor holds log a <= 0 (flash-linear-attention's convention), so gates too small for the
+    dtype (a = exp(-110) is 0 in float32) are still accepted: the forms work from the log.
     """
-    if not isinstance(g, torch.Tensor):
-        raise InputError(name, f"must be a torch.Tensor of shape [B, H, T] or [B, H, T, d_k], got {type(g).__name__}")
+    g = _gate_tensor(name, g, like, log_gates)
     if tuple(g.shape) == tuple(like.shape[:3]):
         g = g.unsqueeze(-1).expand(*like.shape[:3], like.shape[3])
     elif tuple(g.shape) != tuple(like.shape):
         raise InputError(name, f"must have shape [B, H, T] = {tuple(like.shape[:3])} or [B, H, T, d_k] = {tuple(like.shape)}, got {tuple(g.shape)}")
-    require_finite(name, g)
-    if bool((g <= 0).any()) or bool((g > 1).any()):
-        raise InputError(name, f"must lie in (0, 1]; got values in [{float(g.min()):.4g}, {float(g.max()):.4g}]")
     g = g.to(dtype=like.dtype, device=like.device)
-    return g, torch.log(g)
+    return (torch.exp(g), g) if log_gates else (g, torch.log(g))
+
+
+def check_scalar_gate(name, g, like, *, log_gates=False):
+    """A per-token gate [B, H, T]: a in (0, 1], or log a <= 0 with ``log_gates``. Returns its log [B, H, T]."""
+    g = _gate_tensor(name, g, like, log_gates)
+    if tuple(g.shape) != tuple(like.shape[:3]):
+        raise InputError(name, f"must have shape [B, H, T] = {tuple(like.shape[:3])}, got {tuple(g.shape)}")
+    g = g.to(dtype=like.dtype, device=like.device)
+    return g if log_gates else torch.log(g)
+
+
+def _gate_tensor(name, g, like, log_gates):
+    if not isinstance(g, torch.Tensor):
+        raise InputError(name, f"must be a torch.Tensor of shape [B, H, T] or [B, H, T, d_k], got {type(g).__name__}")
+    require_finite(name, g)
+    if log_gates:
+        if bool((g > 0).any()):
+            raise InputError(name, f"log-gates must be <= 0 (a = exp(g) in (0, 1]); got a maximum of {float(g.max()):.4g}")
+    elif bool((g <= 0).any()) or bool((g > 1).any()):
+        raise InputError(name, f"must lie in (0, 1] (or pass log_gates=True with log a); got values in "
+                               f"[{float(g.min()):.4g}, {float(g.max()):.4g}]")
+    return g

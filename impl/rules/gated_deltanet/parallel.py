@@ -17,6 +17,7 @@ import torch
 from impl.numerics.solves import solve_unit_lower
 from impl.rules.inputs import (
     check_qkv,
+    check_scalar_gate,
     check_scalar_per_token,
     check_scale,
     check_state,
@@ -40,11 +41,11 @@ def gated_delta_block(qs, k, v, beta, logcum, S0):
     return o, S_end
 
 
-def gated_delta_rule_parallel(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False):
+def gated_delta_rule_parallel(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, log_gates=False):
     B, H, T, d_k, d_v = check_qkv(q, k, v)
     beta = check_scalar_per_token("beta", beta, q, low=0.0, high=2.0)
-    a = check_scalar_per_token("g", g, q, low=0.0, high=1.0, low_open=True)
+    log_a = check_scalar_gate("g", g, q, log_gates=log_gates)
     scale = check_scale(scale)
     S0 = check_state(initial_state, B, H, d_v, d_k, q)
-    o, S = gated_delta_block(scale * q, k, v, beta, torch.cumsum(torch.log(a), dim=2), S0)
+    o, S = gated_delta_block(scale * q, k, v, beta, torch.cumsum(log_a, dim=2), S0)
     return o, (S if output_final_state else None)

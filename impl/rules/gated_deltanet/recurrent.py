@@ -6,8 +6,8 @@
 
 Gate placement (as flash-linear-attention ``fused_recurrent_gated_delta_rule``): the state is decayed FIRST and the
 prediction error is computed against the decayed state. a_t in (0, 1] is a scalar per token [B, H, T] (fla passes
-g = log a); b_t in [0, 2]. State S [B, H, d_v, d_k] (fla's h = S^T); ``scale`` explicit, default 1.0; keys are not
-normalised here.
+g = log a; here too with ``log_gates=True``); b_t in [0, 2]. State S [B, H, d_v, d_k] (fla's h = S^T); ``scale``
+explicit, default 1.0; keys are not normalised here.
 """
 
 from __future__ import annotations
@@ -16,19 +16,21 @@ import torch
 
 from impl.rules.inputs import (
     check_qkv,
+    check_scalar_gate,
     check_scalar_per_token,
     check_scale,
     check_state,
 )
 
 
-def gated_delta_rule_recurrent(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False):
+def gated_delta_rule_recurrent(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, log_gates=False):
     """Returns (o [B, H, T, d_v], S_T or None)."""
     B, H, T, d_k, d_v = check_qkv(q, k, v)
     beta = check_scalar_per_token("beta", beta, q, low=0.0, high=2.0)
-    a = check_scalar_per_token("g", g, q, low=0.0, high=1.0, low_open=True)
+    log_a = check_scalar_gate("g", g, q, log_gates=log_gates)
     scale = check_scale(scale)
     S = check_state(initial_state, B, H, d_v, d_k, q)
+    a = torch.exp(log_a)
     outs = []
     for t in range(T):
         k_t, v_t = k[:, :, t, :, None], v[:, :, t, :, None]

@@ -1,0 +1,193 @@
+"""The conformance tool (assocmem.conformance, `assocmem conform`, the pytest fixture) and the installed peers.
+
+The tool must pass the suite's own forms behind a non-trivial adapter (sequence-first layout, log-gates, transposed
+state), and must catch each kind of defect it claims to: a dropped term (with a shrunk minimal case), a wrong dtype,
+an input changed in place, an exception on valid input. Peer tests skip cleanly when the peer is not installed.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from assocmem import cli
+from assocmem.conformance import Adapter, check
+from assocmem.conformance.plugin import Conformance
+from impl.numerics.errors import InputError
+from impl.rules.deltanet.chunk import delta_rule_chunk
+
+FLA_STYLE = "layout=bthd,gates=log,state=kv,chunk=any"
+TARGETS = "tests.conformance_targets"
+
+
+def test_own_rule_through_fla_style_adapter_conforms(capsys):
+    rc = cli.main(["conform", f"{TARGETS}:chunk_gated_delta_rule", "--rule", "gated_deltanet", "--adapter", FLA_STYLE,
+                   "--max-examples", "25"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert out.count("conforms (25 cases") == 2 and "float64" in out and "float32" in out
+
+
+def test_broken_copy_fails_with_minimal_example(capsys):
+    rc = cli.main(["conform", f"{TARGETS}:chunk_delta_rule_no_state_passing", "--rule", "deltanet",
+                   "--adapter", "layout=bthd,state=kv,chunk=any", "--dtype", "float64", "--max-examples", "40"])
+    out = capsys.readouterr().out
+    assert rc == 1 and "differs" in out and "minimal failing case" in out
+    (v,) = check(f"{TARGETS}:chunk_delta_rule_no_state_passing", "deltanet", "layout=bthd,state=kv,chunk=any",
+                 dtypes=["float64"], max_examples=40)
+    assert not v.ok
+    m = v.minimal
+    # shrunk: one batch, one head, one channel each, and the shortest sequence that crosses a chunk boundary
+    assert (m["B"], m["H"], m["d_k"], m["d_v"]) == (1, 1, 1, 1) and m["T"] == m["chunk"] + 1
+    assert [k for k, _ in v.failures] == ["values", "state"] or [k for k, _ in v.failures] == ["values"]
+
+
+def _float32_out(*a, **kw):
+    o, S = delta_rule_chunk(*a, **kw)
+    return o.float(), S
+
+
+def _mutates_q(q, k, v, beta, **kw):
+    q.mul_(1.0)  # harmless ...
+    q[..., :1] *= 2.0  # ... and not
+    return delta_rule_chunk(q, k, v, beta, **kw)
+
+
+def _raises_at_T1(q, k, v, beta, **kw):
+    if q.shape[2] == 1:
+        raise ValueError("T must be > 1")
+    return delta_rule_chunk(q, k, v, beta, **kw)
+
+
+@pytest.mark.parametrize("fn,kind,dtype", [(_float32_out, "dtype", "float64"), (_mutates_q, "inputs", "float32"),
+                                           (_raises_at_T1, "error", "float32")])
+def test_each_defect_kind_is_caught(fn, kind, dtype):
+    (v,) = check(fn, "deltanet", Adapter(chunk="any"), dtypes=[dtype], max_examples=20)
+    assert not v.ok and kind in [k for k, _ in v.failures]
+
+
+def test_fixture_passes_and_fails():
+    Conformance().check(delta_rule_chunk, "deltanet", "chunk=any", max_examples=10)
+    with pytest.raises(pytest.fail.Exception, match="minimal failing case"):
+        Conformance().check(f"{TARGETS}:chunk_delta_rule_no_state_passing", "deltanet",
+                            "layout=bthd,state=kv,chunk=any", dtypes=["float32"], max_examples=30)
+
+
+def test_fixture_is_registered(conformance):
+    assert isinstance(conformance, Conformance)
+
+
+@pytest.mark.parametrize("spec,param", [("colour=red", "--adapter"), ("layout=tbhd", "adapter.layout"),
+                                        ("scale=big", "adapter.scale"), ("dtypes=float8", "dtype"), ("chunk", "--adapter")])
+def test_bad_adapter_specs(spec, param):
+    with pytest.raises(InputError) as e:
+        Adapter.parse(spec)
+    assert e.value.parameter == param
+
+
+def test_adapter_round_trip():
+    a = Adapter.parse('{"layout": "bthd", "gates": "log", "names": {"q": "query"}, "dtypes": ["float32"]}')
+    assert Adapter.parse(a.describe()) == a
+
+
+def test_cli_bad_input(capsys):
+    assert cli.main(["conform", "nomodule", "--rule", "deltanet"]) == 2
+    assert cli.main(["conform", "impl.rules.deltanet.chunk:delta_rule_chunk", "--rule", "nope"]) == 2
+    assert cli.main(["conform", "impl.rules.deltanet.chunk:delta_rule_chunk", "--rule", "deltanet", "--adapter", "x=1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("assocmem: error: ") for line in err)
+    assert "--rule" in err[1] and "--adapter" in err[2]
+
+
+def test_log_gates_accept_gates_below_float32_range():
+    from impl.rules.decay.chunk import decay_chunk
+    from impl.rules.decay.recurrent import decay_recurrent
+
+    g = torch.full((1, 1, 6), -110.0)  # a = exp(-110): 0 in float32
+    q, k, v = (torch.randn(1, 1, 6, 3) for _ in range(3))
+    with pytest.raises(InputError):
+        decay_chunk(q, k, v, torch.exp(g))
+    o, _ = decay_chunk(q, k, v, g, log_gates=True, chunk_size=4)
+    r, _ = decay_recurrent(q.double(), k.double(), v.double(), g.double(), log_gates=True)
+    assert torch.allclose(o.double(), r, atol=1e-5)
+
+
+# ------------------------------------------------------------------------------------------ peers ---------
+def _peer(pid):
+    from assocmem.conformance import peers
+
+    return next(p for p in peers.PEERS if p.id == pid)
+
+
+def _run_peer(pid, dtypes, n=10):
+    from assocmem.conformance import peers
+
+    p = _peer(pid)
+    return check(peers.load(p), p.rule, p.adapter, dtypes=dtypes, max_examples=n, name=p.id)
+
+
+def test_fla_titans_layernorm_backward_is_found():
+    """At one typical case (the full search runs in the peers evidence job): Titans' LayerNorm backward is off,
+    TTT's (the same LayerNorm, written correctly) agrees in float32."""
+    pytest.importorskip("einops")
+    pytest.importorskip("fla")
+    from assocmem.conformance import peers, rules
+    from assocmem.conformance.run import evaluate, typical_case
+
+    for pid, rule, bad in (("fla titans.chunk_titans_linear_ref (use_chunk=True)", "titans_ln", True),
+                           ("fla ttt.chunk_ttt_linear_ref", "ttt_ln", False)):
+        p = _peer(pid)
+        fails, worst = evaluate(peers.load(p), rules.get(rule), p.adapter, typical_case(rules.get(rule), p.adapter, "float32"))
+        kinds = [k for k, _ in fails]
+        assert ("values" in kinds and worst > 1e3) if bad else ("values" not in kinds and worst < 1), (pid, fails)
+
+
+def test_fla_references_compute_float64_in_float32_and_agree_in_float32():
+    pytest.importorskip("einops")
+    pytest.importorskip("fla")
+    v64, v32 = _run_peer("fla gated_delta_rule.naive_chunk_gated_delta_rule", ["float64", "float32"])
+    assert not v64.ok and "dtype" in [k for k, _ in v64.failures]
+    assert v32.ok
+
+
+def test_fla_dpfp_checked_through_its_kernel():
+    pytest.importorskip("einops")
+    pytest.importorskip("fla")
+    (v,) = _run_peer("fla modules.feature_map.DPFPFeatureMap (nu=1)", ["float64"])
+    from assocmem.conformance import peers
+
+    fixed = peers.installed("fla-core") not in ("0.3.2", "0.4.0", "0.4.1", "0.4.2", "0.5.0", "0.5.1", "0.5.2")
+    assert v.ok == fixed  # fla-core <= 0.5.2 used cat([relu(x), -relu(x)]); 0.6.0 has relu(-x)
+
+
+def test_hf_fallbacks_conform_in_float32():
+    pytest.importorskip("transformers")
+    for pid in ("hf torch_chunk_gated_delta_rule", "hf torch_recurrent_gated_delta_rule"):
+        (v,) = _run_peer(pid, ["float32"], n=10)
+        assert v.ok, v.line()
+
+
+def test_peers_section_says_when_there_is_no_record(tmp_path, monkeypatch):
+    from assocmem.claims import peers as section
+
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path))
+    text = section.render_peers({})
+    assert "No record" in text and "assocmem evidence run peers" in text
+
+
+def test_peers_job_records_verdicts_and_missing_packages(tmp_path, monkeypatch):
+    from assocmem import evidence
+    from assocmem.claims import peers as section
+    from assocmem.conformance import peers
+
+    own = peers.Peer("own deltanet chunk", "assocmem", "impl.rules.deltanet.chunk", "delta_rule_chunk", "deltanet",
+                     Adapter(chunk="any", dtypes=("float32",)))
+    absent = peers.Peer("absent", "no-such-dist", "nowhere", "f", "deltanet", Adapter())
+    monkeypatch.setattr(peers, "PEERS", [own, absent])
+    monkeypatch.setattr(peers, "PACKAGES", ("assocmem", "no-such-dist"))
+    monkeypatch.setattr(section, "EXAMPLES_QUICK", 5)
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path))
+    evidence.run_job(evidence.get_job("peers"), evidence.JobOptions(quick=True, backend="serial"))
+    text = section.render_peers({})
+    assert "| deltanet | float32 | **conforms** |" in text
+    assert "Not run: absent (not installed)" in text and "no-such-dist not installed" in text
