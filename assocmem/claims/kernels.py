@@ -348,9 +348,11 @@ def check_softmax_invariance(params, seed, *, device="cpu", dtype="float64", wro
     tol_rel = 2 * 2 * (2 * eps * cond + 2 * eps + (d_v + 2) * u)
     rel_err = (x_raw - x_soft).abs() / x_raw.abs()
     ok = bool((rel_err <= tol_rel).all())
+    # reported as a multiple of each probe's own tolerance (which probe is worst is itself a matter of round-off)
     return Result(claim="C8.softmax_invariance", params=dict(params), seed=seed, passed=ok,
-                  error=float(rel_err.max()), tolerance=float(tol_rel[rel_err.argmax()]),
-                  note="max relative difference between softmax-normalised and unnormalised per-probe SNR^{-1}")
+                  error=float((rel_err / tol_rel).max()), tolerance=1.0,
+                  note="max over probes of the relative difference between softmax-normalised and unnormalised "
+                       "SNR^{-1}, as a multiple of that probe's round-off tolerance (<= 1 passes)")
 
 
 def _mutant_softmax(params, seed, *, device="cpu", dtype="float64") -> Result:
@@ -399,9 +401,12 @@ def check_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
     tol = 2 * 2 * (fk.shape[-1] + K.shape[0] + 4) * u * scale
     err = (o_fm - o_k).abs()
     ok = bool((err <= tol).all())
-    i = int((err - tol).argmax())
-    return Result(claim="C5.feature_map", params=dict(params), seed=seed, passed=ok, error=float(err.flatten()[i]),
-                  tolerance=float(tol.flatten()[i]), note=f"feature map {fmap}: S phi(q) vs sum_j v_j kappa(k_j, q)")
+    ratio = torch.where(tol > 0, err / tol.clamp_min(torch.finfo(tol.dtype).tiny),
+                        torch.where(err > 0, float("inf"), 0.0))
+    # reported as a multiple of each entry's own tolerance (which entry is worst is itself a matter of round-off)
+    return Result(claim="C5.feature_map", params=dict(params), seed=seed, passed=ok, error=float(ratio.max()),
+                  tolerance=1.0, note=f"feature map {fmap}: S phi(q) vs sum_j v_j kappa(k_j, q), worst entry as a "
+                                      "multiple of its round-off tolerance (<= 1 passes)")
 
 
 def _mutant_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
