@@ -205,18 +205,19 @@ def as_markdown(prefixes=()) -> str:
             out += ["", f"### {group} — {title}" if title else f"### {group}", ""]
             if summary:
                 out += [summary, ""]
-        out += [f"#### {c.id}", "", f"**{_md(c.title)}** · [{c.tag}] · {c.kind} · reference: {_md(c.ref)}"
-                + (f" · convention: {c.convention}" if c.convention else ""), "", _md(c.statement)]
+        out += [f"#### {c.id}", "", f"**{c.title}** · [{c.tag}] · {c.kind} · reference: {c.ref}"
+                + (f" · convention: {c.convention}" if c.convention else ""), "", c.statement]
         facts = []
         if c.kind == "statistical":
             facts.append(f"declared false-failure rate {c.alpha:g} per check")
         if c.mutant_says:
-            facts.append(f"wrong formula that must fail: “{_md(c.mutant_says)}”")
+            facts.append(f"wrong formula that must fail: “{c.mutant_says}”")
         if c.evidence:
             facts.append(f"evidence from the job `{c.evidence}` (`assocmem evidence run {c.evidence}`)")
         if facts:
             out += ["", "*" + "; ".join(facts) + ".*"]
-    return "\n".join(out) + "\n"
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
 FORMATS = {"text": as_text, "markdown": as_markdown, "json": as_json}

@@ -111,7 +111,8 @@ def require_memory(n_bytes: int, flags: str, what: str, device: str = "cpu") -> 
 
 # ------------------------------------------------------------------------------------------- Dask scheduler ---
 def require_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT_S) -> None:
-    """Refuse a Dask scheduler address that is malformed or does not accept a TCP connection within ``timeout``."""
+    """Refuse a Dask scheduler address that is malformed, refuses connections, or does not complete Dask's handshake
+    within ``timeout`` seconds (something else listening there, or a network that accepts and never answers)."""
     parts = urlsplit(address if "://" in address else f"tcp://{address}")
     if parts.scheme not in ("tcp", "tls") or not parts.hostname or parts.port is None:
         raise InputError("--scheduler", f"must look like tcp://HOST:PORT, got {address!r}")
@@ -121,6 +122,22 @@ def require_scheduler(address: str, timeout: float = SCHEDULER_TIMEOUT_S) -> Non
     except OSError as e:
         reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or type(e).__name__).lower()
         raise InputError("--scheduler", f"no Dask scheduler answers at {address} within {timeout:g} s ({reason})") from None
+    try:
+        from distributed.comm import connect
+    except ImportError:
+        return  # the backend check says what to install
+
+    async def handshake():  # Dask's comm handshake, cancelled at the deadline however the other side behaves
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
+
+    import asyncio
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), timeout))
+    except (OSError, TimeoutError, asyncio.TimeoutError) as e:
+        raise InputError("--scheduler", f"no Dask scheduler answers at {address} within {timeout:g} s "
+                                        f"({type(e).__name__}: what listens there does not speak Dask)") from None
 
 
 # ------------------------------------------------------------------------------------------- output folders ---

@@ -356,7 +356,7 @@ def build(opts: Options, out_dir: Path) -> dict:
         (out_dir / "data" / f"{f.id}.csv").write_text(csv_text)
         svg_path = out_dir / "figures" / f"{f.id}.svg"
         svg_key = cache.key(("svg", f.id, hashlib.sha256(csv_text.encode()).hexdigest(), matplotlib.__version__),
-                            tuple(f.modules) + (f.draw.__module__, "assocmem.report"))
+                            tuple(f.modules) + (f.draw.__module__, "assocmem.report", "assocmem.claims._style"))
         svg = cache.load(svg_key) if not opts.fresh else None
         if svg is None:
             _save_svg(f.draw(rows), svg_path)

@@ -1,4 +1,4 @@
-"""Claims U1 (one framework) and U2 (equivalent forms) of CLAIMS.md Part II, and the regenerated §2.2 table.
+"""Claims U1 (one framework) and U2 (equivalent forms) of docs/CLAIMS.md Part II, and the regenerated §2.2 table.
 
 U1.<rule>: SymPy proves that the rule's update is one (proximal / Newton / momentum) gradient step of its objective
 (theory.updates), and autograd checks the same numerically: the recurrent form's one-token update equals
@@ -113,7 +113,7 @@ GRID_FORMS = [
                               (40, 5, 7, "zero", "ends"))
 ]
 
-RULE_ROWS = [  # (registry name, layer, update, objective, step) -- the paper's §2.2 table (CLAIMS.md U1)
+RULE_ROWS = [  # (registry name, layer, update, objective, step) -- the paper's §2.2 table (docs/CLAIMS.md U1)
     ("linear", "linear attention", "S_{t-1} + v k^T", "-<S k, v>", "gradient, lr 1"),
     ("retnet", "RetNet / decay (Mamba2: data-dependent g)", "g S_{t-1} + v k^T", "-<S k, v> + (1-g)/2 ||S||^2", "gradient with weight decay"),
     ("gla", "GLA (per-channel gate)", "S_{t-1} diag(a_t) + v k^T", "-<S k, v> + 1/2 sum_ij (1-a_j) S_ij^2", "gradient with weight decay"),
@@ -262,7 +262,7 @@ for _name, *_ in RULE_ROWS:
         continue
     register(Claim(
         id=f"U2.{_name}_forms", title=f"{RULES[_name].title}: recurrent, parallel and chunked forms agree",
-        tag="suite", ref="CLAIMS.md U2; flash-linear-attention naive/chunk semantics",
+        tag="suite", ref="docs/CLAIMS.md U2; flash-linear-attention naive/chunk semantics",
         statement=f"For {RULES[_name].title}, the parallel and chunked forms (any T, any chunk size, with initial state) "
                   "equal the recurrent ground truth in float64: outputs, final state and the gradients of a random "
                   "linear functional of both with respect to every input, within C n u cond max(1, |ref|), "
@@ -323,7 +323,7 @@ def _lowprec_strategy(draw):
 
 
 register(Claim(
-    id="U2.lowprec_forms", title="All forms in float32 and bfloat16", tag="suite", ref="CLAIMS.md U2",
+    id="U2.lowprec_forms", title="All forms in float32 and bfloat16", tag="suite", ref="docs/CLAIMS.md U2",
     statement="Every form of every rule run in float32 or bfloat16 matches the float64 recurrent ground truth on the "
               "same rounded inputs, values and gradients, to RMS error <= C n u cond max(RMS of the reference, 1) "
               "(u the dtype's unit round-off; bfloat16/float16 solves run in float32).",
@@ -335,14 +335,14 @@ register(Claim(
 ))
 
 register(Claim(
-    id="U2.parallel_symbolic", title="Parallel (matrix) forms, derived", tag="suite", ref="CLAIMS.md U2",
+    id="U2.parallel_symbolic", title="Parallel (matrix) forms, derived", tag="suite", ref="docs/CLAIMS.md U2",
     statement="For T = 3 tokens with symbol entries (d_k = 2, d_v = 1) the recurrent outputs equal (Q K^T . M) V (linear), "
               "(Q K^T . G) V (decay), (Q K^T . M)(I + diag(b)(K K^T . M^-))^{-1} diag(b) V (DeltaNet) and the gated "
               "version with G (Gated DeltaNet), identically.",
     kind="symbolic", derivation=lambda: steps(th.derivation_parallel_forms()), modules=MODULES,
 ))
 register(Claim(
-    id="U2.chunk_symbolic", title="Chunked (WY/UT) form, derived", tag="suite", ref="CLAIMS.md U2",
+    id="U2.chunk_symbolic", title="Chunked (WY/UT) form, derived", tag="suite", ref="docs/CLAIMS.md U2",
     statement="The chunked DeltaNet with the UT transform T_c = (I + tril(diag(b) K_c K_c^T, -1))^{-1} diag(b), chunk size "
               "2 on T = 3 tokens (T not a multiple of the chunk), equals the recurrence identically (symbol entries).",
     kind="symbolic", derivation=lambda: steps(th.derivation_chunk_form()), modules=MODULES,
