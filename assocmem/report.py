@@ -221,6 +221,7 @@ def _git_revision() -> str:
 
 
 def _environment(opts: Options) -> dict:
+    import jinja2
     import matplotlib
     import numpy
     import scipy
@@ -237,7 +238,7 @@ def _environment(opts: Options) -> dict:
         "claims": ("ids starting with " + ", ".join(opts.only)) if opts.only else "every registered claim",
         "python": platform.python_version(), "numpy": numpy.__version__,
         "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__,
-        "matplotlib": matplotlib.__version__,
+        "matplotlib": matplotlib.__version__, "jinja2": jinja2.__version__,
         "seeds": "per grid point: crc32(claim id, parameters, base seed); listed in every CSV",
         "sample sizes": "per grid point: column n (Monte Carlo trials) in the tables and CSVs",
     }
