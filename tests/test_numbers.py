@@ -64,12 +64,12 @@ def perturbed(value, k: int):
     """Every float inside ``value`` (a Result, a list of figure rows, ...) moved by ``k`` ulps."""
     import dataclasses
 
-    if isinstance(value, float):
-        return nudge(value, k) if math.isfinite(value) else value
+    if isinstance(value, float):  # exact short decimals (counts over trials) carry no round-off: left alone
+        return nudge(value, k) if math.isfinite(value) and not numbers.is_short_decimal(value) else value
     if isinstance(value, dict):
         return {key: perturbed(v, k) for key, v in value.items()}
-    if isinstance(value, list):
-        return [perturbed(v, k) for v in value]
+    if isinstance(value, (list, tuple)):
+        return type(value)(perturbed(v, k) for v in value)
     if dataclasses.is_dataclass(value) and isinstance(value, Result):
         return dataclasses.replace(value, **{f.name: perturbed(getattr(value, f.name), k)
                                              for f in dataclasses.fields(value) if f.name not in ("params", "seed")})
@@ -99,9 +99,18 @@ def unstable_prints(values, ks=(-4, -1, 1, 4)) -> list[str]:
     return bad
 
 
+def test_nested_values_are_printed_with_six_digits():
+    assert numbers.other({"a": {2: {"mean": 0.7499999999999993, "lo": 0.6840371666701309}}, "n": [1, 0.1 + 0.2]}) == \
+        "{'a': {2: {'mean': 0.75, 'lo': 0.684037}}, 'n': [1, 0.3]}"
+    assert numbers.is_short_decimal(331 / 400) and not numbers.is_short_decimal(0.1 + 0.2)
+
+
 def test_perturbation_check_detects_a_value_on_a_rounding_boundary():
-    claim_free_rows = [[{"x": 0.12345649999999999, "estimate": 1.0, "lo": 0.5, "hi": 1.5}]]
-    assert unstable_prints(claim_free_rows)  # 6 significant digits of x sit on a boundary
+    near = [float("0.1234565")]  # a rounding boundary at 6 significant digits; values a few ulps either side
+    for _ in range(3):
+        near = [math.nextafter(near[0], 0)] + near + [math.nextafter(near[-1], 1)]
+    candidates = [x for x in near if not numbers.is_short_decimal(x)]
+    assert candidates and all(unstable_prints([[{"x": x, "estimate": 1.0, "lo": 0.5, "hi": 1.5}]]) for x in candidates)
     assert not unstable_prints([[{"x": 0.123456, "estimate": 1.0, "lo": 0.5, "hi": 1.5}]])
 
 
