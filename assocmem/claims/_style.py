@@ -28,11 +28,17 @@ def errbar(ax, xs, rows, *, y="estimate", lo="lo", hi="hi", **kw):
     return ax.errorbar(xs, ys, yerr=[below, above], **kw)
 
 
-def key_legend(ax, *, exact: bool = True, measured: str | None = "measured", extra=(), **kw):
-    """A legend with the axis' own series plus black entries saying what a line and a point mean."""
+def key_legend(ax, *, exact: bool = True, measured: str | None = "measured", extra=(), outside: bool = False,
+               handles=None, labels=None, **kw):
+    """A legend with the axis' own series (or ``handles``/``labels``) plus black entries saying what a line and a
+    point mean; ``outside`` puts it to the right of the axes, clear of the data."""
     from matplotlib.lines import Line2D
 
-    handles, labels = ax.get_legend_handles_labels()
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    handles, labels = list(handles), list(labels)
+    if outside:
+        kw.update(loc="upper left", bbox_to_anchor=(1.02, 1), borderaxespad=0)
     if exact:
         handles.append(Line2D([], [], color="k", lw=1.2))
         labels.append("line: exact")

@@ -66,7 +66,7 @@ def draw_snr_vs_n(rows):
 
     plt = _plt()
     dks = sorted({r["d_k"] for r in rows})
-    fig, axes = plt.subplots(1, len(dks), figsize=(5.5 * len(dks), 4.4), squeeze=False)
+    fig, axes = plt.subplots(1, len(dks), figsize=(4.6 * len(dks) + 2.6, 4.4), squeeze=False)
     for ax, dk in zip(axes[0], dks):
         for j, name in enumerate(_LABEL):
             rs = sorted([r for r in rows if r["d_k"] == dk and r["kernel"] == name], key=lambda r: r["n_pairs"])
@@ -80,7 +80,7 @@ def draw_snr_vs_n(rows):
         ax.set_xlabel("N (stored pairs)")
         ax.set_ylabel(f"{_style.SNR_INV} (typical convention)")
         ax.set_title(f"d_k = {dk}, d_v = 16")
-        _style.key_legend(ax, measured=f"Monte Carlo, {LEVEL}", title="kernel", title_fontsize=7, loc="upper left")
+    _style.key_legend(axes[0][-1], measured=f"Monte Carlo, {LEVEL}", title="kernel", title_fontsize=7, outside=True)
     return _style.finish(fig, f"Kernel memories: {_style.SNR_INV} against N (C6, C7, C9)")
 
 
@@ -240,7 +240,7 @@ def draw_performer(rows):
     from assocmem.claims import _style
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(9.2, 4.6))
     j = 0
     for kind in ("positive", "trigonometric"):
         for orth in (False, True):
@@ -258,7 +258,7 @@ def draw_performer(rows):
     _style.log_ticks(ax, "x", sorted({r["m"] for r in rows}))
     ax.set_xlabel("m (random features)")
     ax.set_ylabel("E[(phi(x)^T phi(y) - exp(x^T y))^2]")
-    _style.key_legend(ax, measured=f"measured, {LEVEL}", title="features", title_fontsize=7, loc="upper right")
+    _style.key_legend(ax, measured=f"measured, {LEVEL}", title="features", title_fontsize=7, outside=True)
     return _style.finish(fig, "Performer random features: squared error against m (C9)")
 
 
@@ -305,7 +305,7 @@ def draw_ffn(rows):
     from assocmem.claims import _style
 
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11.5, 4.6))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     acts = sorted({r["activation"] for r in rows})
     for j, a in enumerate(acts):
         color = f"C{j}"
@@ -325,12 +325,16 @@ def draw_ffn(rows):
     axes[0].set_xlabel("d_ff = N (one slot per stored pair; d_k = d_v = 16)")
     axes[0].set_ylabel(f"{_style.SNR_INV} (typical convention)")
     axes[0].set_title("Constructed FFN memory")
-    _style.key_legend(axes[0], measured=f"Monte Carlo, {LEVEL}", title="activation", title_fontsize=7, loc="upper left")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=f"C{j}", marker="o", ms=4) for j, _ in enumerate(acts)]
     axes[1].set_xlabel("d_ff (N = 64 pairs, d_k = d_v = 16)")
     axes[1].set_ylabel("recall (fraction decoded to the right value)")
     axes[1].set_ylim(-0.02, 1.05)
     axes[1].set_title("Trained FFN memory (one run per point)")
-    axes[1].legend(fontsize=7, title="activation; 95% Clopper-Pearson", title_fontsize=7, loc="lower right")
+    _style.key_legend(axes[1], handles=handles, labels=acts, exact=True,
+                      measured=f"left: Monte Carlo, {LEVEL}; right: 95% Clopper-Pearson", title="activation",
+                      title_fontsize=7, outside=True)
     return _style.finish(fig, "FFN memories against width, per activation (C11)")
 
 
@@ -448,7 +452,7 @@ def draw_decode(rows):
     ax.set_ylabel("recall (fraction decoded to the right value)")
     _style.key_legend(ax, exact=False, measured="measured, 95% Clopper-Pearson", title="kernel", title_fontsize=7,
                       extra=[(Line2D([], [], color="k", ls=":"), f"N_max at {_style.SNR_INV} = 1 (typical)")],
-                      loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+                      outside=True)
     d_k = rows[0]["d_k"]
     return _style.finish(fig, f"Recall by nearest stored value against N, d_k = d_v = {d_k} (C10)")
 
