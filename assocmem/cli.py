@@ -172,7 +172,8 @@ def cmd_report(args) -> int:
     if not args.quiet:
         what = opts.subset or "the full report"
         print(f"assocmem report: {what}; base seed {args.seed}; {args.device}/{args.dtype}; backend {args.backend}"
-              f"{f' ({args.jobs} jobs)' if args.backend == 'joblib' else ''}; writing {out}", file=sys.stderr, flush=True)
+              + (f" ({'one worker per core' if args.jobs == -1 else f'{args.jobs} workers'})" if args.backend == "joblib" else "")
+              + f"; writing {out}", file=sys.stderr, flush=True)
     summary = report.write(opts, out)
     print(f"wrote {out / 'REPORT.md'}: {summary['summary']}")
     return 0

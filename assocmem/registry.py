@@ -292,14 +292,10 @@ def default_regime(results: Sequence[Result]) -> str:
 
 def fmt(x: float | None, digits: int = 4) -> str:
     """Format a number for a report: significant digits, never 'nan' without saying so."""
-    if x is None:
-        return "—"
-    if isinstance(x, (bool,)):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    if math.isnan(x):
+    if isinstance(x, float) and math.isnan(x):
         return "NaN (not computable)"
-    if math.isinf(x):
+    if isinstance(x, float) and math.isinf(x):
         return "∞" if x > 0 else "-∞"
-    return f"{x:.{digits}g}"
+    from assocmem.numbers import significant
+
+    return significant(x, digits)
