@@ -22,12 +22,12 @@ from impl.numerics.errors import InputError
 ROOT = Path(__file__).resolve().parent.parent
 IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "assocmem").is_dir()
 
-DESCRIPTION = """\
-Executable checks of 'Understanding Transformer from the Perspective of Associative Memory' (arXiv 2505.19488):
-derivations in SymPy, numerics in NumPy/PyTorch, property tests, and a report with a verdict for every claim.
-
-Start with: assocmem claims (what is checked), assocmem report (regenerate the report), assocmem test (run the
-property tests). 'assocmem COMMAND --help' describes each command."""
+DESCRIPTION = (
+    "Executable checks of 'Understanding Transformer from the Perspective of Associative Memory' (arXiv "
+    "2505.19488): derivations in SymPy, numerics in NumPy/PyTorch, property tests, and a report with a verdict for "
+    "every claim.\n\n"
+    "Start with: assocmem claims (what is checked), assocmem report (regenerate the report), assocmem test (run the "
+    "property tests). 'assocmem COMMAND --help' describes each command.")
 
 DTYPES = ("float64", "float32", "bfloat16", "float16")
 BACKENDS = ("joblib", "serial", "dask", "ray")
@@ -49,10 +49,18 @@ def _slug(words) -> str:
     return "-".join(re.sub(r"[^A-Za-z0-9._]+", "_", w) for w in words)
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
+class _Formatter(argparse.HelpFormatter):
+    """Descriptions keep their line breaks; each line is wrapped to the width."""
+
     def __init__(self, prog):
         super().__init__(prog, max_help_position=30, width=min(110, max(80, os.get_terminal_size(2).columns
                                                                         if sys.stderr.isatty() else 110)))
+
+    def _fill_text(self, text, width, indent):
+        import textwrap
+
+        return "\n".join(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent) if line else ""
+                         for line in text.splitlines())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -399,11 +407,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report)
 
     s = sub.add_parser("snr", help="Monte Carlo SNR⁻¹ of one memory configuration, every convention, beside its exact value",
-                       description="Estimate the retrieval SNR⁻¹ of one memory configuration by Monte Carlo, in every\n"
+                       description="Estimate the retrieval SNR⁻¹ of one memory configuration by Monte Carlo, in every "
                                    "convention (C3), with intervals, beside its exact value. The quantity:\n"
-                                   "  SNR⁻¹ = E_others ||r||^2 / (c^2 ||v_i||^2), where S k_i = c v_i + r (paper Eq. 4);\n"
-                                   "  larger is worse.\n"
-                                   "Kernel parameters have no defaults: the kernel you name needs its own (exp: --tau;\n"
+                                   "  SNR⁻¹ = E_others ||r||^2 / (c^2 ||v_i||^2), where S k_i = c v_i + r (paper Eq. 4); "
+                                   "larger is worse.\n"
+                                   "Kernel parameters have no defaults: the kernel you name needs its own (exp: --tau; "
                                    "poly: --p; rbf: --s; performer_*: --m and --tau).")
     s.add_argument("--memory", choices=("linear", "kernel", "ffn"), default="linear",
                    help="the memory: linear (S = sum v k^T), kernel (--kernel), ffn (--activation) (default: %(default)s)")
