@@ -95,13 +95,13 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def _evaluate_store(task: Task, key: str | None, index: int = 0):
-    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` (None: no caching).
-    Returns (index, value), so that results arriving in any order go back to their place."""
+def _evaluate_store(task: Task, key: str | None, index: int = 0, root: str | None = None):
+    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` in the cache at ``root`` (key None:
+    no caching). Returns (index, value), so that results arriving in any order go back to their place."""
     with _one_thread():
         value = evaluate(task)
     if key is not None:
-        cache.store(key, value)
+        cache.store(key, value, root)
     return index, value
 
 
@@ -169,9 +169,10 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
     values = [cache.load(k) if k else None for k in keys]
     todo = [i for i, v in enumerate(values) if v is None]
     bar = _progress(tqdm, len(todo), desc, enabled=bool(progress and todo), cached=len(tasks) - len(todo))
+    root = str(cache.cache_dir())  # decided here: a reused worker may carry another process's environment
     if backend == "serial" or len(todo) <= 1:
         for i in todo:
-            values[i] = _evaluate_store(tasks[i], keys[i])[1]
+            values[i] = _evaluate_store(tasks[i], keys[i], i, root)[1]
             bar.update()
         bar.close()
         return values
@@ -183,7 +184,7 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
         # cannot stream results back; it returns the whole list at the end.
         stream = "list" if backend == "ray" else "generator_unordered"
         par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as=stream)
-        for i, v in par(joblib.delayed(_evaluate_store)(tasks[i], keys[i], i) for i in todo):
+        for i, v in par(joblib.delayed(_evaluate_store)(tasks[i], keys[i], i, root) for i in todo):
             values[i] = v
             bar.update()
     bar.close()
