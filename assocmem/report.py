@@ -236,7 +236,8 @@ def _environment(opts: Options) -> dict:
         "git revision": _git_revision(), "device": dev, "dtype": opts.dtype, "base seed": str(opts.seed),
         "grid": "quick" if opts.quick else "full",
         "claims": ("ids starting with " + ", ".join(opts.only)) if opts.only else "every registered claim",
-        "python": platform.python_version(), "numpy": numpy.__version__,
+        # Python's minor version only: a patch release does not change numbers, and CI machines differ in it
+        "python": ".".join(platform.python_version_tuple()[:2]), "numpy": numpy.__version__,
         "scipy": scipy.__version__, "sympy": sympy.__version__, "torch": torch.__version__,
         "matplotlib": matplotlib.__version__, "jinja2": jinja2.__version__,
         "seeds": "per grid point: crc32(claim id, parameters, base seed); listed in every CSV",

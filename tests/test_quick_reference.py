@@ -6,8 +6,8 @@ commit that made the reference (the reference is committed after it is made). No
 versions, device, seeds, numbers, figures and evidence states must match.
 
 The library versions are part of the comparison's premise: with other versions than the reference's (see its
-environment table; `requirements-lock.txt` installs them) numbers may legitimately differ, so the test is skipped
-with the differing versions named instead of failing. To refresh the reference after changing claims or figures:
+environment table: Python's minor version and each library's version; `requirements-lock.txt` installs them)
+numbers may legitimately differ, so the test is skipped with the differing versions named instead of failing. To refresh the reference after changing claims or figures:
 `assocmem report --quick --out reports/quick`, and commit it with the change.
 """
 
@@ -46,8 +46,8 @@ def regenerated(tmp_path_factory):
         pytest.fail("reports/quick/REPORT.md is missing: make it with `assocmem report --quick --out reports/quick`")
     mismatch = _version_mismatch()
     if mismatch:
-        pytest.skip("library versions differ from the quick reference's, so its numbers may legitimately differ: "
-                    + "; ".join(mismatch) + " (install requirements-lock.txt)")
+        pytest.skip("versions differ from the quick reference's, so its numbers may legitimately differ: "
+                    + "; ".join(mismatch) + " (requirements-lock.txt installs the reference's libraries on CPython 3.11)")
     tmp = tmp_path_factory.mktemp("quick")
     mp = pytest.MonkeyPatch()
     mp.setenv("ASSOCMEM_CACHE", str(tmp / "cache"))  # from scratch: nothing cached
