@@ -81,8 +81,10 @@ def load(k: str):
         return None
 
 
-def store(k: str, value) -> None:
-    path = cache_dir() / k[:2] / f"{k}.pkl"
+def store(k: str, value, root: str | os.PathLike | None = None) -> None:
+    """Store ``value`` under key ``k`` in ``root`` (default: ``cache_dir()``; workers get the root from the process
+    that owns the cache, since a reused worker process may have been started with another environment)."""
+    path = Path(root if root is not None else cache_dir()) / k[:2] / f"{k}.pkl"
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = pickle.dumps(value, protocol=4)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")

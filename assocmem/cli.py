@@ -1,40 +1,84 @@
-"""The command line: ``assocmem check | test | report | snr | task | evidence | conform | bench`` (also ``python -m assocmem``).
+"""The command line, ``assocmem`` (also ``python -m assocmem``): claims, check, test, report, snr, task, evidence,
+conform, bench.
 
-Bad input gets one line, ``assocmem: error: <parameter>: <what is allowed>``, exit status 2, no traceback, and
-nothing written.
+Bad input gets one line, ``assocmem: error: <flag>: <what is allowed>``, exit status 2, no traceback, and nothing
+written: every check that can be made before a run is made before it (sizes against free memory, a Dask
+scheduler's address, the output folder).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from assocmem import inputs
 from impl.numerics.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
+IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / "assocmem").is_dir()
+
+DESCRIPTION = (
+    "Executable checks of 'Understanding Transformer from the Perspective of Associative Memory' (arXiv "
+    "2505.19488): derivations in SymPy, numerics in NumPy/PyTorch, property tests, and a report with a verdict for "
+    "every claim.\n\n"
+    "Start with: assocmem claims (what is checked), assocmem report (regenerate the report), assocmem test (run the "
+    "property tests). 'assocmem COMMAND --help' describes each command.")
+
+DTYPES = ("float64", "float32", "bfloat16", "float16")
+BACKENDS = ("joblib", "serial", "dask", "ray")
+DEVICE_HELP = "cpu, cuda or cuda:N (default: %(default)s)"
+
+# Internal parameter names (in messages from theory/impl) -> the flag a user typed.
+FLAGS = {"n_pairs": "--n-pairs", "d_k": "--d-k", "d_v": "--d-v", "trials": "--trials", "seed": "--seed",
+         "alpha": "--alpha", "convention": "--convention", "kernel": "--kernel", "tau": "--tau", "p": "--p",
+         "s": "--s", "m": "--m", "mode": "--mode", "activation": "--activation", "device": "--device",
+         "dtype": "--dtype", "backend": "--backend", "model": "--model", "claim": "CLAIM"}
+
+
+def reports_dir() -> Path:
+    """The committed reports folder of this checkout, or ./reports when assocmem runs from an installed copy."""
+    return ROOT / "reports" if IN_CHECKOUT else Path.cwd() / "reports"
+
+
+def _slug(words) -> str:
+    return "-".join(re.sub(r"[^A-Za-z0-9._]+", "_", w) for w in words)
+
+
+class _Formatter(argparse.HelpFormatter):
+    """Descriptions keep their line breaks; each line is wrapped to the width."""
+
+    def __init__(self, prog):
+        super().__init__(prog, max_help_position=30, width=min(110, max(80, os.get_terminal_size(2).columns
+                                                                        if sys.stderr.isatty() else 110)))
+
+    def _fill_text(self, text, width, indent):
+        import textwrap
+
+        return "\n".join(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent) if line else ""
+                         for line in text.splitlines())
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, no usage dump
-        self.exit(2, f"assocmem: error: {message} (see `{self.prog} --help`)\n")
+    def __init__(self, *a, **kw):
+        kw.setdefault("formatter_class", _Formatter)
+        super().__init__(*a, **kw)
+
+    def error(self, message):  # one line, no usage dump; the flag first, as in every other error
+        message = message.removeprefix("argument ")
+        self.exit(2, f"assocmem: error: {message} (see: {self.prog} --help)\n")
 
 
-def _positive_int(name):
-    def parse(text):
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}") from None
-        return v
-
-    return parse
+def _reject(flag: str, why: str):
+    raise InputError(flag, why)
 
 
-# ---------------------------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------- check ---
 def cmd_check(args) -> int:
     """Re-derive every formula: each claim's SymPy steps, and the moment engine's cross-checks against sympy.stats."""
     import sympy as sp
@@ -42,33 +86,50 @@ def cmd_check(args) -> int:
     from assocmem import registry
     from theory.moments import cross_checks
 
-    bad = 0
-    for what, engine, reference in cross_checks():
-        ok = sp.simplify(sp.sympify(engine) - sp.sympify(reference)) == 0
-        bad += not ok
-        if args.verbose or not ok:
-            print(f"  {'✓' if ok else '✗'} moments: {what}")
-    print(f"{'✓' if not bad else '✗'} theory.moments cross-checks against sympy.stats")
-    for c in registry.claims():
+    claims = registry.claims()
+    if args.claim:
+        unknown = [p for p in args.claim if not any(c.id.startswith(p) for c in claims)]
+        if unknown:
+            groups = sorted({c.group for c in claims}, key=registry._sort_key)
+            raise InputError("CLAIM", f"no claim id starts with {' or '.join(unknown)}; ids start with one of "
+                                      f"{', '.join(groups)} (see `assocmem claims`)")
+        claims = [c for c in claims if any(c.id.startswith(p) for p in args.claim)]
+    bad = checked = 0
+    if not args.claim:
+        for what, engine, reference in cross_checks():
+            ok = sp.simplify(sp.sympify(engine) - sp.sympify(reference)) == 0
+            bad += not ok
+            if args.verbose or not ok:
+                print(f"  {'✓' if ok else '✗'} moments: {what}")
+        print(f"{'✓' if not bad else '✗'} theory.moments cross-checks against sympy.stats")
+    for c in claims:
         if c.derivation is None:
-            print(f"· {c.id:34s} [{c.tag}] no derivation (numeric claim: `assocmem test`, `assocmem report`)")
-            continue
-        if args.claim and not any(c.id.startswith(x) for x in args.claim):
+            if args.verbose:
+                print(f"· {c.id:34s} [{c.tag}] no derivation (a numeric claim: assocmem test, assocmem report)")
             continue
         steps = c.derivation()
         failed = [s.says for s in steps if not s.holds()]
         bad += bool(failed)
+        checked += 1
         print(f"{'✓' if not failed else '✗'} {c.id:34s} [{c.tag}] {len(steps) - len(failed)}/{len(steps)} steps")
         for says in failed:
             print(f"    ✗ {says}")
-    print("all derivations verified" if not bad else f"{bad} derivation(s) FAILED")
+    numeric = sum(c.derivation is None for c in claims)
+    tail = f" ({numeric} numeric claim(s) without a derivation not listed; -v lists them)" if numeric and not args.verbose else ""
+    print((f"all {checked} derivations verified" if not bad else f"{bad} derivation(s) FAILED") + tail)
     return 1 if bad else 0
 
 
+# ----------------------------------------------------------------------------------------------------- test ---
 def cmd_test(args) -> int:
     from impl.numerics.device import resolve_device
 
     resolve_device(args.device)
+    if importlib.util.find_spec("pytest") is None:
+        raise InputError("test", "needs pytest, the test extra: python -m pip install -e '.[test]'")
+    if not (ROOT / "tests").is_dir():
+        raise InputError("test", f"the tests live in a checkout of the repository, not in the installed package "
+                                 f"({ROOT}); run it from a clone installed with pip install -e .")
     env = dict(os.environ, HYPOTHESIS_PROFILE=args.profile)
     marks = []
     if not args.slow:
@@ -84,59 +145,143 @@ def cmd_test(args) -> int:
     return 0 if rc == 5 and args.device.startswith("cuda") else rc
 
 
+# ------------------------------------------------------------------------------------------ report / evidence ---
+def _check_backend(args) -> None:
+    """Backend flags that do not apply are refused; an unreachable scheduler fails here, in seconds."""
+    if args.jobs is not None and args.backend != "joblib":
+        _reject("--jobs", f"applies to --backend joblib only (got --backend {args.backend})")
+    if args.scheduler is not None and args.backend != "dask":
+        _reject("--scheduler", f"applies to --backend dask only (got --backend {args.backend})")
+    extra = {"dask": "dask.distributed", "ray": "ray"}.get(args.backend)
+    if extra and importlib.util.find_spec(extra.split(".")[0]) is None:
+        _reject("--backend", f"{args.backend} needs the optional extra: python -m pip install -e '.[{args.backend}]'")
+    if args.scheduler is not None:
+        inputs.require_scheduler(args.scheduler)
+    if args.jobs is None:
+        args.jobs = -1
+
+
 def cmd_report(args) -> int:
     from assocmem import report
-    from impl.numerics.device import resolve_device, resolve_dtype
+    from impl.numerics.device import resolve_device
 
     resolve_device(args.device)
-    resolve_dtype(args.dtype)
-    if args.seed < 0:
-        raise InputError("--seed", f"must be >= 0, got {args.seed}")
+    _check_backend(args)
+    subset = bool(args.quick or args.only)
+    if args.out is None:  # a subset never goes into the committed report: each has its own scratch folder
+        words = (["quick"] if args.quick else []) + (["only", *args.only] if args.only else [])
+        args.out = str(reports_dir() / "scratch" / _slug(words)) if subset else str(reports_dir())
+    out = Path(args.out)
     opts = report.Options(quick=args.quick, device=args.device, dtype=args.dtype, seed=args.seed, backend=args.backend,
                           n_jobs=args.jobs, scheduler=args.scheduler, fresh=args.fresh,
                           progress=None if not args.quiet else False, only=tuple(args.only or ()))
-    summary = report.write(opts, args.out)
-    print(f"wrote {Path(args.out) / 'REPORT.md'}: {summary['summary']}")
+    report.select(opts)
+    report.check_destination(opts, out)
+    inputs.require_writable_dir(out)
+    if not args.quiet:
+        what = opts.subset or "the full report"
+        print(f"assocmem report: {what}; base seed {args.seed}; {args.device}/{args.dtype}; backend {args.backend}"
+              + (f" ({'one worker per core' if args.jobs == -1 else f'{args.jobs} workers'})" if args.backend == "joblib" else "")
+              + f"; writing {out}", file=sys.stderr, flush=True)
+    summary = report.write(opts, out)
+    print(f"wrote {out / 'REPORT.md'}: {summary['summary']}")
     return 0
 
 
-def _snr_linear(args) -> dict:
-    from impl.estimators.snr_linear import CONVENTIONS, estimate_linear_snr
+def cmd_evidence(args) -> int:
+    from assocmem import evidence
 
-    conventions = tuple(args.convention or CONVENTIONS)
-    skipped = {}
-    if not args.convention and (args.d_k <= 2 or args.d_v <= 2):
-        conventions = tuple(c for c in conventions if c != "probe_averaged")
-        skipped["probe_averaged"] = {"note": "infinite for d_k <= 2 or d_v <= 2 (E[1/chi^2_d] needs d > 2): not estimated"}
-    res = estimate_linear_snr(args.n_pairs, args.d_k, args.d_v, args.trials, args.seed, device=args.device,
-                              dtype=args.dtype, alpha=args.alpha, conventions=conventions)
-    out = dict(skipped)
-    for conv, r in res.items():
-        e = r["estimate"]
-        out[conv] = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n,
-                     "theory": r.get("theory"), "inside": (e.lo <= r["theory"] <= e.hi) if r.get("theory") is not None else None,
-                     "note": r.get("note", "")}
-    out["paper_asymptote_N_over_dk"] = args.n_pairs / args.d_k
-    return out
+    run_flags = {"--quick": args.quick, "--seed": args.seed, "--backend": args.backend, "--jobs": args.jobs,
+                 "--scheduler": args.scheduler, "--fresh": args.fresh, "--quiet": args.quiet}
+    if args.action in ("list", "status"):
+        if args.job:
+            _reject("JOB", f"assocmem evidence {args.action} takes no job names (got {' '.join(args.job)})")
+        given = [f for f, v in run_flags.items() if v not in (None, False)]
+        if given:
+            _reject(given[0], f"applies to assocmem evidence run only, not {args.action}")
+        for job in evidence.jobs():
+            st = evidence.status(job.id)
+            print(f"{job.id:48s} {st.state:8s} {st.fingerprint or '—':12s} {st.detail}")
+        return 0
+    if not args.job:
+        _reject("JOB", "name at least one job or prefix (e.g. calibration); assocmem evidence list shows them")
+    args.backend = args.backend or "joblib"
+    _check_backend(args)
+    args.seed = 20250525 if args.seed is None else args.seed
+    selected = evidence.select(args.job)
+    opts = evidence.JobOptions(backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler, fresh=args.fresh,
+                               progress=None if not args.quiet else False, seed=args.seed, quick=args.quick)
+    for job in selected:
+        path = evidence.run_job(job, opts)
+        print(f"wrote {path}")
+    return 0
 
 
-def _snr_plugin(args) -> dict:
-    try:
-        from impl.estimators import snr_kernel as kernel_memory
-    except ImportError:
-        raise InputError("--memory", f"{args.memory!r} memories are not available in this build") from None
-    common = dict(device=args.device, dtype=args.dtype, alpha=args.alpha)
+# ------------------------------------------------------------------------------------------------------ snr ---
+def _snr_config(args):
+    """Check the snr flags against the memory they apply to and build the configuration."""
+    from assocmem import snr
+
+    kernel_flags = {"--kernel": args.kernel, "--tau": args.tau, "--p": args.p, "--s": args.s, "--m": args.m,
+                    "--mode": args.mode}
+    if args.memory != "kernel":
+        for flag, v in kernel_flags.items():
+            if v is not None:
+                _reject(flag, f"applies to --memory kernel only (got --memory {args.memory})")
+    if args.memory != "ffn" and args.activation is not None:
+        _reject("--activation", f"applies to --memory ffn only (got --memory {args.memory})")
     if args.memory == "kernel":
-        if not args.kernel:
-            raise InputError("--kernel", f"required with --memory kernel; one of {', '.join(kernel_memory.KERNELS)}")
-        extra = {k: getattr(args, k) for k in ("tau", "p", "s", "m") if getattr(args, k) is not None}
-        if args.mode:
-            extra["mode"] = args.mode
-        return kernel_memory.estimate_kernel_snr(args.kernel, args.n_pairs, args.d_k, args.d_v, args.trials, args.seed,
-                                                 **extra, **common)
-    if not args.activation:
-        raise InputError("--activation", f"required with --memory ffn; one of {', '.join(kernel_memory.ACTIVATIONS)}")
-    return kernel_memory.estimate_ffn_snr(args.activation, args.n_pairs, args.d_k, args.d_v, args.trials, args.seed, **common)
+        from impl.estimators.snr_kernel import KERNELS
+
+        if args.kernel is None:
+            _reject("--kernel", f"required with --memory kernel: one of {', '.join(KERNELS)}")
+        for name, (kernels, what) in snr.KERNEL_PARAMS.items():
+            given = getattr(args, name) is not None
+            if given and args.kernel not in kernels:
+                _reject(f"--{name}", f"applies to --kernel {' or '.join(kernels)} only (got --kernel {args.kernel})")
+            if not given and args.kernel in kernels:
+                _reject(f"--{name}", f"required with --kernel {args.kernel}: {what}")
+    if args.memory == "ffn":
+        from impl.memories.ffn import ACTIVATIONS, FFN_CONVENTIONS
+
+        if args.activation is None:
+            _reject("--activation", f"required with --memory ffn: one of {', '.join(ACTIVATIONS)}")
+        for c in args.convention or ():
+            if c not in FFN_CONVENTIONS:
+                _reject("--convention", f"FFN memories are estimated in the {' and '.join(FFN_CONVENTIONS)} "
+                                        f"conventions only, got {c}")
+    d_v = args.d_k if args.d_v is None else args.d_v
+    itemsize = {"float64": 8, "float32": 4}.get(args.dtype, 2)
+    inputs.require_memory(inputs.snr_bytes(args.n_pairs, args.d_k, d_v, itemsize), "--n-pairs/--d-k/--d-v",
+                          f"one trial with N = {args.n_pairs}, d_k = {args.d_k}, d_v = {d_v} in {args.dtype}",
+                          args.device)
+    conventions = tuple(dict.fromkeys(args.convention)) if args.convention else None
+    return snr.Config(memory=args.memory, n_pairs=args.n_pairs, d_k=args.d_k, d_v=d_v, trials=args.trials,
+                      seed=args.seed, alpha=args.alpha, device=args.device, dtype=args.dtype, conventions=conventions,
+                      kernel=args.kernel, tau=args.tau, p=args.p, s=args.s, m=args.m, mode=args.mode,
+                      activation=args.activation)
+
+
+def cmd_snr(args) -> int:
+    from assocmem import snr
+    from impl.numerics.device import resolve_device
+
+    resolve_device(args.device)
+    res = snr.run(_snr_config(args))
+    print(json.dumps(res, indent=2, sort_keys=True, allow_nan=True) if args.json else snr.text(res))
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ task / bench ---
+def cmd_task(args) -> int:
+    from impl import tasks
+    from impl.numerics.device import resolve_device
+
+    resolve_device(args.device)
+    summary = tasks.run_task(args.task, args.model, quick=args.quick, seed=args.seed, device=args.device,
+                             progress=sys.stderr.isatty())
+    print(json.dumps(_jsonable(summary), indent=2, sort_keys=True, default=str))
+    return 0
 
 
 def _jsonable(x):
@@ -149,77 +294,7 @@ def _jsonable(x):
     return x
 
 
-def cmd_snr(args) -> int:
-    from impl.numerics.device import resolve_device, resolve_dtype
-
-    resolve_device(args.device)
-    resolve_dtype(args.dtype)
-    if not 0 < args.alpha < 1:
-        raise InputError("--alpha", f"must be in (0, 1), got {args.alpha}")
-    out = _snr_linear(args) if args.memory == "linear" else _snr_plugin(args)
-    out = _jsonable(out)
-    if args.json:
-        print(json.dumps(out, indent=2, sort_keys=True))
-        return 0
-    print(f"{args.memory} memory, N = {args.n_pairs}, d_k = {args.d_k}, d_v = {args.d_v}, trials = {args.trials}, "
-          f"seed = {args.seed}, {args.device}/{args.dtype}; intervals at level {1 - args.alpha:.10g}")
-    print(f"{'convention':24s} {'estimate':>12s} {'interval':>27s} {'exact':>12s}  inside")
-    for conv, r in out.items():
-        if not isinstance(r, dict):
-            continue
-        if "estimate" not in r:
-            print(f"{conv:24s} {'—':>12s} {'':>27s} {'—':>12s}  —    {r.get('note', '')}")
-            continue
-        est = r["estimate"] if not isinstance(r["estimate"], dict) else r["estimate"]["value"]
-        lo = r.get("lo", r["estimate"]["lo"] if isinstance(r["estimate"], dict) else None)
-        hi = r.get("hi", r["estimate"]["hi"] if isinstance(r["estimate"], dict) else None)
-        th = r.get("theory")
-        inside = r.get("inside")
-        if inside is None and th is not None and lo is not None:
-            inside = lo <= th <= hi
-        print(f"{conv:24s} {est:12.6g} [{lo:12.6g}, {hi:12.6g}] {('%12.6g' % th) if th is not None else '           —'}  "
-              f"{'yes' if inside else ('—' if inside is None else 'NO')}  {r.get('note', '')}")
-    if "paper_asymptote_N_over_dk" in out:
-        print(f"paper's Eq. 7 asymptote N/d_k = {out['paper_asymptote_N_over_dk']:.6g}")
-    return 0
-
-
-def cmd_task(args) -> int:
-    try:
-        from impl import tasks
-    except ImportError:
-        raise InputError("task", "the task experiments are not available in this build") from None
-    if args.task not in tasks.TASKS:
-        raise InputError("task", f"must be one of {', '.join(tasks.TASKS)}, got {args.task!r}")
-    if args.model not in tasks.MODELS:
-        raise InputError("--model", f"must be one of {', '.join(tasks.MODELS)}, got {args.model!r}")
-    summary = tasks.run_task(args.task, args.model, quick=args.quick, seed=args.seed, device=args.device,
-                             progress=sys.stderr.isatty())
-    print(json.dumps(_jsonable(summary), indent=2, sort_keys=True, default=str))
-    return 0
-
-
-def cmd_evidence(args) -> int:
-    from assocmem import evidence
-
-    if args.action in ("list", "status"):
-        if args.job:
-            raise InputError("JOB", f"`assocmem evidence {args.action}` takes no job names (got {' '.join(args.job)})")
-        for job in evidence.jobs():
-            st = evidence.status(job.id)
-            print(f"{job.id:48s} {st.state:8s} {st.fingerprint or '—':12s} {st.detail}")
-        return 0
-    if not args.job:
-        raise InputError("JOB", "name at least one job (or a prefix such as 'calibration'); see `assocmem evidence list`")
-    if args.seed < 0:
-        raise InputError("--seed", f"must be >= 0, got {args.seed}")
-    selected = evidence.select(args.job)
-    opts = evidence.JobOptions(backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler, fresh=args.fresh,
-                               progress=None if not args.quiet else False, seed=args.seed, quick=args.quick)
-    for job in selected:
-        path = evidence.run_job(job, opts)
-        print(f"wrote {path}")
-    return 0
+_BENCH_GENERATED = re.compile(r"Generated by `assocmem bench([^`]*)`")
 
 
 def cmd_conform(args) -> int:
@@ -229,12 +304,12 @@ def cmd_conform(args) -> int:
 
     rule = rules.get(args.rule) if args.rule is not None else None
     if rule is None:
-        raise InputError("--rule", f"required; one of {', '.join(rules.rules())}")
+        _reject("--rule", f"required; one of {', '.join(rules.rules())}")
     if args.max_examples < 1:
-        raise InputError("--max-examples", f"must be an integer >= 1, got {args.max_examples}")
+        _reject("--max-examples", f"must be an integer >= 1, got {args.max_examples}")
     for dt in args.dtype or ():
         if dt not in ("float64", "float32", "bfloat16", "float16"):
-            raise InputError("--dtype", f"must be one of float64, float32, bfloat16, float16, got {dt!r}")
+            _reject("--dtype", f"must be one of float64, float32, bfloat16, float16, got {dt!r}")
     try:
         adapter = conformance.Adapter.parse(args.adapter)
     except InputError as e:
@@ -254,122 +329,223 @@ def cmd_conform(args) -> int:
 def cmd_bench(args) -> int:
     from benchmarks import dashboard
 
-    path = dashboard.write(quick=args.quick, out=args.out, only=args.only)
+    names = dashboard.modules(args.only)  # refuses unknown names before anything runs
+    subset = bool(args.quick or args.only)
+    flags = (" --quick" if args.quick else "") + (" --only " + " ".join(args.only) if args.only else "")
+    if args.out is None:
+        words = (["quick"] if args.quick else []) + (["only", *args.only] if args.only else [])
+        args.out = str(reports_dir() / "scratch" / ("bench-" + _slug(words)) / "BENCHMARKS.md") if subset \
+            else str(reports_dir() / "BENCHMARKS.md")
+    out = Path(args.out)
+    try:
+        m = _BENCH_GENERATED.search("\n".join(out.read_text().splitlines()[:4]))
+    except OSError:
+        m = None
+    if m and m.group(1).strip() != flags.strip():
+        _reject("--out", f"{out} holds the benchmarks of `assocmem bench{m.group(1)}`; this run "
+                         f"(`assocmem bench{flags}`) would replace them: choose another --out")
+    inputs.require_writable_dir(out.parent)
+    print(f"assocmem bench: {', '.join(names)}{' (quick)' if args.quick else ''}; writing {out}", file=sys.stderr,
+          flush=True)
+    path = dashboard.write(quick=args.quick, out=out, only=args.only)
     print(f"wrote {path}")
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------------------
-def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="assocmem", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+# --------------------------------------------------------------------------------------------------- claims ---
+def cmd_claims(args) -> int:
+    from assocmem import catalogue, registry
 
-    c = sub.add_parser("check", help="re-derive every formula (SymPy) and print each claim with a pass/fail mark")
-    c.add_argument("claim", nargs="*", help="only claims whose id starts with one of these")
-    c.add_argument("-v", "--verbose", action="store_true")
+    if args.prefix:
+        claims = registry.claims()
+        unknown = [p for p in args.prefix if not any(c.id.startswith(p) for c in claims)]
+        if unknown:
+            groups = sorted({c.group for c in claims}, key=registry._sort_key)
+            _reject("PREFIX", f"no claim id starts with {' or '.join(unknown)}; ids start with one of {', '.join(groups)}")
+    sys.stdout.write(catalogue.FORMATS[args.format](tuple(args.prefix)))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------------------
+def _backend_options(p, *, what: str) -> None:
+    p.add_argument("--backend", choices=BACKENDS, default="joblib" if what == "report" else None,
+                   help="where the tasks run: joblib (local processes, default), serial (this process), dask (a Dask "
+                        "cluster: pip install -e '.[dask]'), ray (pip install -e '.[ray]')")
+    p.add_argument("--jobs", type=inputs.jobs, default=None, metavar="N",
+                   help="joblib workers: -1 (default) for one per core, or 1 to %d" % inputs.JOBS_MAX)
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --backend dask: a running scheduler, tcp://HOST:PORT (default: start a local "
+                        "cluster); refused within %g s when nothing answers there" % inputs.SCHEDULER_TIMEOUT_S)
+    p.add_argument("--fresh", action="store_true", help="ignore the result cache (.cache/results) and recompute")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or start line")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from assocmem import catalogue, report, snr
+    from impl.estimators.snr_kernel import KERNELS, MODES
+    from impl.estimators.snr_linear import CONVENTIONS
+    from impl.memories.ffn import ACTIVATIONS
+    from impl.tasks.models import MODELS
+    from impl.tasks.train import TASKS
+
+    p = _Parser(prog="assocmem", description=DESCRIPTION)
+    p.add_argument("--version", action="version", version=f"assocmem {__import__('assocmem').__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    c = sub.add_parser("claims", help="list the claims the suite checks: tag, paper reference, kind, statement",
+                       description="The claims catalogue, generated from the registry (docs/CLAIMS.md is its "
+                                   "Markdown form).")
+    c.add_argument("prefix", nargs="*", metavar="PREFIX", help="only claims whose id starts with one of these, e.g. C4 U2")
+    c.add_argument("--format", choices=tuple(catalogue.FORMATS), default="text",
+                   help="text (default), markdown (docs/CLAIMS.md) or json")
+    c.set_defaults(func=cmd_claims)
+
+    c = sub.add_parser("check", help="re-derive every formula with SymPy and print each claim with a pass/fail mark",
+                       description="Re-derive every formula with SymPy: each claim's derivation steps and the moment "
+                                   "engine's cross-checks against sympy.stats. Exit status 1 when a step fails.")
+    c.add_argument("claim", nargs="*", metavar="CLAIM", help="only claims whose id starts with one of these, e.g. C4 U1")
+    c.add_argument("-v", "--verbose", action="store_true", help="also list every moment cross-check and numeric claim")
     c.set_defaults(func=cmd_check)
 
-    t = sub.add_parser("test", help="run the property tests")
-    t.add_argument("--profile", choices=("default", "ci", "nightly"), default="default")
-    t.add_argument("--device", default="cpu", help="cpu (default) or cuda: run the CUDA-marked tests")
-    t.add_argument("--slow", action="store_true", help="include slow tests (calibration over many seeds)")
-    t.epilog = "Any other arguments are passed on to pytest (e.g. -k EXPR, -x, tests/test_linear.py)."
+    t = sub.add_parser("test", help="run the property tests (pytest; needs the test extra)",
+                       description="Run the property tests with pytest. Any other arguments go to pytest, e.g. "
+                                   "-k EXPR, -x, tests/test_linear.py.")
+    t.add_argument("--profile", choices=("default", "ci", "nightly"), default="default",
+                   help="Hypothesis profile: default (10 examples per test), ci (6, derandomised), nightly (200) "
+                        "(default: %(default)s)")
+    t.add_argument("--device", default="cpu", help="cpu, or cuda to run the CUDA-marked tests (default: %(default)s)")
+    t.add_argument("--slow", action="store_true", help="include the slow tests (long sweeps)")
     t.set_defaults(func=cmd_test)
 
-    r = sub.add_parser("report", help="regenerate reports/REPORT.md, figures and data")
-    r.add_argument("--quick", action="store_true", help="small grids (about a minute)")
-    r.add_argument("--device", default="cpu")
-    r.add_argument("--dtype", default="float64")
-    r.add_argument("--seed", type=int, default=None)
-    r.add_argument("--backend", default="joblib", help="serial | joblib (local cores, default) | dask | ray")
-    r.add_argument("--jobs", type=int, default=-1, help="joblib workers (-1: all cores)")
-    r.add_argument("--scheduler", default=None, help="Dask scheduler address (with --backend dask)")
-    r.add_argument("--fresh", action="store_true", help="ignore cached results and recompute everything")
-    r.add_argument("--out", default=str(ROOT / "reports"))
-    r.add_argument("--quiet", action="store_true")
-    r.add_argument("--only", nargs="*", default=None, help="only claims whose id starts with one of these")
+    r = sub.add_parser("report", help="regenerate the report: verdicts, tables, figures and data for every claim",
+                       description="Regenerate the report: a verdict, table, figures and CSV data for every claim. "
+                                   "The full report goes to reports/; a partial one (--quick or --only) goes to its own "
+                                   "folder under reports/scratch/ (ignored by git) unless --out says otherwise, and "
+                                   "never replaces a report of another subset. Results are cached (.cache/results).")
+    r.add_argument("--quick", action="store_true", help="small grids and fewer Monte Carlo trials (under a minute)")
+    r.add_argument("--only", nargs="+", default=None, metavar="PREFIX",
+                   help="only claims whose id starts with one of these, e.g. C4 U2.deltanet")
+    r.add_argument("--out", default=None, metavar="DIR",
+                   help="output folder (default: reports/ for the full report, reports/scratch/<subset>/ for a "
+                        "partial one)")
+    r.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    r.add_argument("--dtype", choices=DTYPES, default="float64", help="the numerics' dtype (default: %(default)s)")
+    r.add_argument("--seed", type=inputs.seed, default=report.BASE_SEED,
+                   help=f"base seed, an integer in [0, {inputs.SEED_MAX}]; each grid point's seed is derived from "
+                        "it (default: %(default)s)")
+    _backend_options(r, what="report")
     r.set_defaults(func=cmd_report)
 
-    s = sub.add_parser("snr", help="Monte Carlo retrieval SNR of one configuration, every convention, beside theory")
-    s.add_argument("--memory", default="linear", choices=("linear", "kernel", "ffn"))
-    s.add_argument("--n-pairs", type=_positive_int("--n-pairs"), required=True)
-    s.add_argument("--d-k", type=_positive_int("--d-k"), required=True)
-    s.add_argument("--d-v", type=_positive_int("--d-v"), default=None)
-    s.add_argument("--trials", type=_positive_int("--trials"), default=1000)
-    s.add_argument("--seed", type=_positive_int("--seed"), default=0)
-    s.add_argument("--alpha", type=float, default=1e-6, help="1 - confidence level of the intervals")
-    s.add_argument("--device", default="cpu")
-    s.add_argument("--dtype", default="float64")
-    s.add_argument("--convention", action="append", default=None,
-                   help="conditional | probe_averaged | ratio_of_expectations | typical (repeatable; default: all finite)")
-    s.add_argument("--kernel", default=None)
-    s.add_argument("--tau", type=float, default=None)
-    s.add_argument("--p", type=int, default=None, help="polynomial degree")
-    s.add_argument("--s", type=float, default=None, help="RBF width")
-    s.add_argument("--m", type=int, default=None, help="random features")
-    s.add_argument("--mode", default=None, help="kernel memories: auto | plain | analytic | importance")
-    s.add_argument("--activation", default=None)
-    s.add_argument("--json", action="store_true")
+    s = sub.add_parser("snr", help="Monte Carlo SNR⁻¹ of one memory configuration, every convention, beside its exact value",
+                       description="Estimate the retrieval SNR⁻¹ of one memory configuration by Monte Carlo, in every "
+                                   "convention (C3), with intervals, beside its exact value. The quantity:\n"
+                                   "  SNR⁻¹ = E_others ||r||^2 / (c^2 ||v_i||^2), where S k_i = c v_i + r (paper Eq. 4); "
+                                   "larger is worse.\n"
+                                   "Kernel parameters have no defaults: the kernel you name needs its own (exp: --tau; "
+                                   "poly: --p; rbf: --s; performer_*: --m and --tau).")
+    s.add_argument("--memory", choices=("linear", "kernel", "ffn"), default="linear",
+                   help="the memory: linear (S = sum v k^T), kernel (--kernel), ffn (--activation) (default: %(default)s)")
+    s.add_argument("--n-pairs", type=inputs.int_in(1), required=True, metavar="N",
+                   help="N, the number of stored pairs (>= 1; >= 2 for kernel and FFN memories)")
+    s.add_argument("--d-k", type=inputs.int_in(1), required=True, metavar="D", help="key dimension d_k (>= 1)")
+    s.add_argument("--d-v", type=inputs.int_in(1), default=None, metavar="D",
+                   help="value dimension d_v (>= 1; default: d_k)")
+    s.add_argument("--trials", type=inputs.int_in(2), default=1000, metavar="T",
+                   help="Monte Carlo trials (>= 2; default: %(default)s)")
+    s.add_argument("--seed", type=inputs.seed, default=0,
+                   help=f"seed, an integer in [0, {inputs.SEED_MAX}] (default: %(default)s)")
+    s.add_argument("--alpha", type=inputs.float_in(0, 0.5), default=1e-6,
+                   help="1 - level of the two-sided intervals, in (0, 0.5) (default: %(default)g)")
+    s.add_argument("--convention", action="append", choices=CONVENTIONS, default=None,
+                   help="estimate only this convention (repeatable; default: every convention that is finite here)")
+    s.add_argument("--kernel", choices=KERNELS, default=None, help="with --memory kernel: the kernel (required)")
+    s.add_argument("--tau", type=inputs.float_in(0), default=None,
+                   help="exp and performer_* kernels: the temperature, > 0 (> 2 for performer_*)")
+    s.add_argument("--p", type=inputs.int_in(1), default=None, help="poly kernel: the degree, >= 1")
+    s.add_argument("--s", type=inputs.float_in(0), default=None, help="rbf kernel: the bandwidth, > 0")
+    s.add_argument("--m", type=inputs.int_in(1), default=None, help="performer_* kernels: random features, >= 1")
+    s.add_argument("--mode", choices=MODES, default=None,
+                   help="kernel memories: how to estimate (default: auto, plain sampling where it resolves the value, "
+                        "importance sampling or analytic moments where it cannot)")
+    s.add_argument("--activation", choices=ACTIVATIONS, default=None, help="with --memory ffn: the activation (required)")
+    s.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    s.add_argument("--dtype", choices=DTYPES, default="float64",
+                   help="dtype of the memories (statistics are accumulated in float64) (default: %(default)s)")
+    s.add_argument("--json", action="store_true", help="print JSON (one schema for every memory; see the README)")
     s.set_defaults(func=cmd_snr)
 
-    k = sub.add_parser("task", help="train and evaluate one model on the swap or DAG task")
-    k.add_argument("task")
-    k.add_argument("--model", required=True)
-    k.add_argument("--quick", action="store_true")
-    k.add_argument("--seed", type=int, default=0)
-    k.add_argument("--device", default="cpu")
+    k = sub.add_parser("task", help="train and evaluate one model on the swap or DAG task (D4, D5)")
+    k.add_argument("task", choices=TASKS, help="swap (D4) or dag (D5)")
+    k.add_argument("--model", choices=MODELS, required=True, help="the model to train")
+    k.add_argument("--quick", action="store_true", help="a short curriculum (seconds instead of minutes)")
+    k.add_argument("--seed", type=inputs.seed, default=0, help=f"in [0, {inputs.SEED_MAX}] (default: %(default)s)")
+    k.add_argument("--device", default="cpu", help=DEVICE_HELP)
     k.set_defaults(func=cmd_task)
 
-    e = sub.add_parser("evidence", help="run or list the expensive evidence jobs (calibration, trained grids, mutation)")
-    e.add_argument("action", choices=("list", "status", "run"))
-    e.add_argument("job", nargs="*", help="job ids or prefixes (e.g. calibration, calibration/C4.probe_averaged)")
+    e = sub.add_parser("evidence", help="list or run the expensive evidence jobs (calibration, trained grids, mutation)",
+                       description="Expensive evidence runs as its own cached job and writes a fingerprinted record, "
+                                   "reports/evidence/JOB.json, which the report reads: list shows each job with the "
+                                   "state of its record (fresh, stale or missing); run computes it.")
+    e.add_argument("action", choices=("list", "status", "run"), help="list (or status): every job and its record; run: run jobs")
+    e.add_argument("job", nargs="*", metavar="JOB", help="with run: job ids or prefixes, e.g. calibration or calibration/C4.typical")
     e.add_argument("--quick", action="store_true", help="a reduced run (its record says so)")
-    e.add_argument("--seed", type=int, default=20250525)
-    e.add_argument("--backend", default="joblib", help="serial | joblib (local cores, default) | dask | ray")
-    e.add_argument("--jobs", type=int, default=-1, help="joblib workers (-1: all cores)")
-    e.add_argument("--scheduler", default=None, help="Dask scheduler address (with --backend dask)")
-    e.add_argument("--fresh", action="store_true", help="ignore cached results and recompute everything")
-    e.add_argument("--quiet", action="store_true")
+    e.add_argument("--seed", type=inputs.seed, default=None, help=f"base seed in [0, {inputs.SEED_MAX}] (default: 20250525)")
+    _backend_options(e, what="evidence")
     e.set_defaults(func=cmd_evidence)
 
     f = sub.add_parser("conform", help="check another implementation of a rule against the float64 oracle",
                        epilog="Adapter SPEC: key=value pairs, e.g. layout=bthd,gates=log,state=kv,scale=rsqrt_dk,"
                               "chunk=any,names=q:query;k:key (or a JSON object); see assocmem.conformance.adapter.")
     f.add_argument("function", metavar="MODULE:FUNCTION", help="the function (or feature-map class) to check")
-    f.add_argument("--rule", default=None, help="the rule it implements (e.g. deltanet, gated_deltanet, gla, deltaformer)")
+    f.add_argument("--rule", default=None, help="the rule it implements (required; e.g. deltanet, gated_deltanet, gla, deltaformer)")
     f.add_argument("--adapter", default=None, metavar="SPEC", help="its conventions (default: the suite's own)")
     f.add_argument("--dtype", action="append", default=None, help="dtype to test (repeatable; default: the adapter's)")
-    f.add_argument("--max-examples", type=_positive_int("--max-examples"), default=60,
+    f.add_argument("--max-examples", type=int, default=60,
                    help="Hypothesis cases per dtype (default 60)")
-    f.add_argument("--json", action="store_true")
+    f.add_argument("--json", action="store_true", help="print the verdicts as JSON")
     f.set_defaults(func=cmd_conform)
 
-    b = sub.add_parser("bench", help="run benchmarks/ and write reports/BENCHMARKS.md")
-    b.add_argument("--quick", action="store_true")
-    b.add_argument("--only", nargs="*", default=None, help="benchmark modules to run (default: all)")
-    b.add_argument("--out", default=str(ROOT / "reports" / "BENCHMARKS.md"))
+    b = sub.add_parser("bench", help="run the benchmarks and write BENCHMARKS.md",
+                       description="Run benchmarks/bench_*.py. The full run writes reports/BENCHMARKS.md; --quick or "
+                                   "--only write to reports/scratch/bench-<subset>/ unless --out says otherwise.")
+    b.add_argument("--quick", action="store_true", help="small sizes")
+    b.add_argument("--only", nargs="+", default=None, metavar="NAME", help="benchmark modules to run, e.g. linear (default: all)")
+    b.add_argument("--out", default=None, metavar="FILE",
+                   help="output Markdown file (default: reports/BENCHMARKS.md, or reports/scratch/bench-<subset>/ for a subset)")
     b.set_defaults(func=cmd_bench)
     return p
 
 
-def main(argv=None) -> int:
+def _error_line(e: InputError) -> str:
+    flag = FLAGS.get(e.parameter, e.parameter)
+    message = str(e)
+    body = message[len(e.parameter) + 2:] if message.startswith(e.parameter + ": ") else message
+    return f"assocmem: error: {flag}: {body}"
+
+
+def _main(argv) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown and args.command != "test":
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command == "test":
         args.pytest_args = unknown
-    if args.command == "snr" and args.d_v is None:
-        args.d_v = args.d_k
-    if args.command == "report" and args.seed is None:
-        from assocmem.report import BASE_SEED
-
-        args.seed = BASE_SEED
     try:
         return args.func(args)
     except InputError as e:
-        print(f"assocmem: error: {e}", file=sys.stderr)
+        print(_error_line(e), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("assocmem: interrupted; completed results are cached, the existing report is untouched", file=sys.stderr)
+        print("assocmem: interrupted; completed results are cached, existing reports are untouched", file=sys.stderr)
         return 130
+
+
+def main(argv=None) -> int:
+    try:
+        rc = _main(argv)
+        sys.stdout.flush()
+        return rc
+    except BrokenPipeError:  # e.g. `assocmem evidence list | head -1`: the reader left; say nothing more
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1

@@ -1,4 +1,4 @@
-"""The claims registry: one declarative entry per claim of ``../shared/paper/CLAIMS.md``.
+"""The claims registry: one declarative entry per claim of ``docs/CLAIMS.md``.
 
 Modelled on PyTorch's OpInfo: each claim is a ``Claim`` that names its provenance tag, paper reference,
 statement, the symbolic derivation behind it (``derivation``), the numeric check at one parameter point
@@ -160,7 +160,7 @@ class Claim:
 
     @property
     def group(self) -> str:
-        """The CLAIMS.md item this entry belongs to: 'C4' for 'C4.probe_averaged'."""
+        """The docs/CLAIMS.md item this entry belongs to: 'C4' for 'C4.probe_averaged'."""
         return self.id.split(".", 1)[0]
 
     @property
@@ -187,7 +187,7 @@ class Figure:
 
 @dataclass(frozen=True)
 class Section:
-    """Extra Markdown for the report, shown at the top of a CLAIMS.md item's section (``group``, e.g. 'U1').
+    """Extra Markdown for the report, shown at the top of a docs/CLAIMS.md item's section (``group``, e.g. 'U1').
     ``render(verdicts)`` gets {claim id: (verdict, regime)} for every claim and returns Markdown
     (e.g. the paper's update table with each rule's verdicts)."""
 
@@ -238,7 +238,7 @@ def _sort_key(claim_id: str) -> tuple:
 
 
 def claims() -> list[Claim]:
-    """Every registered claim, in CLAIMS.md order (C1.., U1.., D1..; definition order within an item)."""
+    """Every registered claim, in docs/CLAIMS.md order (C1.., U1.., D1..; definition order within an item)."""
     _load()
     order = {cid: i for i, cid in enumerate(_CLAIMS)}
     return sorted(_CLAIMS.values(), key=lambda c: (_sort_key(c.id), order[c.id]))
@@ -292,14 +292,10 @@ def default_regime(results: Sequence[Result]) -> str:
 
 def fmt(x: float | None, digits: int = 4) -> str:
     """Format a number for a report: significant digits, never 'nan' without saying so."""
-    if x is None:
-        return "—"
-    if isinstance(x, (bool,)):
-        return str(x)
-    if isinstance(x, int):
-        return str(x)
-    if math.isnan(x):
+    if isinstance(x, float) and math.isnan(x):
         return "NaN (not computable)"
-    if math.isinf(x):
+    if isinstance(x, float) and math.isinf(x):
         return "∞" if x > 0 else "-∞"
-    return f"{x:.{digits}g}"
+    from assocmem.numbers import significant
+
+    return significant(x, digits)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -80,12 +80,29 @@ def _key(task: Task) -> str:
     return cache.key((task.kind, task.id, task.params, task.seed, task.device, task.dtype), task.modules())
 
 
-def _evaluate_store(task: Task, key: str | None):
-    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` (None: no caching)."""
-    value = evaluate(task)
+@contextmanager
+def _one_thread():
+    """Run a task on one torch thread: its summation order, and so its last digits, then do not depend on how many
+    cores the machine has or on the backend (joblib's workers get one thread each; the serial backend would get
+    all of them). Parallelism comes from running tasks side by side."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _evaluate_store(task: Task, key: str | None, index: int = 0, root: str | None = None):
+    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` in the cache at ``root`` (key None:
+    no caching). Returns (index, value), so that results arriving in any order go back to their place."""
+    with _one_thread():
+        value = evaluate(task)
     if key is not None:
-        cache.store(key, value)
-    return value
+        cache.store(key, value, root)
+    return index, value
 
 
 def _backend_context(backend: str, scheduler: str | None):
@@ -151,17 +168,53 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
     keys = [_key(t) for t in tasks] if use_cache else [None] * len(tasks)
     values = [cache.load(k) if k else None for k in keys]
     todo = [i for i, v in enumerate(values) if v is None]
+    bar = _progress(tqdm, len(todo), desc, enabled=bool(progress and todo), cached=len(tasks) - len(todo))
+    root = str(cache.cache_dir())  # decided here: a reused worker may carry another process's environment
     if backend == "serial" or len(todo) <= 1:
-        for i in tqdm(todo, desc=desc, disable=not progress or not todo):
-            values[i] = _evaluate_store(tasks[i], keys[i])
+        for i in todo:
+            values[i] = _evaluate_store(tasks[i], keys[i], i, root)[1]
+            bar.update()
+        bar.close()
         return values
     import joblib
 
     with _backend_context(backend, scheduler):
-        # Ray's joblib backend cannot stream results back; it returns the whole list at the end.
-        stream = "list" if backend == "ray" else "generator"
+        # Results come back as they finish (the progress bar moves with the work, not with the slowest early task)
+        # and go to their own index, so the order of the output never depends on the backend. Ray's joblib backend
+        # cannot stream results back; it returns the whole list at the end.
+        stream = "list" if backend == "ray" else "generator_unordered"
         par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as=stream)
-        gen = par(joblib.delayed(_evaluate_store)(tasks[i], keys[i]) for i in todo)
-        for i, v in zip(todo, tqdm(gen, total=len(todo), desc=desc, disable=not progress)):
+        for i, v in par(joblib.delayed(_evaluate_store)(tasks[i], keys[i], i, root) for i in todo):
             values[i] = v
+            bar.update()
+    bar.close()
     return values
+
+
+def _progress(tqdm, total: int, desc: str, *, enabled: bool, cached: int):
+    """A progress bar that shows counts only until a time estimate means something (a quarter of the tasks, and at
+    least 10, done), then an estimate from the average time per task since the first one finished (the first
+    waits for the workers to start and import, which no later task repeats)."""
+    import time
+
+    warmup = max(10, total // 4)
+    head = f"{desc} ({cached} cached)" if cached else desc
+    counts = "{desc}: {n_fmt}/{total_fmt} tasks [{elapsed}, time estimate after %d]" % warmup
+    full = "{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} tasks [{elapsed}{postfix} left]"
+    bar = tqdm(total=total, desc=head, disable=not enabled, bar_format=counts, dynamic_ncols=True)
+    update, first = bar.update, []
+
+    def step(n: int = 1):
+        now = time.monotonic()
+        if not first:
+            first.append((now, bar.n + n))
+        if bar.n + n >= warmup and bar.n + n > first[0][1]:
+            per_task = (now - first[0][0]) / (bar.n + n - first[0][1])
+            left = int(per_task * (total - bar.n - n))
+            bar.bar_format = full
+            bar.set_postfix_str(f"{left // 60}:{left % 60:02d}" if left < 3600 else f"{left // 3600}:{left // 60 % 60:02d}:{left % 60:02d}",
+                                refresh=False)
+        update(n)
+
+    bar.update = step
+    return bar

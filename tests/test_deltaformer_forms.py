@@ -1,4 +1,4 @@
-"""DeltaFormer (CLAIMS.md D1-D3): forms agree, identities hold, constructions are exact, bad input is refused."""
+"""DeltaFormer (docs/CLAIMS.md D1-D3): forms agree, identities hold, constructions are exact, bad input is refused."""
 
 from __future__ import annotations
 

@@ -45,7 +45,7 @@ def test_numeric_theory_mirror_equals_sympy_derivation(conv, n, dk, dv, kappa, n
 
 
 def test_documented_values_at_d16_n64():
-    """CLAIMS.md C4 quotes these at d_k = d_v = 16, N = 64: typical 3.94, probe-averaged 5.14, ratio 3.5."""
+    """docs/CLAIMS.md C4 quotes these at d_k = d_v = 16, N = 64: typical 3.94, probe-averaged 5.14, ratio 3.5."""
     vals = {c: float(th.snr_inv(c).subs({th.N: 64, th.d_k: 16, th.d_v: 16, th.kappa: 16, th.nu: 16})) for c in CONVENTIONS}
     assert (round(vals["conditional"], 2), round(vals["probe_averaged"], 2), vals["ratio_of_expectations"]) == (3.94, 5.14, 3.5)
     assert vals["typical"] == vals["conditional"]

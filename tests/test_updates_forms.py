@@ -1,4 +1,4 @@
-"""Topic tests for the update rules (CLAIMS.md U1-U2): reductions between rules, edge cases of the chunked forms,
+"""Topic tests for the update rules (docs/CLAIMS.md U1-U2): reductions between rules, edge cases of the chunked forms,
 gradcheck, the rule registry and bad input. The registry-driven property tests live in tests/test_claims.py."""
 
 import pytest

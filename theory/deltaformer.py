@@ -1,4 +1,4 @@
-"""Exact symbolic facts behind DeltaFormer and its expressiveness (CLAIMS.md D1-D3), in SymPy.
+"""Exact symbolic facts behind DeltaFormer and its expressiveness (docs/CLAIMS.md D1-D3), in SymPy.
 
 * D1, nilpotent Neumann series: for a strictly lower triangular T x T matrix B, B^T = 0 and
   (I + B)^{-1} = sum_{n<T} (-B)^n. Entry (t, j) of (-B)^n is the sum over chains t > j_1 > ... > j_{n-1} > j of

@@ -1,4 +1,4 @@
-"""The FFN as an associative memory (paper §2.1.2, "Vignette 1"; CLAIMS C11, C12), derived step by step.
+"""The FFN as an associative memory (paper §2.1.2, "Vignette 1"; docs/CLAIMS.md C11, C12), derived step by step.
 
 FFN(x) = W_down s(W_up x) = sum_j v_j s(beta k_j^T x): the rows of W_up are keys (scaled by beta), the columns of
 W_down values, one slot per stored pair, and the activation s plays the kernel kappa(k, x) = s(beta k^T x).

@@ -1,4 +1,4 @@
-"""Retrieval SNR of kernel associative memories (paper §2.1.1; CLAIMS C5-C10), derived step by step.
+"""Retrieval SNR of kernel associative memories (paper §2.1.1; docs/CLAIMS.md C5-C10), derived step by step.
 
 Kernel memory (C5): S = sum_j v_j phi(k_j)^T, o = S phi(q) = sum_j v_j kappa(k_j, q). Probing the i-th pair:
 

@@ -1,4 +1,4 @@
-"""Retrieval SNR of the linear associative memory, derived step by step (paper Eq. 1, 4, 7; CLAIMS C1-C4).
+"""Retrieval SNR of the linear associative memory, derived step by step (paper Eq. 1, 4, 7; docs/CLAIMS.md C1-C4).
 
 Memory (Eq. 1): S = sum_j v_j k_j^T. Probe the i-th pair with q = k_i (Eq. 4):
 

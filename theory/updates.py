@@ -1,4 +1,4 @@
-"""The unified update framework (paper §2.2, Appendix B; CLAIMS.md U1-U3), derived in SymPy.
+"""The unified update framework (paper §2.2, Appendix B; docs/CLAIMS.md U1-U3), derived in SymPy.
 
 Every rule of the U1 table is given as (objective, update) and proved to be one (proximal / Newton / momentum)
 gradient step of its objective. General-dimension matrix calculus is impractical in SymPy, so the proofs use
@@ -7,7 +7,7 @@ RLS N = 2 pairs and the recursion with a generic symmetric 2x2 inverse). Each ``
 ``(says, lhs, rhs)`` steps that must hold identically (``assocmem check``). The gradient of a scalar f(S) is the
 matrix of partial derivatives df/dS_ij, computed entry by entry with ``sp.diff``.
 
-Orientation (CLAIMS.md): S in R^{d_v x d_k} maps keys to values, o = S q.
+Orientation (docs/CLAIMS.md): S in R^{d_v x d_k} maps keys to values, o = S q.
 """
 
 from __future__ import annotations

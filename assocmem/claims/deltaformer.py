@@ -1,4 +1,4 @@
-"""CLAIMS.md D1-D3: DeltaFormer's forms and identities, its reductions, and the exact state-tracking constructions.
+"""docs/CLAIMS.md D1-D3: DeltaFormer's forms and identities, its reductions, and the exact state-tracking constructions.
 
 Training experiments (D4, D5) live in ``assocmem/claims/deltaformer_tasks.py``.
 """
@@ -274,7 +274,7 @@ def _deltanet_strategy():
 
 register(Claim(
     id="D2.deltanet", title="Linear-kernel DeltaFormer with w = k and b-scaled values is DeltaNet", tag="suite",
-    ref="CLAIMS.md D2; DeltaNet as in U1 (Schlag et al. 2021; Yang et al. 2024)",
+    ref="docs/CLAIMS.md D2; DeltaNet as in U1 (Schlag et al. 2021; Yang et al. 2024)",
     statement="With kappa1(w,k) = w^T k, kappa2(q,k) = scale q^T k (both unnormalised), w = k and "
               "u_t = b_t v_t - b_t sum_{j<t} (k_t^T k_j) u_j, DeltaFormer's output equals the delta rule "
               "S_t = S_{t-1}(I - b_t k_t k_t^T) + b_t v_t k_t^T, o_t = S_t (scale q_t), within the round-off bound; "
@@ -325,7 +325,7 @@ def _softmax_strategy():
 
 
 register(Claim(
-    id="D2.softmax", title="DeltaFormer with b = 0 is causal softmax attention", tag="suite", ref="CLAIMS.md D2",
+    id="D2.softmax", title="DeltaFormer with b = 0 is causal softmax attention", tag="suite", ref="docs/CLAIMS.md D2",
     statement="With b = 0 (any w), u = v and DeltaFormer's output equals causal softmax attention "
               "softmax(q k^T / sqrt(d_k)) v (torch.nn.functional.scaled_dot_product_attention, is_causal=True) in "
               "all three forms, within 2 (T + d + 4 + s_max) u max|V|.",

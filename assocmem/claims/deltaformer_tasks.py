@@ -1,4 +1,4 @@
-"""CLAIMS.md D4 (swap task) and D5 (DAG task): DeltaFormer, DeltaNet and a softmax Transformer of equal size,
+"""docs/CLAIMS.md D4 (swap task) and D5 (DAG task): DeltaFormer, DeltaNet and a softmax Transformer of equal size,
 trained on the CPU with a curriculum over length, evaluated inside and beyond the training lengths.
 
 One grid point per task trains all three models for every seed of the point (``seeds`` is part of the point, so the

@@ -1,7 +1,7 @@
 """Claims C11-C12: the FFN as an associative memory (paper §2.1.2) and multi-head splitting (paper §3.1).
 
 The paper draws FFN design insights from the memory view; its exact statements are not known to this project, so
-each design claim here is the suite's precise, checkable version ([suite]) of CLAIMS.md C11/C12, with what is
+each design claim here is the suite's precise, checkable version ([suite]) of docs/CLAIMS.md C11/C12, with what is
 measured named in the statement.
 """
 
@@ -20,7 +20,7 @@ MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.estimators
 
 
 register(Claim(
-    id="C11.second_moments", title="FFN activations: second moments", tag="suite", ref="§2.1.2; CLAIMS C11",
+    id="C11.second_moments", title="FFN activations: second moments", tag="suite", ref="§2.1.2; docs/CLAIMS.md C11",
     statement="For Z ~ N(0, sigma2): E[relu(Z)^2] = sigma2/2, E[relu(Z)^4] = 3 sigma2^2/2, E[e^{2Z}] = e^{2 sigma2}, "
               "E[Z^2] = sigma2; GLU (gate = up = key): E[relu(Z)^2 Z^2] = 3 sigma2^2/2, E[Z^4] = 3 sigma2^2, "
               "E[Z^2 e^{2Z}] = sigma2 (1 + 4 sigma2) e^{2 sigma2}.",
@@ -81,7 +81,7 @@ def _moment_strategy():
 
 register(Claim(
     id="C11.numeric_moments", title="GELU and SiLU second moments (verified numerical integrals)", tag="suite",
-    ref="CLAIMS C11", kind="approximation",
+    ref="docs/CLAIMS.md C11", kind="approximation",
     statement="For GELU (z Phi(z)) and SiLU (z sigmoid(z)), with no closed form used, scipy's quadrature of E[s(Z)^2] "
               "(and E[s(Z)^2 Z^2]) agrees with the SymPy integral evaluated by 30-digit mpmath quadrature to 1e-8 relative.",
     run=check_moment_integral, mutant=partial(check_moment_integral, mutant=True),
@@ -146,7 +146,7 @@ for _a in ("relu", "relu2", "gelu", "silu", "exp"):
     _g = tuple(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=g, convention=c) for g in (False, True)
                for c in ("conditional", "typical"))
     register(Claim(
-        id=f"C11.{_a}", title=f"Constructed FFN memory, activation {_a} (and its GLU)", tag="suite", ref="§2.1.2; CLAIMS C11",
+        id=f"C11.{_a}", title=f"Constructed FFN memory, activation {_a} (and its GLU)", tag="suite", ref="§2.1.2; docs/CLAIMS.md C11",
         statement=f"An FFN with W_up = K/sqrt(d_k), W_down = V^T and activation {_a} (optionally GLU with gate = up), probed "
                   "with a stored key, has Monte Carlo SNR^{-1} (conditional or typical convention, fresh other pairs) whose "
                   "interval at level 1 - 1e-6 contains (N-1)(d_v/nu) E[s(Z)^2]/s(beta kappa)^2 (GLU: E[s(Z)^2 Z^2]/"
@@ -159,7 +159,7 @@ for _a in ("relu", "relu2", "gelu", "silu", "exp"):
 
 _g = tuple(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=False, convention="typical", experts=e) for e in (2, 4, 8))
 register(Claim(
-    id="C11.moe", title="Top-1 MoE with exact routing cuts interference by about E", tag="suite", ref="§2.1.2; CLAIMS C11",
+    id="C11.moe", title="Top-1 MoE with exact routing cuts interference by about E", tag="suite", ref="§2.1.2; docs/CLAIMS.md C11",
     statement="A constructed ReLU FFN split into E experts of N/E slots with exact (hash) top-1 routing has Monte Carlo "
               "SNR^{-1} whose interval at level 1 - 1e-6 contains (N/E - 1)(d_v/nu)/(2 kappa), i.e. the dense value times "
               "(N/E - 1)/(N - 1).",
@@ -189,7 +189,7 @@ def check_router(params, seed, *, device="cpu", dtype="float64", alpha=1e-6) -> 
 
 register(Claim(
     id="C11.moe_router", title="Top-1 MoE with a learned-style linear router cuts interference by less than E", tag="suite",
-    ref="§2.1.2; CLAIMS C11 ('about E')", kind="experiment",
+    ref="§2.1.2; docs/CLAIMS.md C11 ('about E')", kind="experiment",
     statement="With a Gaussian linear router (expert = argmax_e (R k)_e), the typical SNR^{-1} of a constructed top-1 ReLU "
               "MoE memory (N = 256, d_k = d_v = 16) divided by the dense memory's is larger than exact routing's factor "
               "(N/E - 1)/(N - 1): keys routed together are correlated with the probe.",
@@ -211,7 +211,7 @@ def check_trained(params, seed, *, device="cpu", dtype="float64") -> Result:
 
 
 register(Claim(
-    id="C11.trained", title="Trained FFN memories: capacity grows with width", tag="suite", ref="§2.1.2; CLAIMS C11",
+    id="C11.trained", title="Trained FFN memories: capacity grows with width", tag="suite", ref="§2.1.2; docs/CLAIMS.md C11",
     kind="experiment",
     statement="A bias-free one-hidden-layer FFN trained by full-batch Adam (lr 1e-2) to map N = 64 Gaussian keys (d_k = 16) "
               "to Gaussian values recalls every pair (nearest stored value by cosine) at width d_ff = 2N but not at d_ff = N/4.",

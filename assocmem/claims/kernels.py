@@ -1,4 +1,4 @@
-"""Claims C5-C10: kernel associative memories (paper §2.1.1; CLAIMS.md Part I).
+"""Claims C5-C10: kernel associative memories (paper §2.1.1; docs/CLAIMS.md Part I).
 
 Pairs the SymPy derivations of ``theory.kernels`` with the memories and Monte Carlo estimators of
 ``impl.memories.kernels`` / ``impl.estimators.snr_kernel``. Statistical claims compare a calibrated interval (level 1 - alpha) with
@@ -77,7 +77,7 @@ register(Claim(
 
 for _k in ("relu", "poly", "rbf", "linear"):
     register(Claim(
-        id=f"C9.{_k}.exact_forms", title=f"{_k} kernel: exact SNR in every convention", tag="suite", ref="CLAIMS C9 (C6 applied)",
+        id=f"C9.{_k}.exact_forms", title=f"{_k} kernel: exact SNR in every convention", tag="suite", ref="docs/CLAIMS.md C9 (C6 applied)",
         statement=f"The closed forms of SNR^{{-1}} for the {_k} kernel in all four conventions follow from C6 with "
                   "Gaussian/chi-square moments: " + "; ".join(f"{c}: {sp.sstr(tk.snr_inv(_k, c))}" for c in tk.CONVENTIONS),
         kind="symbolic", derivation=derived(tk.derivation_conventions, _k), modules=MODULES,
@@ -85,7 +85,7 @@ for _k in ("relu", "poly", "rbf", "linear"):
     ))
 
 register(Claim(
-    id="C9.taylor.derivation", title="Taylor feature map identity (symbolic)", tag="suite", ref="CLAIMS C9 (Based, Arora et al. 2024)",
+    id="C9.taylor.derivation", title="Taylor feature map identity (symbolic)", tag="suite", ref="docs/CLAIMS.md C9 (Based, Arora et al. 2024)",
     statement="phi(x) = [1, x, vec(x x^T)/sqrt(2)] satisfies phi(x)^T phi(y) = 1 + x^T y + (x^T y)^2/2 exactly.",
     kind="symbolic", derivation=derived(tk.derivation_taylor), modules=MODULES,
 ))
@@ -101,7 +101,7 @@ register(Claim(
 
 register(Claim(
     id="C9.performer.memory_noise_theory", title="Performer noise floor in a memory: closed form and divergence", tag="suite",
-    ref="CLAIMS C9 (random features)",
+    ref="docs/CLAIMS.md C9 (random features)",
     statement="With Gaussian keys and kernel exp(k^T q/tau) the extra noise energy per interfering pair from m positive "
               "random features is [(1-2/tau)^{-d_k/2} e^{kappa/tau + 8 kappa/(tau^2 - 2 tau)} - e^{2 kappa/tau^2}]/m, "
               "finite only for tau > 2.",
@@ -109,7 +109,7 @@ register(Claim(
 ))
 
 register(Claim(
-    id="C9.sphere", title="Keys on the sphere: Bessel moments", tag="suite", ref="CLAIMS C9 (von Mises-Fisher normaliser)",
+    id="C9.sphere", title="Keys on the sphere: Bessel moments", tag="suite", ref="docs/CLAIMS.md C9 (von Mises-Fisher normaliser)",
     statement="For x uniform on S^{d-1} and ||y|| = 1, E[e^{b x^T y}] = Gamma(d/2)(b/2)^{1-d/2} I_{d/2-1}(b) (derived from "
               "the moments (1/2)_m/(d/2)_m of x^T y); the exp kernel's SNR^{-1} is (N-1)(d_v/nu) E[e^{2b x^T y}] e^{-2b}.",
     kind="symbolic", derivation=derived(tk.derivation_sphere), modules=MODULES,
@@ -117,7 +117,7 @@ register(Claim(
 ))
 
 register(Claim(
-    id="C10.capacity", title="Capacity per kernel", tag="suite", ref="CLAIMS C10",
+    id="C10.capacity", title="Capacity per kernel", tag="suite", ref="docs/CLAIMS.md C10",
     statement="N_max(d_k, rho) with SNR^{-1}(N_max) = rho (typical convention): linear 1 + rho d_k, polynomial "
               "1 + rho d_k^p/(2p-1)!!, exponential at tau = 2 1 + rho e^{d_k/2} (probe-averaged: 1 + rho (d_v-2)/d_v 2^{d_k/2}).",
     kind="symbolic", derivation=derived(tk.derivation_capacity), modules=MODULES,
@@ -241,7 +241,7 @@ for _k, _group in (("exp", "C7"), ("relu", "C9.relu"), ("poly", "C9.poly"), ("rb
             _grid_k = tuple(dict(g, tau=12.0) for g in _grid_k)
         register(Claim(
             id=_id, title=f"{_k} kernel SNR, {_c.replace('_', ' ')}", tag="reconstructed" if _k == "exp" else "suite",
-            ref="§2.1.1" if _k == "exp" else "CLAIMS C9",
+            ref="§2.1.1" if _k == "exp" else "docs/CLAIMS.md C9",
             statement=f"Monte Carlo SNR^{{-1}} of the {_PARAM_TEXT[_k]} kernel memory (Gaussian keys/values, plain "
                       f"sampling: memories written and read), {CONV_WORDS[_c]}, contains the exact value "
                       f"{sp.sstr(tk.snr_inv(_k, _c))} in its interval at level 1 - 1e-6.",
@@ -291,7 +291,7 @@ for _c in ("typical", "probe_averaged"):
     _g = tuple(dict(n_pairs=n, d_k=d, d_v=16, tau=2.0, trials=1000) for d in (16, 32, 64) for n in (256, 4096))
     register(Claim(
         id=f"C7.heavy_tail.{_c}", title=f"Exponential kernel at tau = 2: plain sampling fails, importance sampling resolves ({_c})",
-        tag="suite", ref="CLAIMS C7 (traps)",
+        tag="suite", ref="docs/CLAIMS.md C7 (traps)",
         statement=f"For tau in {{1.5, 2, 3}} and d_k >= 16 the exact relative variance of plain Monte Carlo flags it as "
                   f"unable to resolve the {_c.replace('_', '-')} SNR^{{-1}} (effective sample size < 100 or lognormal "
                   "skewness of the mean > 0.5), and importance sampling (tilted proposal) contains the exact value in its "
@@ -348,9 +348,11 @@ def check_softmax_invariance(params, seed, *, device="cpu", dtype="float64", wro
     tol_rel = 2 * 2 * (2 * eps * cond + 2 * eps + (d_v + 2) * u)
     rel_err = (x_raw - x_soft).abs() / x_raw.abs()
     ok = bool((rel_err <= tol_rel).all())
+    # reported as a multiple of each probe's own tolerance (which probe is worst is itself a matter of round-off)
     return Result(claim="C8.softmax_invariance", params=dict(params), seed=seed, passed=ok,
-                  error=float(rel_err.max()), tolerance=float(tol_rel[rel_err.argmax()]),
-                  note="max relative difference between softmax-normalised and unnormalised per-probe SNR^{-1}")
+                  error=float((rel_err / tol_rel).max()), tolerance=1.0,
+                  note="max over probes of the relative difference between softmax-normalised and unnormalised "
+                       "SNR^{-1}, as a multiple of that probe's round-off tolerance (<= 1 passes)")
 
 
 def _mutant_softmax(params, seed, *, device="cpu", dtype="float64") -> Result:
@@ -399,9 +401,12 @@ def check_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
     tol = 2 * 2 * (fk.shape[-1] + K.shape[0] + 4) * u * scale
     err = (o_fm - o_k).abs()
     ok = bool((err <= tol).all())
-    i = int((err - tol).argmax())
-    return Result(claim="C5.feature_map", params=dict(params), seed=seed, passed=ok, error=float(err.flatten()[i]),
-                  tolerance=float(tol.flatten()[i]), note=f"feature map {fmap}: S phi(q) vs sum_j v_j kappa(k_j, q)")
+    ratio = torch.where(tol > 0, err / tol.clamp_min(torch.finfo(tol.dtype).tiny),
+                        torch.where(err > 0, float("inf"), 0.0))
+    # reported as a multiple of each entry's own tolerance (which entry is worst is itself a matter of round-off)
+    return Result(claim="C5.feature_map", params=dict(params), seed=seed, passed=ok, error=float(ratio.max()),
+                  tolerance=1.0, note=f"feature map {fmap}: S phi(q) vs sum_j v_j kappa(k_j, q), worst entry as a "
+                                      "multiple of its round-off tolerance (<= 1 passes)")
 
 
 def _mutant_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
@@ -554,7 +559,7 @@ def _perf_mem_strategy():
 
 register(Claim(
     id="C9.performer.memory_noise", title="Performer noise floor in a memory shrinks like 1/m", tag="suite",
-    ref="CLAIMS C9 (random features)",
+    ref="docs/CLAIMS.md C9 (random features)",
     statement="In a memory with m-feature Performer maps for exp(k^T q/tau) and Gaussian keys, the mean extra noise "
               "energy per interfering pair, E_k[(kappa_hat - kappa)^2], has the closed form of C9.performer.memory_noise_theory "
               "(proportional to 1/m) in its interval at level 1 - 1e-6 (tau >= 24). At tau = 16 the sample variance is finite "
@@ -601,7 +606,7 @@ def _sphere_strategy():
 
 register(Claim(
     id="C9.sphere.snr", title="Keys on the sphere: Monte Carlo against the Bessel form", tag="suite",
-    ref="CLAIMS C9 (von Mises-Fisher normaliser)", convention="conditional",
+    ref="docs/CLAIMS.md C9 (von Mises-Fisher normaliser)", convention="conditional",
     statement="With keys uniform on S^{d_k-1} and kernel exp(b x^T y), the Monte Carlo conditional SNR^{-1} (fixed probe, "
               "fresh other pairs) contains (N-1)(d_v/nu) Gamma(d_k/2) b^{1-d_k/2} I_{d_k/2-1}(2b) e^{-2b} in its interval at "
               "level 1 - 1e-6.",
@@ -641,7 +646,7 @@ def _perf_snr_strategy():
 
 register(Claim(
     id="C9.performer.memory_snr", title="Performer memory: SNR with m random features", tag="suite",
-    ref="CLAIMS C9 (random features add a noise floor)", convention="conditional (over features: ratio of expectations)",
+    ref="docs/CLAIMS.md C9 (random features add a noise floor)", convention="conditional (over features: ratio of expectations)",
     statement="A memory whose kernel exp(k^T q/tau) (tau >= 16, Gaussian keys) is computed with m Performer features has "
               "E||r||^2 / (E[c_hat^2] ||v_i||^2) = (N-1)(d_v/nu)[e^{2 kappa/tau^2} + E_k Var_w kappa_hat]/(e^{2 kappa/tau} + "
               "Var_w c_hat) at a fixed probe (trigonometric: Var_w c_hat = 0), inside the Monte Carlo interval at level 1 - 1e-6.",

@@ -28,16 +28,18 @@ def _kernel_of(name, d_k):
 
 
 def _plt():
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
-    return plt
+    return _style.plt()
 
 
 def _errbar(ax, xs, rows, **kw):
-    ys = [r["estimate"] for r in rows]
-    lo = [max(r["estimate"] - r["lo"], 0) for r in rows]
-    hi = [max(r["hi"] - r["estimate"], 0) for r in rows]
-    ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", ms=4, capsize=2, **kw)
+    from assocmem.claims import _style
+
+    return _style.errbar(ax, xs, rows, **kw)
+
+
+LEVEL = "level 1 - 1e-6"
 
 
 # ---- 1. SNR^{-1} against N for every kernel ---------------------------------------------------------------------
@@ -60,9 +62,11 @@ def compute_snr_vs_n(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_snr_vs_n(rows):
+    from assocmem.claims import _style
+
     plt = _plt()
     dks = sorted({r["d_k"] for r in rows})
-    fig, axes = plt.subplots(1, len(dks), figsize=(5 * len(dks), 4), squeeze=False)
+    fig, axes = plt.subplots(1, len(dks), figsize=(4.6 * len(dks) + 2.6, 4.4), squeeze=False)
     for ax, dk in zip(axes[0], dks):
         for j, name in enumerate(_LABEL):
             rs = sorted([r for r in rows if r["d_k"] == dk and r["kernel"] == name], key=lambda r: r["n_pairs"])
@@ -74,11 +78,10 @@ def draw_snr_vs_n(rows):
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("N (stored pairs)")
-        ax.set_ylabel("SNR^-1 (typical)")
+        ax.set_ylabel(f"{_style.SNR_INV} (typical convention)")
         ax.set_title(f"d_k = {dk}, d_v = 16")
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    _style.key_legend(axes[0][-1], measured=f"Monte Carlo, {LEVEL}", title="kernel", title_fontsize=7, outside=True)
+    return _style.finish(fig, f"Kernel memories: {_style.SNR_INV} against N (C6, C7, C9)")
 
 
 register_figure(Figure(
@@ -111,8 +114,10 @@ def compute_capacity(point, seed, *, device="cpu", dtype="float64", rho=1.0, n_p
 
 
 def draw_capacity(rows):
+    from assocmem.claims import _style
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     series = sorted({(r["kernel"], r["convention"]) for r in rows})
     for j, (k, c) in enumerate(series):
         rs = sorted([r for r in rows if r["kernel"] == k and r["convention"] == c], key=lambda r: r["d_k"])
@@ -120,11 +125,14 @@ def draw_capacity(rows):
         ax.plot([r["d_k"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=f"{_LABEL[k]} ({c.replace('_', '-')})")
         _errbar(ax, [r["d_k"] for r in rs], rs, color=color)
     ax.set_yscale("log")
-    ax.set_xlabel("d_k")
-    ax.set_ylabel("N_max at SNR^-1 = 1")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    ax.set_xlabel("d_k (d_v = 16)")
+    ax.set_ylabel(f"N_max (pairs) at {_style.SNR_INV} = 1")
+    _style.key_legend(ax, measured=f"from {_style.SNR_INV} at N = 257, {LEVEL}", title="kernel (convention)",
+                      title_fontsize=7)
+    convs = sorted({c for _, c in series})
+    what = "two conventions" if len(convs) > 1 else f"{convs[0].replace('_', '-')} convention"
+    kernels = sorted({_LABEL[k] for k, _ in series})
+    return _style.finish(fig, f"Capacity against d_k: {', '.join(kernels)}, {what}")
 
 
 _DKS = (4, 8, 16, 24, 32)
@@ -163,26 +171,33 @@ def compute_tau(point, seed, *, device="cpu", dtype="float64"):
                                   device=device, dtype=dtype, conventions=("typical", "probe_averaged"))
         for conv, r in res.items():
             th = sympy_value("exp", conv, dict(n_pairs=point["n_pairs"], d_k=point["d_k"], d_v=16, tau=tau))
-            rows.append(dict(tau=tau, convention=conv, d_k=point["d_k"], estimate=r["estimate"], lo=r["lo"], hi=r["hi"],
-                             theory=th, mode=r["mode_used"]))
+            rows.append(dict(tau=tau, convention=conv, d_k=point["d_k"], n_pairs=point["n_pairs"], estimate=r["estimate"],
+                             lo=r["lo"], hi=r["hi"], theory=th, mode=r["mode_used"]))
     return rows
 
 
 def draw_tau(rows):
+    import numpy as np
+
+    from assocmem.claims import _style
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    d_k, n = rows[0]["d_k"], rows[0]["n_pairs"]
+    taus = np.geomspace(min(r["tau"] for r in rows), max(r["tau"] for r in rows), 80)
     for j, conv in enumerate(("typical", "probe_averaged")):
         rs = sorted([r for r in rows if r["convention"] == conv], key=lambda r: r["tau"])
-        ax.plot([r["tau"] for r in rs], [r["theory"] for r in rs], "-", color=f"C{j}", label=conv.replace("_", "-"))
+        curve = [sympy_value("exp", conv, dict(n_pairs=n, d_k=d_k, d_v=16, tau=float(x))) for x in taus]
+        ax.plot(taus, curve, "-", color=f"C{j}", label=conv.replace("_", "-"))
         _errbar(ax, [r["tau"] for r in rs], rs, color=f"C{j}")
-    ax.axvline(2.0, color="gray", ls=":", label="tau = 2")
+    ax.axvline(2.0, color="gray", ls=":", label="tau = 2 (the optimum)")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("tau")
-    ax.set_ylabel("SNR^-1")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    _style.log_ticks(ax, "x", [1, 2, 4, 8] + [x for x in (1.5, 3, 6) if taus[0] <= x <= taus[-1]])
+    ax.set_xlabel("temperature tau (kernel exp(x^T y / tau))")
+    ax.set_ylabel(_style.SNR_INV)
+    _style.key_legend(ax, measured=f"Monte Carlo, {LEVEL}", title="convention", title_fontsize=7)
+    return _style.finish(fig, f"Exponential kernel: {_style.SNR_INV} against temperature, d_k = {d_k}, N = {n}")
 
 
 register_figure(Figure(
@@ -222,8 +237,10 @@ def compute_performer(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_performer(rows):
+    from assocmem.claims import _style
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(9.2, 4.6))
     j = 0
     for kind in ("positive", "trigonometric"):
         for orth in (False, True):
@@ -232,17 +249,17 @@ def draw_performer(rows):
                 continue
             color = f"C{j}"
             j += 1
-            label = f"{kind}{' orthogonal' if orth else ' iid'}"
+            label = f"{kind}, {'orthogonal' if orth else 'i.i.d.'} features"
             if not orth:
-                ax.plot([r["m"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=label + " (theory)")
-            _errbar(ax, [r["m"] for r in rs], rs, color=color, label=label + " (measured)")
-    ax.set_xscale("log")
+                ax.plot([r["m"] for r in rs], [r["theory"] for r in rs], "-", color=color)
+            _errbar(ax, [r["m"] for r in rs], rs, color=color, label=label + ("" if not orth else " (measured only)"))
+    ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    _style.log_ticks(ax, "x", sorted({r["m"] for r in rows}))
     ax.set_xlabel("m (random features)")
     ax.set_ylabel("E[(phi(x)^T phi(y) - exp(x^T y))^2]")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    _style.key_legend(ax, measured=f"measured, {LEVEL}", title="features", title_fontsize=7, outside=True)
+    return _style.finish(fig, "Performer random features: squared error against m (C9)")
 
 
 register_figure(Figure(
@@ -285,8 +302,10 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_ffn(rows):
+    from assocmem.claims import _style
+
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
     acts = sorted({r["activation"] for r in rows})
     for j, a in enumerate(acts):
         color = f"C{j}"
@@ -296,19 +315,27 @@ def draw_ffn(rows):
             _errbar(axes[0], [r["d_ff"] for r in rs], rs, color=color)
         rs = sorted([r for r in rows if r["activation"] == a and r["how"] == "trained"], key=lambda r: r["d_ff"])
         if rs:
-            _errbar(axes[1], [r["d_ff"] for r in rs], rs, color=color, label=a)
-            axes[1].plot([r["d_ff"] for r in rs], [r["estimate"] for r in rs], "-", color=color, alpha=0.5)
-    axes[0].set_xscale("log")
+            _errbar(axes[1], [r["d_ff"] for r in rs], rs, fmt="o-", color=color, label=a)
+    for ax, how in zip(axes, ("constructed", "trained")):
+        widths = sorted({r["d_ff"] for r in rows if r["how"] == how})
+        ax.set_xscale("log", base=2)
+        if widths:
+            _style.log_ticks(ax, "x", widths)
     axes[0].set_yscale("log")
-    axes[0].set_xlabel("d_ff = N (one slot per stored pair)")
-    axes[0].set_ylabel("SNR^-1 (typical), constructed FFN")
-    axes[1].set_xscale("log")
-    axes[1].set_xlabel("d_ff (N = 64 pairs)")
-    axes[1].set_ylabel("recall (nearest stored value), trained FFN")
-    for ax in axes:
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    axes[0].set_xlabel("d_ff = N (one slot per stored pair; d_k = d_v = 16)")
+    axes[0].set_ylabel(f"{_style.SNR_INV} (typical convention)")
+    axes[0].set_title("Constructed FFN memory")
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=f"C{j}", marker="o", ms=4) for j, _ in enumerate(acts)]
+    axes[1].set_xlabel("d_ff (N = 64 pairs, d_k = d_v = 16)")
+    axes[1].set_ylabel("recall (fraction decoded to the right value)")
+    axes[1].set_ylim(-0.02, 1.05)
+    axes[1].set_title("Trained FFN memory (one run per point)")
+    _style.key_legend(axes[1], handles=handles, labels=acts, exact=True,
+                      measured=f"left: Monte Carlo, {LEVEL}; right: 95% Clopper-Pearson", title="activation",
+                      title_fontsize=7, outside=True)
+    return _style.finish(fig, "FFN memories against width, per activation (C11)")
 
 
 _ACTS = ("relu", "relu2", "gelu", "silu", "exp")
@@ -338,24 +365,28 @@ def compute_heads(point, seed, *, device="cpu", dtype="float64"):
     r = estimate_kernel_snr(kernel, point["n_pairs"], d // h, 16, point["trials"], seed, device=device, dtype=dtype,
                             conventions=("typical",), **prm)["typical"]
     th = sympy_value(kernel, "typical", dict(n_pairs=point["n_pairs"], d_k=d // h, d_v=16, **prm))
-    return [dict(kernel=point["kernel"], h=h, d=d, estimate=r["estimate"], lo=r["lo"], hi=r["hi"], theory=th, mode=r["mode_used"])]
+    return [dict(kernel=point["kernel"], h=h, d=d, n_pairs=point["n_pairs"], estimate=r["estimate"], lo=r["lo"], hi=r["hi"],
+                 theory=th, mode=r["mode_used"])]
 
 
 def draw_heads(rows):
+    from assocmem.claims import _style
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for j, k in enumerate(("linear", "exp2")):
         rs = sorted([r for r in rows if r["kernel"] == k], key=lambda r: r["h"])
         if rs:
             ax.plot([r["h"] for r in rs], [r["theory"] for r in rs], "-", color=f"C{j}", label=_LABEL[k])
             _errbar(ax, [r["h"] for r in rs], rs, color=f"C{j}")
+    d, n = rows[0]["d"], rows[0]["n_pairs"]
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel("heads h (head width d/h, d = 32)")
-    ax.set_ylabel("per-head SNR^-1 (typical)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    _style.log_ticks(ax, "x", sorted({r["h"] for r in rows}))
+    ax.set_xlabel(f"heads h (head width d/h, d = {d})")
+    ax.set_ylabel(f"per-head {_style.SNR_INV} (typical convention)")
+    _style.key_legend(ax, measured=f"Monte Carlo, {LEVEL}", title="kernel", title_fontsize=7)
+    return _style.finish(fig, f"Multi-head at fixed total width d = {d}, N = {n} pairs (C12)")
 
 
 register_figure(Figure(
@@ -403,22 +434,27 @@ def compute_decode(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_decode(rows):
+    from matplotlib.lines import Line2D
+
+    from assocmem.claims import _style
+
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4.2))
+    fig, ax = plt.subplots(figsize=(8.6, 4.6))
     for j, k in enumerate(_LABEL):
         rs = sorted([r for r in rows if r["kernel"] == k], key=lambda r: r["n_pairs"])
         if not rs:
             continue
-        _errbar(ax, [r["n_pairs"] for r in rs], rs, color=f"C{j}", label=_LABEL[k])
-        ax.plot([r["n_pairs"] for r in rs], [r["estimate"] for r in rs], "-", color=f"C{j}", alpha=0.5)
+        _errbar(ax, [r["n_pairs"] for r in rs], rs, fmt="o-", color=f"C{j}", label=_LABEL[k])
         ax.axvline(rs[0]["capacity_rho1"], color=f"C{j}", ls=":", alpha=0.7)
     ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.05)
     ax.set_xlabel("N (stored pairs)")
-    ax.set_ylabel("recall (nearest stored value)")
-    ax.set_title("d_k = 16, d_v = 16; dotted: N_max at SNR^-1 = 1 (typical)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    ax.set_ylabel("recall (fraction decoded to the right value)")
+    _style.key_legend(ax, exact=False, measured="measured, 95% Clopper-Pearson", title="kernel", title_fontsize=7,
+                      extra=[(Line2D([], [], color="k", ls=":"), f"N_max at {_style.SNR_INV} = 1 (typical)")],
+                      outside=True)
+    d_k = rows[0]["d_k"]
+    return _style.finish(fig, f"Recall by nearest stored value against N, d_k = d_v = {d_k} (C10)")
 
 
 register_figure(Figure(

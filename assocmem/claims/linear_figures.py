@@ -31,38 +31,46 @@ def compute_snr(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_snr(rows):
-    import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.lines import Line2D
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.4))
+    from assocmem.claims import _style
+
+    fig, (ax, ax2) = _style.plt().subplots(1, 2, figsize=(11, 4.6))
     dks = sorted({r["d_k"] for r in rows})
     markers = dict(zip(dks, "os^Dv"))
+    level = rows[0]["level"]
     for c in SHOWN:
         for d in dks:
             rs = sorted((r for r in rows if r["convention"] == c and r["d_k"] == d), key=lambda r: r["load"])
+            if not rs:
+                continue
             x = np.array([r["load"] for r in rs])
-            ax.errorbar(x, [r["estimate"] for r in rs], yerr=[[r["estimate"] - r["lo"] for r in rs], [r["hi"] - r["estimate"] for r in rs]],
-                        fmt=markers[d], color=COLORS[c], ms=4, capsize=2, lw=0.8, label=f"{c}, d={d} (measured)" if c == "typical" or d == dks[0] else None)
+            _style.errbar(ax, x, rs, fmt=markers[d], color=COLORS[c], lw=0.8)
             xs = np.geomspace(x.min(), x.max(), 50)
             ax.plot(xs, [theory_value(c, xx * d, d, d) for xx in xs], color=COLORS[c], lw=0.8, alpha=0.6)
     xs = np.geomspace(min(r["load"] for r in rows), max(r["load"] for r in rows), 50)
-    ax.plot(xs, xs, "k--", lw=1.2, label="paper Eq. 7: N/d_k")
-    ax.set(xscale="log", yscale="log", xlabel="load N/d_k", ylabel="SNR$^{-1}$", title="Linear memory: measured (points, 99.9% CI) vs exact (lines)")
-    ax.legend(fontsize=6, ncol=2)
+    ax.plot(xs, xs, "k--", lw=1.2)
+    ax.set(xscale="log", yscale="log", xlabel="load N/d_k (d_v = d_k)", ylabel="SNR$^{-1}$ (convention: colour)",
+           title="Measured (points) against exact (lines)")
+    handles = [Line2D([], [], color=COLORS[c], lw=1.5) for c in SHOWN]
+    labels = [f"{c.replace('_', ' ')}" for c in SHOWN]
+    handles += [Line2D([], [], color="k", ls="--", lw=1.2)] + [Line2D([], [], color="gray", marker=markers[d], ls="none")
+                                                            for d in dks]
+    labels += ["paper Eq. 7: N/d_k"] + [f"measured at d_k = {d} ({level:.1%} interval)" for d in dks]
+    ax.legend(handles, labels, fontsize=7, loc="upper left")
     load = 4
-    ds = np.array(sorted({r["d_k"] for r in rows}))
+    ds = np.array(dks)
     dd = np.geomspace(max(3, ds.min()), ds.max(), 60)
     for c in SHOWN:
-        ax2.plot(dd, [theory_value(c, load * x, x, x) / load for x in dd], color=COLORS[c], label=f"{c} (exact)")
+        ax2.plot(dd, [theory_value(c, load * x, x, x) / load for x in dd], color=COLORS[c], label=f"{c.replace('_', ' ')}")
         rs = [r for r in rows if r["convention"] == c and abs(r["load"] - load) < 1e-9]
-        ax2.errorbar([r["d_k"] for r in rs], [r["estimate"] / load for r in rs],
-                     yerr=[[(r["estimate"] - r["lo"]) / load for r in rs], [(r["hi"] - r["estimate"]) / load for r in rs]],
-                     fmt="o", color=COLORS[c], ms=4, capsize=2)
+        scaled = [dict(estimate=r["estimate"] / load, lo=r["lo"] / load, hi=r["hi"] / load) for r in rs]
+        _style.errbar(ax2, [r["d_k"] for r in rs], scaled, color=COLORS[c])
     ax2.axhline(1, color="k", ls="--", lw=1, label="paper: 1")
-    ax2.set(xscale="log", xlabel="d_k = d_v", ylabel="SNR$^{-1}$ / (N/d_k)", title=f"Finite-d departure from N/d_k (N = {load} d_k)")
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    ax2.set(xscale="log", xlabel="d_k = d_v", ylabel="SNR$^{-1}$ / (N/d_k)", title=f"Finite-d departure from N/d_k at N = {load} d_k")
+    _style.key_legend(ax2, measured=f"measured ({level:.1%} interval)")
+    return _style.finish(fig, "Linear memory: SNR$^{-1}$ against the load, three conventions (C4)")
 
 
 register_figure(Figure(
@@ -90,24 +98,22 @@ def compute_retrieval(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_retrieval(rows):
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax, ax2) = _style.plt().subplots(1, 2, figsize=(11, 4.4))
     for d, col in zip(sorted({r["d_k"] for r in rows}), ("tab:purple", "tab:orange", "tab:cyan", "tab:olive")):
         rs = sorted((r for r in rows if r["d_k"] == d), key=lambda r: r["load"])
         x = [r["load"] for r in rs]
-        ax.errorbar(x, [r["cos"] for r in rs], yerr=[[r["cos"] - r["cos_lo"] for r in rs], [r["cos_hi"] - r["cos"] for r in rs]],
-                    fmt="o", color=col, ms=4, capsize=2, label=f"measured, d={d}")
-        ax.plot(x, [r["proxy"] for r in rs], color=col, lw=1, ls="--", label=f"proxy 1/sqrt(1+SNR^-1), d={d}")
-        ax2.errorbar(x, [r["accuracy"] for r in rs], yerr=[[r["accuracy"] - r["acc_lo"] for r in rs], [r["acc_hi"] - r["accuracy"] for r in rs]],
-                     fmt="o-", color=col, ms=4, capsize=2, label=f"d={d}")
-    ax.set(xscale="log", xlabel="load N/d_k", ylabel="mean cos(o_i, v_i)", title="Cosine to target vs the SNR proxy")
-    ax.legend(fontsize=6)
-    ax2.set(xscale="log", xlabel="load N/d_k", ylabel="accuracy", ylim=(-0.02, 1.02),
-            title="Nearest-stored-value decoding (99.9% exact CI)")
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+        _style.errbar(ax, x, rs, y="cos", lo="cos_lo", hi="cos_hi", color=col, label=f"measured, d_k = d_v = {d}")
+        ax.plot(x, [r["proxy"] for r in rs], color=col, lw=1, ls="--", label=f"proxy, d_k = d_v = {d}")
+        _style.errbar(ax2, x, rs, y="accuracy", lo="acc_lo", hi="acc_hi", fmt="o-", color=col, label=f"d_k = d_v = {d}")
+    ax.set(xscale="log", xlabel="load N/d_k", ylabel="mean cos(o_i, v_i) over probes",
+           title="Cosine to the target against the proxy 1/sqrt(1 + SNR$^{-1}$)")
+    ax.legend(fontsize=7, title="points: 99.9% intervals; dashed: proxy, typical convention", title_fontsize=7)
+    ax2.set(xscale="log", xlabel="load N/d_k", ylabel="fraction of probes decoded correctly", ylim=(-0.02, 1.02),
+            title="Decoding to the nearest stored value")
+    ax2.legend(fontsize=7, title="99.9% Clopper-Pearson intervals", title_fontsize=7)
+    return _style.finish(fig, "Retrieval quality of the linear memory (C3)")
 
 
 register_figure(Figure(

@@ -1,4 +1,4 @@
-"""Conformance: run another project's kernel against the suite's float64 oracles (CLAIMS.md U2, D1).
+"""Conformance: run another project's kernel against the suite's float64 oracles (docs/CLAIMS.md U2, D1).
 
 The suite's recurrent forms are the ground truth of every update rule; this package turns them into a tool. Give it
 someone else's function for a rule and a declarative ``Adapter`` for that function's conventions (layout, gates or

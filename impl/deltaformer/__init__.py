@@ -1,4 +1,4 @@
-"""DeltaFormer (paper §2.2.1, Appendix D; CLAIMS.md D1-D3): the delta rule in a kernel's feature space.
+"""DeltaFormer (paper §2.2.1, Appendix D; docs/CLAIMS.md D1-D3): the delta rule in a kernel's feature space.
 
     u_t = v_t - b_t sum_{j<t} kappa1(w_t, k_j) u_j          o_t = sum_{j<=t} kappa2(q_t, k_j) u_j
 

@@ -1,4 +1,4 @@
-"""Exact constructions of CLAIMS.md D3 (paper Appendix E): state tracking by one delta-rule layer, no training.
+"""Exact constructions of docs/CLAIMS.md D3 (paper Appendix E): state tracking by one delta-rule layer, no training.
 
 Parity. One unit key k = 1 (d_k = d_v = 1). A start token writes the state, b = 1, v = 1: S_0 = 1. Bit x_t is the
 token b_t = 2 x_t, v_t = 0, so S_t = S_{t-1} (1 - b_t k^2) = S_{t-1} (-1)^{x_t}, and the read o_t = S_t q with

@@ -8,7 +8,7 @@ kappa = ||k_i||^2, value norm nu = ||v_i||^2, keys k ~ N(0, I_{d_k}), values v ~
                 exp exp(2 kappa/tau^2), rbf (s^2/(s^2+2))^{d_k/2} exp(-kappa/(s^2+2))
     signal c(kappa) = kappa(k_i, k_i):  linear kappa, relu kappa, poly kappa^p, exp exp(kappa/tau), rbf 1
 
-SNR^{-1} per convention (CLAIMS C3, C6, C7, C9): see ``log_snr_inv``. Moments that diverge raise InputError naming
+SNR^{-1} per convention (docs/CLAIMS.md C3, C6, C7, C9): see ``log_snr_inv``. Moments that diverge raise InputError naming
 the condition.
 """
 

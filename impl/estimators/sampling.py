@@ -1,6 +1,6 @@
 """Seeded data for memories: Gaussian key/value pairs and orthonormal keys.
 
-House rule (ARCHITECTURE.md, Numerics): reference data is drawn on the CPU in float64 from a seeded
+House rule (docs/DESIGN.md, Numerics): reference data is drawn on the CPU in float64 from a seeded
 ``torch.Generator`` and only then cast and moved, so CPU and CUDA runs of one seed see the same numbers.
 ``native=True`` draws directly on the target device and dtype instead (faster; used by benchmarks, never by
 checks that compare devices).

@@ -1,4 +1,4 @@
-"""Retrieval SNR of kernel associative memories by Monte Carlo (paper §2.1.1; CLAIMS C5-C9).
+"""Retrieval SNR of kernel associative memories by Monte Carlo (paper §2.1.1; docs/CLAIMS.md C5-C9).
 
 CLI entry points (the lead's ``assocmem snr --memory kernel ...`` calls these):
 

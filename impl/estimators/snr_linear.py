@@ -1,4 +1,4 @@
-"""Monte Carlo retrieval SNR of the linear associative memory, in every convention of CLAIMS C3.
+"""Monte Carlo retrieval SNR of the linear associative memory, in every convention of docs/CLAIMS.md C3.
 
 SNR^{-1} = E_others ||r||^2 / (c^2 ||v_i||^2) with S k_i = c v_i + r (paper Eq. 4). Estimators:
 
@@ -126,7 +126,7 @@ def conditional_trials(n_pairs, d_k, d_v, trials, gen, *, typical=False, device=
 
 
 def theory_value(convention, n_pairs, d_k, d_v, kappa=None, nu=None) -> float:
-    """The exact SNR^{-1} (CLAIMS C4) — numeric mirror of theory/snr_linear.py, used to print beside estimates.
+    """The exact SNR^{-1} (docs/CLAIMS.md C4) — numeric mirror of theory/snr_linear.py, used to print beside estimates.
     (The test suite checks that this mirror equals the SymPy derivation.)"""
     if convention == "conditional":
         return (n_pairs - 1) * d_v / (kappa * nu)

@@ -1,4 +1,4 @@
-"""Monte Carlo for Performer random features (Choromanski et al. 2020, Lemma 2; CLAIMS C9).
+"""Monte Carlo for Performer random features (Choromanski et al. 2020, Lemma 2; docs/CLAIMS.md C9).
 
 For SM(x, y) = exp(x^T y) and m random directions w ~ N(0, I):
 

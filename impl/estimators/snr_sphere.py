@@ -1,4 +1,4 @@
-"""Kernel memory with keys uniform on the unit sphere (CLAIMS C9): the exponential kernel exp(b x^T y), its exact
+"""Kernel memory with keys uniform on the unit sphere (docs/CLAIMS.md C9): the exponential kernel exp(b x^T y), its exact
 second moment as a Bessel-function expression, and a plain Monte Carlo check of the conditional SNR^{-1}."""
 
 from __future__ import annotations

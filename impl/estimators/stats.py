@@ -1,4 +1,4 @@
-"""Calibrated intervals for Monte Carlo estimates (the statistical method of ARCHITECTURE.md).
+"""Calibrated intervals for Monte Carlo estimates (the statistical method of docs/DESIGN.md).
 
 Every statistical assertion in the suite is "the exact value lies inside a two-sided interval at level
 1 - alpha", with alpha declared per assertion (default 1e-6). The intervals here are:

@@ -1,4 +1,4 @@
-"""The FFN as an associative memory (paper §2.1.2; CLAIMS C11), constructed and trained.
+"""The FFN as an associative memory (paper §2.1.2; docs/CLAIMS.md C11), constructed and trained.
 
     FFN(x) = W_down s(W_up x) = sum_j v_j s(beta k_j^T x)
 

@@ -1,4 +1,4 @@
-"""Kernel associative memories (paper §2.1.1; CLAIMS C5, C8).
+"""Kernel associative memories (paper §2.1.1; docs/CLAIMS.md C5, C8).
 
 Memory (C5): S = sum_j v_j phi(k_j)^T, o = S phi(q) = sum_j v_j kappa(k_j, q). Probing pair i:
 o = c v_i + r with c = kappa(k_i, k_i), r = sum_{j != i} v_j kappa(k_j, k_i) (C2 for kernels).

@@ -1,4 +1,4 @@
-"""Kernels and feature maps for kernel associative memories (paper §2.1.1; CLAIMS C5, C8, C9).
+"""Kernels and feature maps for kernel associative memories (paper §2.1.1; docs/CLAIMS.md C5, C8, C9).
 
 A kernel memory stores S = sum_j v_j phi(k_j)^T and reads o = S phi(q) = sum_j v_j kappa(k_j, q) (C5). Kernels
 are evaluated in *log-magnitude / sign* form, ``log_kernel(kernel, X, Y) -> (log|kappa|, sign)``, so that the
@@ -109,7 +109,7 @@ def elu1_features(X):
 
 
 def taylor_features(X):
-    """phi(x) = [1, x, vec(x x^T)/sqrt(2)]: phi(x)^T phi(y) = 1 + x^T y + (x^T y)^2/2 exactly (CLAIMS C9)."""
+    """phi(x) = [1, x, vec(x x^T)/sqrt(2)]: phi(x)^T phi(y) = 1 + x^T y + (x^T y)^2/2 exactly (docs/CLAIMS.md C9)."""
     outer = (X[..., :, None] * X[..., None, :]).flatten(-2) / math.sqrt(2)
     return torch.cat([torch.ones_like(X[..., :1]), X, outer], dim=-1)
 

@@ -1,4 +1,4 @@
-"""Update rules (paper §2.2, CLAIMS U1-U4): one folder per family with recurrent.py (the ground truth, an
+"""Update rules (paper §2.2, docs/CLAIMS.md U1-U4): one folder per family with recurrent.py (the ground truth, an
 explicit loop mirroring the equation), parallel.py and chunk.py; the registry of rules by name (registry.py), their
 shared input checks (inputs.py), seeded inputs (data.py), form comparisons (checks.py) and experiments.
 

@@ -1,4 +1,4 @@
-"""Numerical comparisons between the forms of an update rule (CLAIMS.md U2), values and gradients.
+"""Numerical comparisons between the forms of an update rule (docs/CLAIMS.md U2), values and gradients.
 
 ``compare_forms`` runs every form of a rule on the same inputs and returns, per form, the largest absolute
 difference from the recurrent ground truth in the outputs, the final state and (optionally) the gradients of a

@@ -1,4 +1,4 @@
-"""Experiments on the update rules (CLAIMS.md U3, U4): retrieval after writing N pairs, and streams v = W k + noise.
+"""Experiments on the update rules (docs/CLAIMS.md U3, U4): retrieval after writing N pairs, and streams v = W k + noise.
 
 Retrieval: write N pairs (k_i, v_i) with a rule, then probe every stored key: err_i = ||S k_i - v_i||^2 (for
 softmax attention, o_i = softmax(beta K k_i)^T V over all N pairs). Retrieval SNR here is E||v||^2 / E||err||^2

@@ -1,4 +1,4 @@
-"""State-tracking tasks of the paper's §3 (CLAIMS.md D4, D5) and the small models compared on them.
+"""State-tracking tasks of the paper's §3 (docs/CLAIMS.md D4, D5) and the small models compared on them.
 
 ``run_task(task, model, *, quick, seed, device, progress) -> dict`` trains and evaluates one model;
 ``TASKS`` and ``MODELS`` name what it accepts.

@@ -1,4 +1,4 @@
-"""The DAG task (paper §3.3; CLAIMS.md D5): a directed acyclic graph given as a shuffled edge list, then one
+"""The DAG task (paper §3.3; docs/CLAIMS.md D5): a directed acyclic graph given as a shuffled edge list, then one
 reachability query (s, t) whose answer needs k hops.
 
 Construction (random, seeded): 3(k + 1) distinct node labels out of ``n_nodes``, arranged in three node-disjoint

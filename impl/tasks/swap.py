@@ -1,4 +1,4 @@
-"""The swap task (paper §3.2; CLAIMS.md D4): n items in n slots, a sequence of L swaps, queries "which item is in
+"""The swap task (paper §3.2; docs/CLAIMS.md D4): n items in n slots, a sequence of L swaps, queries "which item is in
 slot x".
 
 Item s starts in slot s. Each token is one swap of two distinct slots (i, j), i < j, one of n(n-1)/2 token ids.

@@ -1,4 +1,4 @@
-"""Decaying linear attention, parallel (matrix) form (CLAIMS.md U2):
+"""Decaying linear attention, parallel (matrix) form (docs/CLAIMS.md U2):
 
     o_t = sum_{j <= t} v_j (k_j . G_tj)^T (scale q_t) + S_0 (G_t0 . scale q_t),
     G_tj = prod_{j < s <= t} a_s = exp(L_t - L_j),   G_t0 = exp(L_t),   L_t = sum_{s <= t} log a_s

@@ -1,4 +1,4 @@
-"""DeltaNet, chunked form with the WY/UT representation (CLAIMS.md U2; flash-linear-attention ``chunk_delta_rule``).
+"""DeltaNet, chunked form with the WY/UT representation (docs/CLAIMS.md U2; flash-linear-attention ``chunk_delta_rule``).
 
 Inside a chunk of C tokens with incoming state S, the parallel form (``parallel.py``) reads
 U = T_c (V_c - K_c S^T) with the UT transform T_c = (I + tril(diag(b) K_c K_c^T, -1))^{-1} diag(b). T_c depends on

@@ -1,4 +1,4 @@
-"""DeltaNet, parallel (matrix) form (CLAIMS.md U2).
+"""DeltaNet, parallel (matrix) form (docs/CLAIMS.md U2).
 
 Write S_t = S_0 + sum_{j <= t} u_j k_j^T. The recurrence S_t = S_{t-1} + b_t (v_t - S_{t-1} k_t) k_t^T gives
 u_t = b_t (v_t - S_0 k_t - sum_{j < t} (k_t^T k_j) u_j), i.e. the unit lower-triangular system

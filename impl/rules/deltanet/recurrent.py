@@ -3,11 +3,11 @@
     S_t = S_{t-1} (I - b_t k_t k_t^T) + b_t v_t k_t^T  =  S_{t-1} - b_t (S_{t-1} k_t - v_t) k_t^T
     o_t = S_t (scale * q_t)              read AFTER the update (as flash-linear-attention does)
 
-i.e. one gradient step, learning rate b_t, on the per-token loss 1/2 ||S k_t - v_t||^2 (CLAIMS.md U1).
+i.e. one gradient step, learning rate b_t, on the per-token loss 1/2 ||S k_t - v_t||^2 (docs/CLAIMS.md U1).
 
 Conventions:
 - q, k [B, H, T, d_k], v [B, H, T, d_v], beta [B, H, T] with b in [0, 2]; state S [B, H, d_v, d_k]
-  (CLAIMS.md orientation: S maps keys to values, o = S q).
+  (docs/CLAIMS.md orientation: S maps keys to values, o = S q).
 - flash-linear-attention (``fla.ops.delta_rule``, ``naive_recurrent_delta_rule``) stores the state transposed,
   h = S^T of shape [B, H, d_k, d_v], and by default scales q by d_k^-0.5; here ``scale`` is explicit and defaults
   to 1.0. fla's kernels usually L2-normalise q and k (``use_qk_l2norm_in_kernel``); we never normalise: pass

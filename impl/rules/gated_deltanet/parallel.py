@@ -1,4 +1,4 @@
-"""Gated DeltaNet, parallel (matrix) form (derived in theory/updates.py, CLAIMS.md U2).
+"""Gated DeltaNet, parallel (matrix) form (derived in theory/updates.py, docs/CLAIMS.md U2).
 
 With G_tj = prod_{j < s <= t} a_s and G_t0 = prod_{s <= t} a_s, S_t = G_t0 S_0 + sum_{j <= t} G_tj u_j k_j^T where
 

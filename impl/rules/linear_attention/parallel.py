@@ -1,4 +1,4 @@
-"""Linear attention, parallel (matrix) form (CLAIMS.md U2):
+"""Linear attention, parallel (matrix) form (docs/CLAIMS.md U2):
 
     O = scale (Q K^T . M) V + scale Q S_0^T,        M_ij = 1[j <= i] (causal, inclusive),
     S_T = S_0 + V^T K.

@@ -1,6 +1,6 @@
 """Linear attention, recurrent form (the ground truth): an explicit loop over t.
 
-    S_t = S_{t-1} + v_t k_t^T            S in R^{d_v x d_k}  (CLAIMS.md orientation: S maps keys to values)
+    S_t = S_{t-1} + v_t k_t^T            S in R^{d_v x d_k}  (docs/CLAIMS.md orientation: S maps keys to values)
     o_t = S_t (scale * q_t)              read AFTER the write (token t sees itself, as in causal attention)
 
 Conventions: q, k [B, H, T, d_k], v [B, H, T, d_v]; state [B, H, d_v, d_k]. ``scale`` multiplies q and defaults

@@ -7,7 +7,7 @@
 The objective here weights the data term by b_t, not b_t/2, so the closed form has b_t, not b_t/2 (theory/updates.py
 proves it). b_t >= 0 without upper bound: b'_t ||k_t||^2 < 1 always, so the step never overshoots.
 Note: the Longhorn paper (Liu et al. 2024) implements a diagonal approximation of this step per value channel;
-the suite uses the exact rank-one closed form stated in CLAIMS.md U1. Conventions as impl/rules/deltanet/recurrent.py.
+the suite uses the exact rank-one closed form stated in docs/CLAIMS.md U1. Conventions as impl/rules/deltanet/recurrent.py.
 """
 
 from __future__ import annotations

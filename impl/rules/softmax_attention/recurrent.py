@@ -1,7 +1,7 @@
 """Softmax attention, recurrent form (the ground truth): an explicit loop over t with an online softmax.
 
     o_t = argmin_o sum_{j <= t} kappa(q_t, k_j) ||o - v_j||^2 = sum_j kappa_tj v_j / sum_j kappa_tj,
-    kappa(q, k) = exp(scale q^T k)                                  (Nadaraya-Watson, CLAIMS.md U1)
+    kappa(q, k) = exp(scale q^T k)                                  (Nadaraya-Watson, docs/CLAIMS.md U1)
 
 The memory is the whole key-value cache (it grows with t). The loop keeps, per query, the running maximum m,
 numerator n = sum exp(s_j - m) v_j and denominator z = sum exp(s_j - m) (flash-attention's online softmax), adding
