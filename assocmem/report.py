@@ -64,7 +64,7 @@ def _table(claim: registry.Claim, results: list[registry.Result]) -> str:
         cols = ["theory (exact)", "estimate", f"interval ({fmt(results[0].level, 7)})", "n", "pass"]
         vals = lambda r: [fmt(r.theory), fmt(r.estimate), f"[{fmt(r.lo)}, {fmt(r.hi)}]", str(r.n), "✓" if r.passed else "✗"]  # noqa: E731
     elif kind == "approximation":
-        cols = ["approximation", "exact / measured", "rel. departure", "tolerance", "pass"]
+        cols = ["approximation", "exact / measured", "departure", "tolerance", "pass"]
         vals = lambda r: [fmt(r.theory), fmt(r.estimate) + (f" [{fmt(r.lo)}, {fmt(r.hi)}]" if r.lo is not None else ""),  # noqa: E731
                           fmt(r.error, 3), fmt(r.tolerance, 3), "✓" if r.passed else "✗"]
     elif kind == "identity":
