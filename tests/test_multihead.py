@@ -52,8 +52,12 @@ def test_paired_change_counts_and_exact_p_values():
     ch = paired_change(h, h2)
     assert (ch["only_h"], ch["only_2h"]) == (10, 0)
     assert ch["p_decrease"] == pytest.approx(2.0**-10) and ch["p_increase"] == 1.0 and ch["decrease"] and not ch["increase"]
+    assert ch["cost"] == pytest.approx(10 / 20)
+    assert ch["cost_lo"] == pytest.approx((2 * 1e-3 ** (1 / 10) - 1) * 10 / 20)  # one-sided Clopper-Pearson, c = n = 10
+    big = paired_change(torch.tensor([True] * 300 + [False] * 300), torch.tensor([False] * 600))
+    assert 0.4 < big["cost_lo"] < big["cost"] == 0.5
     same = paired_change(h, h.clone())
-    assert not same["decrease"] and not same["increase"] and same["p_decrease"] == 1.0
+    assert not same["decrease"] and not same["increase"] and same["p_decrease"] == 1.0 and same["cost_lo"] == 0.0
 
 
 def test_per_head_theory_and_its_mutant():
