@@ -122,7 +122,7 @@ for _c in CONVENTIONS:
     _t = 3000 if _c in ("conditional", "typical") else 6000
     _grid = (dict(n_pairs=16, d_k=8, d_v=16, beta_scale=_s, trials=_t), dict(n_pairs=64, d_k=16, d_v=16, beta_scale=_s, trials=_t))
     _quick = (dict(n_pairs=16, d_k=8, d_v=16, beta_scale=_s, trials=1000),)
-    _power = (dict(n_pairs=32, d_k=16, d_v=16, beta_scale=_s, trials={"probe_averaged": 8000}.get(_c, 2000)),)
+    _power = (dict(n_pairs=32, d_k=16, d_v=16, beta_scale=_s, trials={"probe_averaged": 6000}.get(_c, 2000)),)
     register(Claim(
         id=f"C11.solu.{_c}", title=f"SoLU memory: Monte Carlo SNR, {_c.replace('_', ' ')}",
         tag="reconstructed" if _c in ("conditional", "typical") else "suite", ref="Appendix A (SoLU); CLAIMS C11",
