@@ -13,20 +13,22 @@ from impl.estimators.recall_measured import delta_noise_to_signal, measure_recal
 from impl.numerics.errors import InputError
 
 
-@pytest.mark.parametrize("n", [2, 5, 64, 1000])
-def test_exchangeable_scores_give_one_over_n(n):
-    assert rp.win_probability(0.0, n, 8, lam=1.0) == pytest.approx(1 / n, rel=1e-6)
-    assert rp.win_probability_grid([0.0], n, 8, own_weight=False)[0] == pytest.approx(1 / n, abs=1e-5)
+@pytest.mark.parametrize("n", [2, 5, 64, 1000, 4096])
+@pytest.mark.parametrize("dv", [3, 4, 8, 16])
+def test_exchangeable_scores_give_one_over_n(n, dv):
+    """Also at few value dimensions, where the noncentral t's tails are long (a single adaptive pass returned ~0)."""
+    assert rp.win_probability(0.0, n, dv, lam=1.0) == pytest.approx(1 / n, rel=1e-6)
+    assert rp.win_probability_grid([0.0], n, dv, own_weight=False)[0] == pytest.approx(1 / n, abs=1e-5)
 
 
-@pytest.mark.parametrize("n, dv", [(2, 4), (16, 16), (256, 8), (4096, 16)])
+@pytest.mark.parametrize("n, dv", [(2, 4), (64, 3), (16, 16), (256, 8), (4096, 8), (4096, 16)])
 def test_product_rule_agrees_with_adaptive_quadrature(n, dv):
     deltas = [0.3, 1.0, 2.5, 6.0]
     quad = [rp.win_probability(d, n, dv) for d in deltas]
     grid = rp.win_probability_grid(deltas, n, dv)
     assert np.allclose(grid, quad, atol=1e-5)
-    curve = rp.recall_curve(n, dv)
-    assert np.allclose(curve(deltas), quad, atol=5e-4)
+    if dv >= rp.GRID_MIN_DV:  # (below it the curve is built by quadrature: correct, but slow to tabulate)
+        assert np.allclose(rp.recall_curve(n, dv)(deltas), quad, atol=5e-4)
 
 
 def test_limits_and_monotonicity():
