@@ -381,7 +381,7 @@ def _backend_options(p, *, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assocmem import catalogue, report, snr
+    from assocmem import catalogue, report
     from impl.estimators.snr_kernel import KERNELS, MODES
     from impl.estimators.snr_linear import CONVENTIONS
     from impl.memories.ffn import ACTIVATIONS

@@ -146,7 +146,7 @@ def _table(claim: registry.Claim, results: list[registry.Result]) -> str:
         cols = ["theory (exact)", "estimate", f"interval ({fmt(results[0].level, 7)})", "n", "pass"]
         vals = lambda r, x: [numbers.significant(r.theory), x["estimate"], f"[{x['lo']}, {x['hi']}]", str(r.n), ok(r)]  # noqa: E731
     elif kind == "approximation":
-        cols = ["approximation", "exact / measured", "rel. departure", "tolerance", "pass"]
+        cols = ["approximation", "exact / measured", "departure", "tolerance", "pass"]
         vals = lambda r, x: [numbers.significant(r.theory), x["estimate"] + (f" [{x['lo']}, {x['hi']}]" if r.lo is not None else ""),  # noqa: E731
                              x["error"], x["tolerance"], ok(r)]
     elif kind == "identity":

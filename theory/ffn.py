@@ -134,3 +134,133 @@ def derivation_multihead() -> list:
         ("exp: one head of width d_k beats h heads: per-head ratio e^{-d_k/2}/e^{-d_k/(2h)} = e^{-d_k (h-1)/(2h)}",
          sp.simplify(exp_head.subs(h, 1) / exp_head), sp.exp(-d_k * (h - 1) / (2 * h))),
     ]
+
+
+# ---- SoLU (Elhage et al. 2022): x * softmax(x) over the hidden units -------------------------------------------
+#
+# The constructed SoLU FFN has one hidden unit per stored pair, pre-activations z_j = beta k_j^T x and hidden
+# activations z_j e^{z_j} / Z with Z = sum_l e^{z_l} (the probe's own slot included). Probing with x = k_i:
+#     o = (c_u v_i + r_u) / Z,   c_u = z_i e^{z_i} (z_i = beta kappa),   r_u = sum_{j != i} v_j z_j e^{z_j},
+# so the normaliser divides signal and noise alike (as in C8) and the per-sample ratio ||r||^2/(c^2 nu) is that of the
+# unnormalised slot kernel s(z) = z e^{z}, exactly. The normaliser is correlated with the noise (it contains the noise
+# slots' e^{z_j}), so a ratio of separately averaged energies E||r_u/Z||^2 / E[(c_u/Z)^2] is NOT the kernel value:
+# there the cancellation is only approximate (measured, claim C11.solu.normaliser).
+
+a_tilt = sp.Symbol("a", positive=True)  # slot activation z e^{a z}; SoLU is a = 1
+lam = sp.Symbol("lambda", positive=True)  # rate of a tilted chi-square integral
+
+
+def solu_second_moment(a=1) -> sp.Expr:
+    """E[Z^2 e^{2aZ}] for Z ~ N(0, sigma2): sigma2 (1 + 4 a^2 sigma2) e^{2 a^2 sigma2}."""
+    return sigma2 * (1 + 4 * a**2 * sigma2) * sp.exp(2 * a**2 * sigma2)
+
+
+def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
+    """SNR^{-1} of the constructed SoLU FFN memory (Gaussian keys k ~ N(0, I), key scale beta), per convention:
+
+        conditional            (N-1)(d_v/nu) (1 + 4 beta^2 kappa)/kappa  e^{2 beta^2 kappa - 2 beta kappa}
+        typical                the conditional form at kappa = d_k, nu = d_v
+        probe-averaged         (N-1) d_v/(d_v-2) [ (1-2b)^{1-d_k/2}/(d_k-2) + 4 beta^2 (1-2b)^{-d_k/2} ],
+                               b = 2 beta^2 - 2 beta            (finite iff d_k > 2, d_v > 2, 1 - 2b > 0)
+        ratio of expectations  (N-1) [ (1-4beta^2)^{-d_k/2-1} + 4 beta^2 (d_k+2)(1-4beta^2)^{-d_k/2-2} ]
+                               / [ (d_k+2)(1-4beta)^{-d_k/2-2} ]   (finite iff beta < 1/4)
+    """
+    b = 2 * beta**2 - 2 * beta
+    cond = (N - 1) * (d_v / nu) * (1 + 4 * beta**2 * kappa) / kappa * sp.exp(b * kappa)
+    if convention == "conditional":
+        return cond
+    if convention == "typical":
+        return cond.subs({kappa: d_k, nu: d_v})
+    if convention == "probe_averaged":
+        return (N - 1) * d_v / (d_v - 2) * ((1 - 2 * b) ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * (1 - 2 * b) ** (-d_k / 2))
+    if convention == "ratio_of_expectations":
+        t = 1 - 4 * beta**2
+        return (N - 1) * (t ** (-d_k / 2 - 1) + 4 * beta**2 * (d_k + 2) * t ** (-d_k / 2 - 2)) / (
+            (d_k + 2) * (1 - 4 * beta) ** (-d_k / 2 - 2))
+    raise ValueError(f"convention must be one of conditional, typical, probe_averaged, ratio_of_expectations; got {convention!r}")
+
+
+SOLU_FINITENESS = {
+    "conditional": "", "typical": "",
+    "probe_averaged": "d_k > 2 and d_v > 2 (E[1/chi^2]); 1 - 2b > 0 with b = 2 beta^2 - 2 beta, i.e. beta < (1 + sqrt 2)/2",
+    "ratio_of_expectations": "beta < 1/4 (E[kappa^2 e^{2 beta kappa}] = d_k (d_k+2)(1 - 4 beta)^{-d_k/2-2})",
+}
+
+
+def derivation_solu() -> list:
+    """The SoLU memory's conditional SNR, every step decided by SymPy (the [reconstructed] completion of the
+    appendix's SoLU derivation under the paper's assumptions: Gaussian keys, C6)."""
+    zi, z2, z3, Z = sp.symbols("z_i z_2 z_3 Z", positive=True)
+    v2, v3, vi = (sp.Matrix(sp.symbols(f"{n}0 {n}1", real=True)) for n in ("v2_", "v3_", "vi_"))
+    r_u = v2 * z2 * sp.exp(z2) + v3 * z3 * sp.exp(z3)
+    c_u = zi * sp.exp(zi)
+    nrm = (vi.T * vi)[0, 0]
+    ratio = lambda c, r: (r.T * r)[0, 0] / (c**2 * nrm)  # noqa: E731
+    g = _gauss_density(sigma2)
+    mu = sp.Symbol("mu", real=True)
+    shifted = sp.exp(-(z - mu) ** 2 / (2 * sigma2)) / sp.sqrt(2 * sp.pi * sigma2)
+    direct = sp.integrate(z**2 * sp.exp(2 * a_tilt * z) * g, (z, -sp.oo, sp.oo), conds="none")
+    t = sp.Symbol("t", real=True)
+    mgf = sp.exp(sigma2 * t**2 / 2)
+    cond = (N - 1) * (d_v / nu) * solu_second_moment().subs(sigma2, beta**2 * kappa) / (beta * kappa * sp.exp(beta * kappa)) ** 2
+    exp_ffn = (N - 1) * (d_v / nu) * sp.exp(2 * beta**2 * kappa) / sp.exp(2 * beta * kappa)
+    return [
+        ("normaliser cancels per sample (N = 3, d_v = 2): ||r_u/Z||^2 / ((c_u/Z)^2 nu) = ||r_u||^2 / (c_u^2 nu)",
+         ratio(c_u / Z, r_u / Z), ratio(c_u, r_u)),
+        ("completing the square: z^2 e^{2az} e^{-z^2/(2 sigma2)} = e^{2 a^2 sigma2} z^2 e^{-(z - 2 a sigma2)^2/(2 sigma2)}",
+         z**2 * sp.exp(2 * a_tilt * z) * sp.exp(-z**2 / (2 * sigma2)),
+         sp.exp(2 * a_tilt**2 * sigma2) * z**2 * sp.exp(-(z - 2 * a_tilt * sigma2) ** 2 / (2 * sigma2))),
+        ("second moment of N(mu, sigma2): int z^2 phi(z - mu) dz = mu^2 + sigma2",
+         sp.integrate(z**2 * shifted, (z, -sp.oo, sp.oo)), mu**2 + sigma2),
+        ("hence E[Z^2 e^{2aZ}] = e^{2a^2 sigma2} ((2 a sigma2)^2 + sigma2)", sp.exp(2 * a_tilt**2 * sigma2) * (
+            (2 * a_tilt * sigma2) ** 2 + sigma2), solu_second_moment(a_tilt)),
+        ("direct Gaussian integral of z^2 e^{2az} agrees", direct, solu_second_moment(a_tilt)),
+        ("MGF check: d^2/dt^2 E[e^{tZ}] at t = 2a", sp.diff(mgf, t, 2).subs(t, 2 * a_tilt), solu_second_moment(a_tilt)),
+        ("SoLU slot (a = 1) = the GLU with exp gate and gate = up (the same product kernel z e^z)",
+         solu_second_moment(), second_moment("exp", glu=True)),
+        ("C6, conditional: (N-1)(d_v/nu) E[Z^2 e^{2Z}] / (beta kappa e^{beta kappa})^2, Z ~ N(0, beta^2 kappa)",
+         cond, solu_snr_inv("conditional")),
+        ("SoLU / exp-kernel FFN (tau = 1/beta): ratio (1 + 4 beta^2 kappa)/kappa", sp.simplify(cond / exp_ffn),
+         (1 + 4 * beta**2 * kappa) / kappa),
+        ("typical at beta = 1/sqrt(d_k): (N-1)(5/d_k) e^{2 - 2 sqrt(d_k)}",
+         solu_snr_inv("typical").subs(beta, 1 / sp.sqrt(d_k)), (N - 1) * 5 / d_k * sp.exp(2 - 2 * sp.sqrt(d_k))),
+    ]
+
+
+def _chi2_tilted(power, rate, d):
+    """E[kappa^power e^{-(rate - 1/2) kappa}] for kappa ~ chi^2_d: the Gamma integral int x^{d/2-1+power} e^{-rate x} dx
+    over the chi-square normaliser 2^{d/2} Gamma(d/2); ``rate`` must be a positive symbol (the finiteness condition)."""
+    x = sp.Symbol("x", positive=True)
+    dens = x ** (d / 2 - 1) / (2 ** (d / 2) * sp.gamma(d / 2))
+    return sp.powsimp(sp.gammasimp(sp.integrate(x**power * dens * sp.exp(-rate * x), (x, 0, sp.oo), conds="none")), force=True)
+
+
+def derivation_solu_conventions() -> list:
+    """The SoLU memory's probe-averaged and ratio-of-expectations SNR^{-1} from tilted chi-square (Gamma) integrals.
+    Each tilted integral is taken at a positive rate w/2 (w = 1 - 2b, 1 - 4 beta^2, 1 - 4 beta: the finiteness
+    conditions), then w is substituted."""
+    b = 2 * beta**2 - 2 * beta
+    w = sp.Symbol("w", positive=True)
+    e_inv = _chi2_tilted(-1, w / 2, d_k)
+    e_one = _chi2_tilted(0, w / 2, d_k)
+    e_k1 = _chi2_tilted(1, w / 2, d_k)
+    e_k2 = _chi2_tilted(2, w / 2, d_k)
+    inv_nu = _chi2_tilted(-1, sp.Rational(1, 2), d_v)
+    pa_w = (N - 1) * d_v * inv_nu * (e_inv + 4 * beta**2 * e_one)
+    pa_target = (N - 1) * d_v / (d_v - 2) * (w ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * w ** (-d_k / 2))
+    ra_w = (N - 1) * beta**2 * (e_k1 + 4 * beta**2 * e_k2).subs(w, 1 - 4 * beta**2) / (beta**2 * e_k2.subs(w, 1 - 4 * beta))
+    return [
+        ("E[1/nu] = 1/(d_v - 2) (Gamma integral, d_v > 2)", inv_nu, 1 / (d_v - 2)),
+        ("E[e^{-(w-1)kappa/2}/kappa] = w^{1-d_k/2}/(d_k-2) (Gamma integral at rate w/2 > 0, d_k > 2)", e_inv,
+         w ** (1 - d_k / 2) / (d_k - 2)),
+        ("E[e^{-(w-1)kappa/2}] = w^{-d_k/2}", e_one, w ** (-d_k / 2)),
+        ("E[kappa e^{-(w-1)kappa/2}] = d_k w^{-d_k/2-1}", e_k1, d_k * w ** (-d_k / 2 - 1)),
+        ("E[kappa^2 e^{-(w-1)kappa/2}] = d_k (d_k+2) w^{-d_k/2-2}", e_k2, d_k * (d_k + 2) * w ** (-d_k / 2 - 2)),
+        ("probe-averaged: (N-1) d_v E[1/nu] E[(1/kappa + 4 beta^2) e^{b kappa}] at w = 1 - 2b > 0",
+         pa_w, pa_target),
+        ("... with w = 1 - 2b, b = 2 beta^2 - 2 beta: the closed form of solu_snr_inv", pa_target.subs(w, 1 - 2 * b),
+         solu_snr_inv("probe_averaged")),
+        ("ratio of expectations: (N-1) E[M2(kappa)] / E[c^2], M2 = beta^2 kappa (1 + 4 beta^2 kappa) e^{2 beta^2 kappa} "
+         "(w = 1 - 4 beta^2), c^2 = beta^2 kappa^2 e^{2 beta kappa} (w = 1 - 4 beta > 0: beta < 1/4)",
+         ra_w, solu_snr_inv("ratio_of_expectations")),
+    ]

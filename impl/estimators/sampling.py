@@ -70,3 +70,10 @@ def rational_orthonormal_keys(n_pairs: int, d_k: int, seed: int):
     exact = Q[:n_pairs, :]
     as_float = torch.tensor([[float(x) for x in exact.row(i)] for i in range(n_pairs)], dtype=torch.float64)
     return exact, as_float
+
+
+def batches(trials: int, per_trial: int, budget: int = 2**22):
+    """Batch sizes that split ``trials`` so that one batch holds about ``budget`` numbers (``per_trial`` each)."""
+    step = max(1, budget // max(per_trial, 1))
+    for start in range(0, trials, step):
+        yield min(step, trials - start)

@@ -10,11 +10,15 @@ expert's slots answer. Routing "hash": pairs split evenly by index (exact routin
 argmax_e (R k)_e for a Gaussian router R [E, d_k] (keys in one expert are correlated).
 
 CLI entry point:
-    ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear")
+    ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear", "solu")
     estimate_ffn_snr(activation, n_pairs, d_k, d_v, trials, seed, *, beta=None, glu=False, experts=1, routing="hash",
                      device="cpu", dtype="float64", alpha=1e-6, mode="plain") -> dict
         {convention: {estimate, lo, hi, level, n, theory, mode_used, note}} for "conditional" and "typical";
         beta defaults to 1/sqrt(d_k). theory is None for routing="router" (no closed form).
+
+SoLU (x * softmax(x) over the hidden units, Elhage et al. 2022) is not elementwise: its memory, estimator and
+theory are in ``impl.memories.solu``; ``estimate_ffn_snr("solu", ...)`` reads that memory (no GLU; with hash-routed
+experts, the probe's expert is a SoLU memory of N/E pairs).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from impl.estimators.stats import mean_interval
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 
-ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear")
+ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear", "solu")
 FFN_CONVENTIONS = ("conditional", "typical")
 
 
@@ -47,6 +51,10 @@ def activation(name: str, x):
         return torch.exp(x)
     if name == "linear":
         return x
+    if name == "solu":  # over the hidden units (the last axis)
+        from impl.memories.solu import solu
+
+        return solu(x)
     raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {name!r}")
 
 
@@ -61,6 +69,8 @@ def _act_np(name, x):
         return x * special.expit(x)
     if name == "exp":
         return np.exp(x)
+    if name == "solu":  # the unnormalised slot kernel z e^z (the softmax normaliser cancels in the SNR)
+        return x * np.exp(x)
     return x
 
 
@@ -73,6 +83,7 @@ def second_moment(name: str, var: float, glu: bool = False) -> float:
         (False, "relu"): lambda: var / 2, (False, "relu2"): lambda: 1.5 * var**2, (False, "exp"): lambda: math.exp(2 * var),
         (False, "linear"): lambda: var, (True, "relu"): lambda: 1.5 * var**2, (True, "linear"): lambda: 3 * var**2,
         (True, "exp"): lambda: var * (1 + 4 * var) * math.exp(2 * var),
+        (False, "solu"): lambda: var * (1 + 4 * var) * math.exp(2 * var),
     }
     if (glu, name) in closed:
         return closed[(glu, name)]()
@@ -122,6 +133,9 @@ def estimate_ffn_snr(activation_name: str, n_pairs: int, d_k: int, d_v: int, tri
         raise InputError("experts", f"hash routing splits the N = {n_pairs} pairs evenly: E must divide N")
     if mode != "plain":
         raise InputError("mode", "FFN memories are estimated by plain sampling only (mode='plain')")
+    if activation_name == "solu":
+        return _solu_ffn(n_pairs, d_k, d_v, trials, seed, beta=beta, glu=glu, experts=experts, routing=routing,
+                         device=device, dtype=dtype, alpha=alpha)
     beta = 1 / math.sqrt(d_k) if beta is None else beta
     if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
         raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
@@ -166,6 +180,23 @@ def estimate_ffn_snr(activation_name: str, n_pairs: int, d_k: int, d_v: int, tri
 # ------------------------------------------------------------------------------------------------------------------
 # Trained FFN memories (tiny, CPU, seconds)
 # ------------------------------------------------------------------------------------------------------------------
+
+
+def _solu_ffn(n_pairs, d_k, d_v, trials, seed, *, beta, glu, experts, routing, device, dtype, alpha):
+    from impl.memories.solu import estimate_solu_snr
+
+    if glu:
+        raise InputError("glu", "SoLU is not gated here (glu must be False with activation solu)")
+    if routing != "hash":
+        raise InputError("routing", "SoLU memories support exact (hash) routing only")
+    if n_pairs // experts < 2:
+        raise InputError("experts", f"each expert needs at least 2 pairs: N/E = {n_pairs // experts}")
+    out = estimate_solu_snr(n_pairs // experts, d_k, d_v, trials, seed, beta=beta, conventions=FFN_CONVENTIONS,
+                            alpha=alpha, device=device, dtype=dtype)
+    if experts > 1:
+        for row in out.values():
+            row["note"] += f"; top-1 MoE E={experts}, hash routing: the probe's expert holds N/E = {n_pairs // experts} pairs"
+    return out
 
 
 def train_ffn_memory(n_pairs: int, d_k: int, d_v: int, d_ff: int, activation_name: str, seed: int, *, glu: bool = False,

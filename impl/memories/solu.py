@@ -1,0 +1,182 @@
+"""The constructed SoLU FFN memory (paper §2.1.2 and Appendix A, "SoLU"; CLAIMS C11), and its retrieval SNR.
+
+SoLU (Elhage et al. 2022) is x * softmax(x) over the hidden units. Written as a memory (C11), with one hidden unit
+per stored pair, W_up = beta K and W_down = V^T:
+
+    FFN(x) = W_down SoLU(W_up x) = sum_j v_j z_j e^{z_j} / Z,   z_j = beta k_j^T x,   Z = sum_l e^{z_l}.
+
+Probing with a stored key x = k_i (kappa = ||k_i||^2, nu = ||v_i||^2): o = c v_i + r with c = z_i e^{z_i}/Z,
+z_i = beta kappa, r = sum_{j != i} v_j z_j e^{z_j}/Z. The normaliser Z (the probe's own slot included) divides signal
+and noise alike, so the per-sample ratio ||r||^2/(c^2 nu) equals that of the unnormalised slot kernel s(z) = z e^z
+exactly, and C6 gives (theory.ffn.solu_snr_inv)
+
+    SNR^{-1} = (N-1)(d_v/nu) E[Z^2 e^{2Z}] / (beta kappa e^{beta kappa})^2,   E[Z^2 e^{2Z}] = s2 (1 + 4 s2) e^{2 s2},
+    s2 = beta^2 kappa.
+
+Z is correlated with the noise (it holds the noise slots' e^{z_j}); energies averaged separately,
+E||r||^2 / (E[c^2] nu) with the normalised r and c ("normalised energies"), therefore differ from the kernel value:
+``estimate_solu_snr(..., energies="normalised")`` measures that departure.
+
+    CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
+    estimate_solu_snr(n_pairs, d_k, d_v, trials, seed, *, beta=None, conventions=CONVENTIONS, energies="per_sample",
+                      alpha=1e-6, device="cpu", dtype="float64") -> {convention: dict(estimate, lo, hi, level, n,
+                      theory, mode_used, note, [probe_kappa, probe_nu], beta)}
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from impl.estimators.sampling import batches
+from impl.estimators.stats import mean_interval, ratio_interval
+from impl.numerics.device import generator, resolve_device, resolve_dtype
+from impl.numerics.errors import InputError, require_positive_int
+
+CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
+ENERGIES = ("per_sample", "normalised")
+
+
+def solu(x, dim: int = -1):
+    """SoLU(x) = x * softmax(x) over ``dim`` (the hidden units)."""
+    return x * torch.softmax(x, dim=dim)
+
+
+def solu_read(beta: float, probe, K_others, V_others):
+    """Read the SoLU memory at its stored key ``probe`` [T, d_k] whose other pairs are K_others [T, n, d_k],
+    V_others [T, n, d_v]: hidden units (own slot first) = SoLU(beta [k_i; K] k_i). Returns (c [T], r [T, d_v],
+    log Z [T]) with o = c v_i + r (c the own slot's hidden activation, r the other slots' contribution)."""
+    pre = beta * torch.cat([(probe * probe).sum(-1, keepdim=True), (K_others @ probe[..., None])[..., 0]], dim=-1)
+    hidden = solu(pre)
+    return hidden[..., 0], (hidden[..., 1:, None] * V_others).sum(-2), torch.logsumexp(pre, dim=-1)
+
+
+def second_moment(var: float) -> float:
+    """E[Z^2 e^{2Z}] for Z ~ N(0, var): var (1 + 4 var) e^{2 var} (theory.ffn.solu_second_moment)."""
+    return var * (1 + 4 * var) * math.exp(2 * var)
+
+
+def finiteness(convention: str, d_k: int, d_v: int, beta: float) -> str:
+    """Empty when the convention's SNR^{-1} is finite, else the condition it needs."""
+    if convention == "probe_averaged" and (d_k <= 2 or d_v <= 2 or 1 - 4 * beta**2 + 4 * beta <= 0):
+        return "d_k > 2, d_v > 2 and 1 - 2b > 0 with b = 2 beta^2 - 2 beta"
+    if convention == "ratio_of_expectations" and beta >= 0.25:
+        return "beta < 1/4 (E[c^2] = beta^2 E[kappa^2 e^{2 beta kappa}] is infinite otherwise)"
+    return ""
+
+
+def theory(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float, kappa: float | None = None,
+           nu: float | None = None) -> float:
+    """The exact SNR^{-1} of ``theory.ffn.solu_snr_inv`` as a float (numeric mirror; tests hold it to the SymPy form)."""
+    b = 2 * beta**2 - 2 * beta
+    if convention in ("conditional", "typical"):
+        if convention == "typical":
+            kappa, nu = float(d_k), float(d_v)
+        return (n_pairs - 1) * (d_v / nu) * (1 + 4 * beta**2 * kappa) / kappa * math.exp(b * kappa)
+    bad = finiteness(convention, d_k, d_v, beta)
+    if bad:
+        raise InputError("beta" if "beta" in bad else "d_k", f"the {convention} SoLU SNR^-1 is infinite: needs {bad}")
+    if convention == "probe_averaged":
+        w = 1 - 2 * b
+        return (n_pairs - 1) * d_v / (d_v - 2) * (w ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * w ** (-d_k / 2))
+    if convention == "ratio_of_expectations":
+        t = 1 - 4 * beta**2
+        return (n_pairs - 1) * (t ** (-d_k / 2 - 1) + 4 * beta**2 * (d_k + 2) * t ** (-d_k / 2 - 2)) / (
+            (d_k + 2) * (1 - 4 * beta) ** (-d_k / 2 - 2))
+    raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+
+
+def _check(n_pairs, d_k, d_v, trials, beta, conventions, energies, alpha):
+    n_pairs = require_positive_int("n_pairs", n_pairs, 2)
+    d_k, d_v = require_positive_int("d_k", d_k), require_positive_int("d_v", d_v)
+    trials = require_positive_int("trials", trials, 2)
+    beta = 1 / math.sqrt(d_k) if beta is None else beta
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
+        raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
+    for c in conventions:
+        if c not in CONVENTIONS:
+            raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {c!r}")
+    if energies not in ENERGIES:
+        raise InputError("energies", f"must be one of {', '.join(ENERGIES)}, got {energies!r}")
+    if energies == "normalised" and any(c not in ("conditional", "typical") for c in conventions):
+        raise InputError("energies", "normalised energies are measured at a fixed probe (conditional or typical) only")
+    if not (isinstance(alpha, float) and 0 < alpha < 0.5):
+        raise InputError("alpha", f"must be a float in (0, 0.5), got {alpha!r}")
+    return n_pairs, d_k, d_v, trials, float(beta)
+
+
+def estimate_solu_snr(n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, *, beta=None, conventions=CONVENTIONS,
+                      energies: str = "per_sample", alpha: float = 1e-6, device="cpu", dtype="float64") -> dict:
+    """Monte Carlo SNR^{-1} of the constructed SoLU FFN memory, read through the normalised layer itself.
+
+    conditional / typical: one probe (typical: rescaled to ||k||^2 = d_k, ||v||^2 = d_v), fresh other pairs per trial;
+        samples ||r||^2/(c^2 nu) (t-interval); with ``energies="normalised"`` the ratio E||r||^2 / (E[c^2] nu) of the
+        separately averaged normalised energies instead (delta-method interval).
+    probe_averaged: fresh probe and pairs per trial, samples ||r||^2/(c^2 nu) (t-interval).
+    ratio_of_expectations: fresh probe per trial, E||r_u||^2 / E[c_u^2 nu] of the unnormalised energies r_u = Z r,
+        c_u = Z c (delta-method interval).
+    Plain sampling throughout: at beta = 1/sqrt(d_k) and d_k >= 16 the slot kernel z e^z is heavy-tailed (the relative
+    variance of one term, E[Z^4 e^{4Z}]/E[Z^2 e^{2Z}]^2, is about 780 at s2 = 1) and the interval under-covers; the
+    claims use beta = s/sqrt(d_k) with s <= 1/2.
+    """
+    n_pairs, d_k, d_v, trials, beta = _check(n_pairs, d_k, d_v, trials, beta, conventions, energies, alpha)
+    dev, dt = resolve_device(device), resolve_dtype(dtype)
+    gen = generator(seed)
+    pk = torch.randn(d_k, generator=gen, dtype=torch.float64)
+    pv = torch.randn(d_v, generator=gen, dtype=torch.float64)
+    out = {}
+    for conv in conventions:
+        bad = finiteness(conv, d_k, d_v, beta)
+        if bad:
+            out[conv] = {"theory": None, "infinite": True, "mode_used": "none", "beta": beta,
+                         "note": f"infinite (not estimated): needs {bad}"}
+            continue
+        fixed = conv in ("conditional", "typical")
+        k0, v0 = pk, pv
+        if conv == "typical":
+            k0, v0 = pk * math.sqrt(d_k) / pk.norm(), pv * math.sqrt(d_v) / pv.norm()
+        ys, xs = [], []
+        for t in batches(trials, n_pairs * (d_k + d_v)):
+            if fixed:
+                probe, pvs = k0.expand(t, d_k), v0.expand(t, d_v)
+            else:
+                probe = torch.randn((t, d_k), generator=gen, dtype=torch.float64)
+                pvs = torch.randn((t, d_v), generator=gen, dtype=torch.float64)
+            K = torch.randn((t, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
+            V = torch.randn((t, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+            c, r, logz = solu_read(beta, probe.to(dev, dt), K.to(dev, dt), V.to(dev, dt))
+            c, r, logz = c.double().cpu(), r.double().cpu(), logz.double().cpu()
+            nu = (pvs * pvs).sum(-1)
+            rr = (r * r).sum(-1)
+            if conv == "ratio_of_expectations":  # unnormalised energies, on a common scale (no overflow)
+                ys.append(torch.log(rr) + 2 * logz)
+                xs.append(torch.log(c * c * nu) + 2 * logz)
+            elif energies == "normalised":
+                ys.append(rr)
+                xs.append(c * c * nu)
+            else:
+                ys.append(rr / (c * c * nu))
+        y = torch.cat(ys).numpy()
+        if conv == "ratio_of_expectations":
+            x = torch.cat(xs).numpy()
+            g = float(np.max(x))
+            e = ratio_interval(np.exp(y - g), np.exp(x - g), alpha)
+            note = "plain: E||r_u||^2 / E[c_u^2 nu] over fresh probes, unnormalised energies (delta-method interval)"
+        elif energies == "normalised":
+            e = ratio_interval(y, torch.cat(xs).numpy(), alpha)
+            note = "normalised energies E||r||^2 / (E[c^2] nu) of the SoLU layer's output, fixed probe (delta-method interval)"
+        else:
+            e = mean_interval(y, alpha)
+            note = ("plain: the SoLU layer read at a fixed probe, fresh other pairs" if fixed
+                    else "plain: fresh probe and other pairs per trial")
+        row = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "mode_used": "plain",
+               "note": note + f" (beta = {beta:.4g})", "beta": beta}
+        if fixed:
+            kappa, nu0 = float(k0 @ k0), float(v0 @ v0)
+            row.update(theory=theory("conditional", n_pairs, d_k, d_v, beta, kappa, nu0), probe_kappa=kappa, probe_nu=nu0)
+        else:
+            row["theory"] = theory(conv, n_pairs, d_k, d_v, beta)
+        out[conv] = row
+    return out
