@@ -191,3 +191,20 @@ def test_peers_job_records_verdicts_and_missing_packages(tmp_path, monkeypatch):
     text = section.render_peers({})
     assert "| deltanet | float32 | **conforms** |" in text
     assert "Not run: absent (not installed)" in text and "no-such-dist not installed" in text
+
+
+def test_earlier_release_job_runs_only_that_release(tmp_path, monkeypatch):
+    """The record of an earlier peer release is made only where that release is what imports; elsewhere the job
+    refuses in one line naming the install command, and the section says there is no record."""
+    from assocmem import evidence
+    from assocmem.claims import peers as section
+    from assocmem.conformance import peers
+
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path))
+    (pkg, (version, *_)), = section.EARLIER.items()
+    job = evidence.get_job(f"peers/{pkg}-{version}")
+    monkeypatch.setattr(peers, "installed", lambda p: "0.0.0-not-it")
+    with pytest.raises(InputError, match=rf"needs {pkg}=={version}.*--target"):
+        evidence.run_job(job, evidence.JobOptions(quick=True, backend="serial"))
+    assert not list(tmp_path.rglob("*.json"))
+    assert f"Earlier release: {pkg} {version}" in section.render_peers({}) and "No record." in section.render_peers({})

@@ -14,6 +14,10 @@ from assocmem.registry import Section, register_section
 
 JOB = "peers"
 EXAMPLES, EXAMPLES_QUICK = 60, 12
+# Earlier releases kept on record beside the pinned one (a defect found there and fixed since is still a finding
+# about the suite's power, and a warning to anyone pinned to that release). Each is its own job, runnable only where
+# that release is what imports: pip install --no-deps --target DIR fla-core==0.5.2, then PYTHONPATH=DIR.
+EARLIER = {"fla-core": ("0.5.2",)}
 MODULES = ("assocmem.conformance.adapter", "assocmem.conformance.cases", "assocmem.conformance.peers",
            "assocmem.conformance.rules", "assocmem.conformance.run", "impl.rules.linear_attention.recurrent",
            "impl.rules.decay.recurrent", "impl.rules.deltanet.recurrent", "impl.rules.gated_deltanet.recurrent",
@@ -21,12 +25,25 @@ MODULES = ("assocmem.conformance.adapter", "assocmem.conformance.cases", "assocm
            "impl.rules.data", "impl.deltaformer.recurrent", "impl.deltaformer.kernels", "impl.memories.kernels")
 
 
-def run_peers(opts: evidence.JobOptions) -> dict:
+def run_peers(opts: evidence.JobOptions, *, only: tuple[str, str] | None = None) -> dict:
+    """Every peer function whose package is installed; with ``only = (package, version)``, only that package's
+    functions, and only if that exact version is what imports here."""
     from assocmem.conformance import check, peers
 
     versions = {p: peers.installed(p) for p in peers.PACKAGES}
+    if only is not None:
+        package, version = only
+        if versions.get(package) != version:
+            from impl.numerics.errors import InputError
+
+            raise InputError("JOB", f"peers/{package}-{version} needs {package}=={version} importable (found "
+                                    f"{versions.get(package) or 'none'}): pip install --no-deps --target DIR "
+                                    f"{package}=={version}, then run with PYTHONPATH=DIR")
+        versions = {package: version}
     rows = []
     for peer in peers.PEERS:
+        if only is not None and peer.package != only[0]:
+            continue
         row = {"peer": peer.id, "package": peer.package, "target": peer.target, "rule": peer.rule, "note": peer.note}
         if versions[peer.package] is None:
             rows.append(dict(row, verdicts=[], status="not installed"))
@@ -51,6 +68,21 @@ evidence.register_job(evidence.Job(
     cost="about a minute per installed peer package", description="rule x peer function x dtype x verdict"))
 
 
+def _earlier_job(package: str, version: str) -> evidence.Job:
+    from functools import partial
+
+    run = partial(run_peers, only=(package, version))
+    run.__module__ = __name__
+    return evidence.Job(id=f"{JOB}/{package}-{version}", title=f"Peers: {package} {version} (an earlier release)",
+                        run=run, modules=MODULES, cost="about a minute",
+                        description=f"the {package} functions of the peers job, run against release {version}")
+
+
+for _pkg, _versions in EARLIER.items():
+    for _v in _versions:
+        evidence.register_job(_earlier_job(_pkg, _v))
+
+
 def _case(case: dict | None) -> str:
     if not case:
         return ""
@@ -59,12 +91,26 @@ def _case(case: dict | None) -> str:
 
 
 def render_peers(verdicts) -> str:
-    res, st = evidence.results(JOB)
+    parts = [_render_record(JOB)]
+    for pkg, versions in EARLIER.items():
+        for v in versions:
+            job = f"{JOB}/{pkg}-{v}"
+            res, st = evidence.results(job)
+            parts.append(f"**Earlier release: {pkg} {v}** (`{job}`; refresh with `assocmem evidence run {job}` where that "
+                         "release is what imports). " + ("No record." if res is None else _render_record(job, head=False)))
+    return "\n\n".join(parts)
+
+
+def _render_record(job: str, head: bool = True) -> str:
+    res, st = evidence.results(job)
+    show_head = head
     head = ("Other projects' pure-PyTorch references, run as clients of the suite's float64 oracles through "
             "`assocmem.conformance` (an adapter states each one's conventions: layout, log-gates, scale, state "
             "orientation; Hypothesis draws shapes, input regimes and dtypes; tolerance C n u of the dtype; the minimal "
             "failing case is shown). Install the peers with `pip install \"assocmem[peers]\"` and refresh with "
             f"`assocmem evidence run {JOB}`; check your own kernel with `assocmem conform MODULE:FUNCTION --rule ...`.")
+    if not show_head:
+        head = ""
     if res is None:
         return f"{head}\n\nNo record ({st.detail})."
     vers = ", ".join(f"{p} {v or 'not installed'}" for p, v in sorted(res["versions"].items()))
@@ -87,7 +133,8 @@ def render_peers(verdicts) -> str:
                          f"{row['rule']} | {v['dtype']} | **{v['verdict']}** | {what} |")
     if missing:
         lines += ["", "Not run: " + "; ".join(missing) + "."]
-    return "\n".join(lines[:3] + _findings(res) + lines[3:])
+    out = "\n".join(lines[:3] + _findings(res) + lines[3:])
+    return out if show_head else out.lstrip("\n")
 
 
 def _findings(res) -> list[str]:
