@@ -203,9 +203,12 @@ def _strategy(kernel: str, convention: str):
         base["tau"] = st.sampled_from(taus)
     if kernel == "poly":
         base["p"] = st.sampled_from([1, 2, 3])
-        if convention == "probe_averaged":  # d_k > 4p for a finite variance of the probe-averaged sample
-            base["d_k"] = st.just(16)
-            base["p"] = st.sampled_from([1, 2, 3])
+        if convention == "probe_averaged":
+            # One sample is proportional to ||k_i||^(-2p): its third moment needs E[chi2_{d_k}^(-3p)] < inf, i.e.
+            # d_k > 6p. Between 4p and 6p the variance is finite but the sample so skewed that the t interval
+            # under-covers (the nightly profile found the exact value outside the 1e-6 interval at p = 3, d_k = 16).
+            return st.sampled_from([(1, 8), (1, 16), (2, 16), (3, 24)]).flatmap(
+                lambda pd: st.fixed_dictionaries(dict(base, p=st.just(pd[0]), d_k=st.just(pd[1]))))
     if kernel == "rbf":
         base["s"] = st.sampled_from([2.0, 4.0])  # s = 1 at d_k = 16 is heavy-tailed too (rare close keys)
     return st.fixed_dictionaries(base)
@@ -218,6 +221,9 @@ def _grid(kernel):
 
 _PARAM_TEXT = {"exp": "exp(x^T y / tau), tau in {6, 8, 12} (16 for ratio)", "relu": "max(0, x^T y)",
                "poly": "(x^T y)^p, p in {1, 2, 3}", "rbf": "exp(-||x-y||^2/(2 s^2)), s in {2, 4}"}
+_REGION_TEXT = {("poly", "probe_averaged"): " Stated for d_k > 6p only (a finite third moment of the per-probe sample "
+                                            "~ ||k_i||^(-2p)); for 4p < d_k <= 6p the variance is finite but the t "
+                                            "interval under-covers, and the claim is not made there."}
 _MUTANT_TEXT = {"exp": "every exponent halved (the 2 of kappa^2 = e^{2x^Ty/tau} forgotten)",
                 "relu": "E[relu(Z)^2] taken as E[Z^2] (factor 2 too large)",
                 "poly": "(2p-1)!! replaced by p!", "rbf": "kernel exp(-||x-y||^2/s^2) (s -> s/sqrt 2)"}
@@ -244,7 +250,7 @@ for _k, _group in (("exp", "C7"), ("relu", "C9.relu"), ("poly", "C9.poly"), ("rb
             ref="§2.1.1" if _k == "exp" else "CLAIMS C9",
             statement=f"Monte Carlo SNR^{{-1}} of the {_PARAM_TEXT[_k]} kernel memory (Gaussian keys/values, plain "
                       f"sampling: memories written and read), {CONV_WORDS[_c]}, contains the exact value "
-                      f"{sp.sstr(tk.snr_inv(_k, _c))} in its interval at level 1 - 1e-6.",
+                      f"{sp.sstr(tk.snr_inv(_k, _c))} in its interval at level 1 - 1e-6." + _REGION_TEXT.get((_k, _c), ""),
             kind="statistical", convention=_c, formula=partial(tk.snr_inv, _k, _c),
             run=partial(check_snr, kernel=_k, convention=_c, claim_id=_id),
             mutant=partial(check_snr, kernel=_k, convention=_c, mutant=True, claim_id=_id),
