@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import lru_cache
 from pathlib import Path
 
 from assocmem import evidence
@@ -299,14 +300,9 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
     return text
 
 
-_registered = False
-
-
+@lru_cache(maxsize=None)
 def register_jobs() -> None:
-    global _registered
-    if _registered:
-        return
-    _registered = True
+    """Register the ``mutation`` job (once)."""
     evidence.register_job(evidence.Job(
         id="mutation", title="Mutation testing of impl/ and theory/", run=run_mutation,
         modules=("impl", "theory", "assocmem", "path:tests"),
