@@ -109,7 +109,7 @@ def _calibration_rows(claims) -> list[dict]:
         if st.record is None or "coverage" not in (st.record["results"].get("rows") or [{}])[0]:
             rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
                              verdict="missing" if st.record is None else "record predates coverage rows",
-                             verdict_failures="—", record=fresh, note=st.detail))
+                             verdict_failures="—", max_t="—", record=fresh, note=st.detail))
             continue
         for r in st.record["results"]["rows"]:
             point = " ".join(f"{k}={v}" for k, v in r["point"].items())
@@ -120,6 +120,7 @@ def _calibration_rows(claims) -> list[dict]:
                                  misses=cov["misses"], rate=rate,
                                  p_value=fmt(cov["p_value"], 2) if cov["p_value"] is not None else "—",
                                  verdict=cov["verdict"], verdict_failures=f"{r['failures']} of {r['seeds']}",
+                                 max_t=fmt(r.get("max_abs_t"), 3),
                                  record=fresh, note=r["note"]))
     return rows
 
