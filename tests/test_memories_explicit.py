@@ -77,3 +77,28 @@ def test_bad_input_names_the_parameter():
         with pytest.raises(InputError) as err:
             call()
         assert err.value.parameter == name
+
+
+@pytest.mark.parametrize("kind", ["positive", "trigonometric"])
+@pytest.mark.parametrize("orthogonal", [False, True])
+def test_performer_estimates_reproduce_their_draws(kind, orthogonal):
+    """Each trial's estimate phi(x)^T phi(y) from its own m features, recomputed from the same generator draws:
+    i.i.d. rows, or blocks of d orthogonal rows (rows of Q^T) with chi_d norms."""
+    from impl.estimators.snr_performer import performer_estimates
+
+    d, m, trials, seed = 3, 5, 4, 8
+    x = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    y = torch.tensor([0.1, 0.4, -0.3], dtype=torch.float64)
+    got = performer_estimates(x, y, m, kind, trials, seed, orthogonal=orthogonal)
+    g = torch.Generator().manual_seed(seed)
+    if not orthogonal:
+        W = torch.randn((trials, m, d), generator=g, dtype=torch.float64)
+    else:
+        nb = -(-m // d)
+        q, r = torch.linalg.qr(torch.randn((trials, nb, d, d), generator=g, dtype=torch.float64))
+        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[..., None, :]
+        norms = torch.randn((trials, nb, d, d), generator=g, dtype=torch.float64).norm(dim=-1)
+        W = torch.stack([torch.cat([q[t, b].T * norms[t, b][:, None] for b in range(nb)])[:m] for t in range(trials)])
+    for t in range(trials):
+        want = mk.performer_kernel(x[None], y[None], W[t], kind)[0, 0]
+        assert math.isclose(float(got[t]), float(want), rel_tol=1e-12), (t, float(got[t]), float(want))

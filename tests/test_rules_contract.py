@@ -26,6 +26,7 @@ def test_no_state_unless_asked(name):
     for form, fn in rule.forms.items():
         out = fn(*args, **kw, output_final_state=False)
         assert out[1] is None, (name, form)
+        assert fn(*args, **kw)[1] is None, (name, form, "the default must be output_final_state=False")
         o, state = fn(*args, **kw, output_final_state=True)
         torch.testing.assert_close(o, out[0], rtol=0, atol=0)
         for a, b in zip(state if isinstance(state, tuple) else (state,), ref if isinstance(ref, tuple) else (ref,)):
