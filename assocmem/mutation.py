@@ -240,29 +240,48 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
         tail = log_path.read_text()[-3000:] if log_path.exists() else ""
         raise RuntimeError(f"mutation run failed ({e}); scratch folder kept at {scratch}; log tail:\n{tail}") from None
     shutil.rmtree(scratch, ignore_errors=True)
+    results = summarise(_rows(sample, outcomes), seed=seed, sample=sample)
+    wall, cpu = time.time() - t0, _cpu_children() - c0
+    write_markdown(results, wall_s=wall, cpu_s=cpu, workers=workers, path=None if opts.quick else REPORT)
+    return results
+
+
+def _rows(sample: dict, outcomes: dict) -> list[dict]:
     rows = []
     for p in sample["picked"]:
         status = outcomes.get(p["name"], "not checked")
         why = equivalent_reason(p["module"], p["diff"]) if status in ("survived", "no tests") else ""
         rows.append({"name": p["name"], "module": p["module"], "status": "equivalent" if why else status,
                      "reason": why, "diff": p["diff"] if status not in ("killed", "timeout") else ""})
-    results = summarise(rows, seed=seed, sample=sample)
-    wall, cpu = time.time() - t0, _cpu_children() - c0
-    write_markdown(results, wall_s=wall, cpu_s=cpu, workers=workers, path=None if opts.quick else REPORT)
-    return results
+    return rows
+
+
+_UNCHECKED = ("not checked", "suspicious", "skipped", "check was interrupted by user", "segfault")
 
 
 def summarise(rows: list[dict], *, seed: int, sample: dict) -> dict:
+    """Score = killed / (checked - equivalent); mutants the run did not check are listed, never counted as killed."""
     killed = sum(r["status"] in ("killed", "timeout") for r in rows)
     equiv = sum(r["status"] == "equivalent" for r in rows)
-    unchecked = [r["name"] for r in rows if r["status"] in ("not checked", "suspicious", "skipped",
-                                                           "check was interrupted by user", "segfault")]
-    scored = len(rows) - equiv
+    unchecked = [r["name"] for r in rows if r["status"] in _UNCHECKED]
+    scored = len(rows) - equiv - len(unchecked)
     return {"tool": "mutmut", "seed": seed, "sampled": len(rows), "population": sample["population"],
             "message_text_skipped": sample["message_text_skipped"], "seen": sample["seen"],
-            "killed": killed, "equivalent": equiv, "unchecked": unchecked,
+            "killed": killed, "equivalent": equiv, "unchecked": unchecked, "checked": len(rows) - len(unchecked),
             "score": killed / scored if scored else None, "target": TARGET,
             "population_by_module": sample["by_module"], "mutants": rows}
+
+
+def render_partial(scratch: str, seed: int = SEED, path: Path | None = REPORT) -> str:
+    """Write MUTATION.md from a scratch folder whose run has not finished (mutmut records each outcome as it goes):
+    the mutants checked so far are scored, the rest listed as not checked."""
+    scratch_p = Path(scratch)
+    sample = json.loads((scratch_p / "sample.json").read_text())
+    subprocess.run([sys.executable, "-c", "from assocmem.mutation import _read_outcomes as r; r('outcomes.json')"],
+                   cwd=scratch_p, check=True, capture_output=True)
+    outcomes = json.loads((scratch_p / "outcomes.json").read_text())
+    return write_markdown(summarise(_rows(sample, outcomes), seed=seed, sample=sample), wall_s=None, cpu_s=None,
+                          workers=0, path=path)
 
 
 def _area(module: str) -> str:
@@ -289,7 +308,7 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
         "selection's tests (`-m \"not slow\"`, Hypothesis profile `ci`) that call the mutated function, as recorded "
         "by mutmut's stats run.",
         "",
-        f"**Score: {results['killed']} of {results['sampled'] - results['equivalent']} non-equivalent mutants killed "
+        f"**Score: {results['killed']} of {results['checked'] - results['equivalent']} non-equivalent mutants killed "
         f"({score:.1%})** — target {results['target']:.0%}; {results['sampled']} mutants sampled at random "
         f"(seed {results['seed']}) from {results['population']} generated, {results['equivalent']} equivalent. "
         f"Message-text mutants skipped while sampling: {results['message_text_skipped']} of the "
@@ -313,7 +332,9 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
     for r in equivalents:
         lines += [f"### {r['name']}", "", r["reason"], "", "```diff", r["diff"], "```", ""]
     if results["unchecked"]:
-        lines += ["", "## Not checked", "", ", ".join(results["unchecked"]), ""]
+        lines += ["", "## Not checked", "", f"{len(results['unchecked'])} sampled mutants were not checked by this run "
+                  "(it was stopped before reaching them, or mutmut could not decide); they are not in the score:", "",
+                  ", ".join(results["unchecked"]), ""]
     lines += ["", "## Scope", "",
               "mutmut 3 mutates function and method bodies only: module-level constants and functions with decorators "
               "other than staticmethod/classmethod are not in the population. Population by module:", "",
