@@ -102,3 +102,26 @@ def test_performer_estimates_reproduce_their_draws(kind, orthogonal):
     for t in range(trials):
         want = mk.performer_kernel(x[None], y[None], W[t], kind)[0, 0]
         assert math.isclose(float(got[t]), float(want), rel_tol=1e-12), (t, float(got[t]), float(want))
+
+
+def test_batched_memories_equal_their_unbatched_slices():
+    """Memories carry leading batch dimensions (trials): every batched result equals the per-slice one."""
+    from impl.memories.kernel import softmax_snr_samples, write_features
+
+    g = torch.Generator().manual_seed(4)
+    K = torch.randn((3, 6, 4), generator=g, dtype=torch.float64)
+    V = torch.randn((3, 6, 2), generator=g, dtype=torch.float64)
+    S, X = write_features(K, V), softmax_snr_samples(K, V, tau=2.0)
+    assert S.shape == (3, 2, 4) and X.shape == (3, 6)
+    for b in range(3):
+        torch.testing.assert_close(S[b], V[b].T @ K[b], rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(X[b], softmax_snr_samples(K[b], V[b], tau=2.0), rtol=1e-12, atol=0)
+
+
+def test_decoding_accuracy_counts_every_probe_once():
+    from impl.estimators.snr_linear import decoding_accuracy
+
+    correct, total = decoding_accuracy(4, 64, 64, 5, 0)  # 4 nearly orthogonal keys in R^64: every probe decodes
+    assert total == 5 * 4 and correct == total
+    correct, total = decoding_accuracy(200, 4, 4, 3, 1)  # far beyond capacity: many errors
+    assert total == 3 * 200 and 0 < correct < total

@@ -19,3 +19,16 @@ def test_linear_noise_energy_derivation_holds():
         assert len(steps) == 3
         for says, lhs, rhs in steps:
             assert sp.simplify(sp.sympify(lhs) - sp.sympify(rhs)) == 0, says
+
+
+def test_finiteness_conditions_name_the_divergences():
+    from theory import kernels as tk
+
+    want = {("linear", "probe_averaged"): ("d_v > 2", "d_k > 2"), ("relu", "probe_averaged"): ("d_v > 2", "d_k > 2"),
+            ("poly", "probe_averaged"): ("d_v > 2", "d_k > 2p"), ("exp", "probe_averaged"): ("d_v > 2", "1 - 2a > 0"),
+            ("rbf", "probe_averaged"): ("d_v > 2",), ("exp", "ratio_of_expectations"): ("tau > 4",)}
+    for kernel in ("linear", "relu", "poly", "exp", "rbf"):
+        for conv in ("conditional", "probe_averaged", "ratio_of_expectations", "typical"):
+            text = tk.finiteness_condition(kernel, conv)
+            need = want.get((kernel, conv), ())
+            assert all(n in text for n in need) and bool(text) == bool(need), (kernel, conv, text)
