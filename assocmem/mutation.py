@@ -82,6 +82,16 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
     ("theory.updates", 'kap = sp.symbols("kappa1:4", positive=True)', 'kap = sp.symbols("kappa1:4", )',
      "the softmax identity these symbols enter holds for every real kappa; dropping the positivity assumption changes "
      "no step's truth and no returned expression's form."),
+    ("impl.deltaformer.parallel", "eye = torch.eye(B.shape[-1], dtype=B.dtype, device=B.device)",
+     "eye = torch.eye(B.shape[-1], device=B.device)",
+     "the identity's entries 0 and 1 are exact in the default float32, and eye + B promotes to B's dtype: the same "
+     "matrix for float32 and float64 inputs."),
+    ("impl.deltaformer.recurrent", "outs.append((weights.unsqueeze(-2) @ U).squeeze(-2))",
+     "outs.append((weights.unsqueeze(-2) @ U).squeeze(+2))",
+     "the product is 4-D [B, H, 1, d_v], where dimension +2 is dimension -2."),
+    ("impl.numerics.solves", "both = unit_lower_inverse(torch.stack([L[..., :h, :h], L[..., h:, h:]], dim=0))",
+     "both = unit_lower_inverse(torch.stack([L[..., :h, :h], L[..., h:, h:]], ))",
+     "dim=0 is torch.stack's default."),
     ("impl.rules.deltanet.parallel", "return o, S0 + U.transpose(-1, -2) @ k", "return o, S0 + U.transpose(-1, +2) @ k",
      "U is always 4-D [B, H, T, d_v], where dimension +2 is dimension -2."),
     ("impl.estimators.snr_performer", "return torch.exp(proj[:, 0] + proj[:, 1] - (x @ x + y @ y) / 2).mean(-1)",
