@@ -317,11 +317,12 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
     rows = results["mutants"]
     by_area: dict[str, list[int]] = {}
     for r in rows:
-        a = by_area.setdefault(_area(r["module"]), [0, 0, 0])
+        a = by_area.setdefault(_area(r["module"]), [0, 0, 0, 0])
         a[0] += r["status"] in ("killed", "timeout")
         a[1] += r["status"] == "equivalent"
-        a[2] += 1
-    survivors = [r for r in rows if r["status"] in ("survived", "no tests", "not checked", "suspicious")]
+        a[2] += r["status"] in _UNCHECKED
+        a[3] += 1
+    survivors = [r for r in rows if r["status"] in ("survived", "no tests")]
     equivalents = [r for r in rows if r["status"] == "equivalent"]
     score = results["score"]
     lines = [
@@ -340,11 +341,15 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
         "messages, notes, prose of derivation steps).",
         "",
     ]
+    if results["unchecked"]:
+        lines += [f"**Partial run:** {results['checked']} of the {results['sampled']} sampled mutants were checked before "
+                  f"the run was stopped; the other {len(results['unchecked'])} are listed at the end and are not in the "
+                  "score.", ""]
     if wall_s is not None:
         lines += [f"Cost of this run: {wall_s / 60:.1f} minutes wall time, {cpu_s / 60:.1f} CPU minutes, {workers} "
                   "workers (a shared 2-core machine under load from other work: an upper bound for an idle one).", ""]
-    lines += ["| area | killed | equivalent | sampled |", "|---|---|---|---|"]
-    lines += [f"| {a} | {k} | {e} | {n} |" for a, (k, e, n) in sorted(by_area.items())]
+    lines += ["| area | killed | equivalent | not checked | sampled |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {k} | {e} | {u} | {n} |" for a, (k, e, u, n) in sorted(by_area.items())]
     lines += ["", "## Survivors", ""]
     if not survivors:
         lines.append("None.")
