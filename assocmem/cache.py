@@ -14,6 +14,7 @@ import importlib.util
 import os
 import pickle
 import platform
+import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -26,9 +27,19 @@ def cache_dir() -> Path:
     return Path(os.environ.get("ASSOCMEM_CACHE", Path.cwd() / ".cache" / "results"))
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
 @lru_cache(maxsize=None)
 def module_fingerprint(name: str) -> str:
-    """SHA-256 of a module's source file (or of every .py file of a package)."""
+    """SHA-256 of a module's source file (or of every .py file of a package); ``path:DIR`` hashes every .py file
+    under DIR of the repository (e.g. ``path:tests``, which is not an importable package)."""
+    if name.startswith("path:"):
+        h = hashlib.sha256()
+        for p in sorted((ROOT / name[5:]).rglob("*.py")):
+            h.update(p.relative_to(ROOT).as_posix().encode())
+            h.update(p.read_bytes())
+        return h.hexdigest()
     spec = importlib.util.find_spec(name)
     if spec is None:
         return f"missing:{name}"
@@ -63,8 +74,14 @@ def key(task: tuple, modules: tuple[str, ...]) -> str:
     return h.hexdigest()
 
 
+def _discard(path: Path, why: str) -> None:
+    print(f"assocmem: notice: cache entry {path} is {why}; recomputed", file=sys.stderr)
+    path.unlink(missing_ok=True)
+
+
 def load(k: str):
-    """The cached value for key ``k``, or ``None`` (missing, truncated or corrupted entries are deleted)."""
+    """The cached value for key ``k``, or ``None``. A truncated or corrupted entry is deleted with a one-line notice
+    on stderr (and so recomputed by the caller), never used."""
     path = cache_dir() / k[:2] / f"{k}.pkl"
     try:
         blob = path.read_bytes()
@@ -72,12 +89,12 @@ def load(k: str):
         return None
     digest, payload = blob[:64], blob[64:]
     if hashlib.sha256(payload).hexdigest().encode() != digest:
-        path.unlink(missing_ok=True)
+        _discard(path, "truncated or corrupted (checksum mismatch)")
         return None
     try:
         return pickle.loads(payload)
-    except Exception:  # noqa: BLE001 - an unreadable entry is recomputed, never used
-        path.unlink(missing_ok=True)
+    except Exception as e:  # noqa: BLE001 - an unreadable entry is recomputed, never used
+        _discard(path, f"unreadable ({type(e).__name__})")
         return None
 
 

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from assocmem import cache, calibration, evidence, numbers, registry, sweep
 from assocmem.registry import fmt
-from impl.estimators.stats import binomial_interval
 from impl.numerics.errors import InputError
 
 BASE_SEED = 20250525  # the paper's arXiv month; any fixed number would do
@@ -180,22 +179,31 @@ def _latex(claim: registry.Claim) -> str:
 
 
 def _calibration_rows(claims) -> list[dict]:
-    """One row per calibration point of every statistical claim shown, from the claim's calibration record."""
+    """Per statistical claim shown and per calibration point of its record: one row per level (0.05, 0.01) with the
+    observed misses, their exact 95 % interval, the exact binomial test's p-value and verdict, and the failures at
+    the verdicts' own level (1e-6)."""
     rows = []
     for c in claims:
         if c.kind != "statistical" or not c.report_grid(True):
             continue
         st = evidence.status(f"calibration/{c.id}")
         fresh = st.state + (f" ({st.fingerprint})" if st.fingerprint else "")
-        if st.record is None:
-            rows.append(dict(claim=c.id, point="—", seeds=0, declared=fmt(c.alpha), failures="—", rate="—",
-                             upper="—", record=fresh, note=st.detail))
+        if st.record is None or "coverage" not in (st.record["results"].get("rows") or [{}])[0]:
+            rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
+                             verdict="missing" if st.record is None else "record predates coverage rows",
+                             verdict_failures="—", max_t="—", record=fresh, note=st.detail))
             continue
         for r in st.record["results"]["rows"]:
-            ci = binomial_interval(r["failures"], r["seeds"], alpha=0.10)  # two-sided 90% -> one-sided 95% upper bound
-            rows.append(dict(claim=c.id, point=" ".join(f"{k}={v}" for k, v in r["point"].items()), seeds=r["seeds"],
-                             declared=fmt(r["declared"]), failures=r["failures"], rate=fmt(r["failures"] / r["seeds"], 3),
-                             upper=fmt(ci.hi, 3), record=fresh, note=r["note"]))
+            point = " ".join(f"{k}={v}" for k, v in r["point"].items())
+            for cov in r["coverage"]:
+                rate = (f"{fmt(cov['rate'], 3)} [{fmt(cov['rate_lo'], 3)}, {fmt(cov['rate_hi'], 3)}]"
+                        if cov["misses"] is not None else "—")
+                rows.append(dict(claim=c.id, point=point, seeds=cov["seeds"], alpha=fmt(cov["alpha"]),
+                                 misses=cov["misses"], rate=rate,
+                                 p_value=fmt(cov["p_value"], 2) if cov["p_value"] is not None else "—",
+                                 verdict=cov["verdict"], verdict_failures=f"{r['failures']} of {r['seeds']}",
+                                 max_t=fmt(r.get("max_abs_t"), 3),
+                                 record=fresh, note=r["note"]))
     return rows
 
 
@@ -405,7 +413,9 @@ def build(opts: Options, out_dir: Path) -> dict:
                       trim_blocks=True, lstrip_blocks=True)
     text = env.get_template("report.md.j2").render(
         quick=opts.quick, flags=opts.flags, subset=opts.subset, ledger=[rendered[c.id] for c in claims], parts=parts, summary=summary,
-        calibration=dict(rows=cal_rows, max_trials=calibration.MAX_TRIALS),
+        calibration=dict(rows=cal_rows, max_trials=calibration.MAX_TRIALS, seeds=calibration.SEEDS,
+                         test_level=calibration.TEST_LEVEL,
+                         failing=sorted({r['claim'] for r in cal_rows if r['verdict'] != 'calibrated'})),
         evidence=_evidence_summary(ev_rows), env=_environment(opts))
     (out_dir / "REPORT.md").write_text(text)
     return {"claims": len(claims), "verdicts": counts, "summary": summary}

@@ -34,3 +34,11 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _private_result_cache(tmp_path, monkeypatch):
+    """Every test gets its own empty result cache: tests never read results another test (or a user's report run)
+    cached, and under mutation testing, where every mutant of a file shares one source text and so one cache key,
+    a mutant is never judged by a result cached under another."""
+    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path / "result-cache"))

@@ -1,4 +1,4 @@
-"""Retrieval accuracy of nearest-value decoding predicted from the SNR (CLAIMS C3, C10), derived step by step.
+"""Retrieval accuracy of nearest-value decoding predicted from the SNR (docs/CLAIMS.md C3, C10), derived step by step.
 
 A memory whose read is linear in the values, o = sum_j w_j v_j (kernel memories, softmax attention, the delta rule;
 the weights w depend on the keys only), read at the stored key k_i and divided by its own weight:

@@ -117,8 +117,10 @@ def check_ffn(params, seed, *, activation, mutant=False, device="cpu", dtype="fl
     from impl.memories.ffn import estimate_ffn_snr
 
     conv = params["convention"]
+    beta = params["beta_scale"] / math.sqrt(params["d_k"]) if "beta_scale" in params else None
     res = estimate_ffn_snr(activation, params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
-                           glu=params["glu"], experts=params.get("experts", 1), device=device, dtype=dtype, alpha=alpha)[conv]
+                           glu=params["glu"], experts=params.get("experts", 1), beta=beta, device=device, dtype=dtype,
+                           alpha=alpha)[conv]
     theory = res["theory"]
     if mutant:
         n_int = params["n_pairs"] // params.get("experts", 1) - 1
@@ -131,11 +133,21 @@ def check_ffn(params, seed, *, activation, mutant=False, device="cpu", dtype="fl
                   note=res["note"])
 
 
-def _ffn_strategy(moe=False):
+# The exp activation at the default key scale beta = 1/sqrt(d_k) has lognormal interference weights with log-variance
+# 4 beta^2 kappa ~ 4 (GLU heavier still): the skewness of a 1500-trial mean is beyond what a t interval resolves (the
+# nightly profile found the exact value outside the 1e-6 interval at N = 64, d_k = 8, GLU, typical; by the exp
+# kernel's heavy-tail detector (C7) plain sampling is unreliable there). The exp FFN claim is therefore stated at
+# beta = 1/(2 sqrt(d_k)) (log-variance ~ 1), where the t interval is calibrated; C7.heavy_tail covers the heavy regime.
+EXP_BETA_SCALE = 0.5
+
+
+def _ffn_strategy(moe=False, activation=""):
     from hypothesis import strategies as st
 
     d = {"n_pairs": st.sampled_from([16, 32, 64]), "d_k": st.sampled_from([8, 16]), "d_v": st.sampled_from([8, 16]),
          "trials": st.just(1500), "glu": st.booleans(), "convention": st.sampled_from(["conditional", "typical"])}
+    if activation == "exp":
+        d["beta_scale"] = st.just(EXP_BETA_SCALE)
     if moe:
         d["experts"] = st.sampled_from([2, 4, 8])
         d["glu"] = st.just(False)
@@ -143,18 +155,22 @@ def _ffn_strategy(moe=False):
 
 
 for _a in ("relu", "relu2", "gelu", "silu", "exp"):
-    _g = tuple(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=g, convention=c) for g in (False, True)
+    _x = {"beta_scale": EXP_BETA_SCALE} if _a == "exp" else {}
+    _g = tuple(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=g, convention=c, **_x) for g in (False, True)
                for c in ("conditional", "typical"))
     register(Claim(
         id=f"C11.{_a}", title=f"Constructed FFN memory, activation {_a} (and its GLU)", tag="suite", ref="§2.1.2; docs/CLAIMS.md C11",
         statement=f"An FFN with W_up = K/sqrt(d_k), W_down = V^T and activation {_a} (optionally GLU with gate = up), probed "
                   "with a stored key, has Monte Carlo SNR^{-1} (conditional or typical convention, fresh other pairs) whose "
                   "interval at level 1 - 1e-6 contains (N-1)(d_v/nu) E[s(Z)^2]/s(beta kappa)^2 (GLU: E[s(Z)^2 Z^2]/"
-                  "(beta kappa s(beta kappa))^2), Z ~ N(0, beta^2 kappa).",
+                  "(beta kappa s(beta kappa))^2), Z ~ N(0, beta^2 kappa)."
+                  + (" Stated at beta = 1/(2 sqrt(d_k)): at beta = 1/sqrt(d_k) the exp activation's interference is "
+                     "lognormal with log-variance ~ 4 and plain sampling cannot resolve its mean (see C7.heavy_tail)."
+                     if _a == "exp" else ""),
         kind="statistical", run=partial(check_ffn, activation=_a), mutant=partial(check_ffn, activation=_a, mutant=True),
         mutant_says="noise from the activation's variance E[s^2] - E[s]^2 instead of its second moment",
-        strategy=_ffn_strategy, grid=_g, quick_grid=_g[:1],
-        power_grid=(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=False, convention="typical"),), modules=MODULES,
+        strategy=partial(_ffn_strategy, activation=_a), grid=_g, quick_grid=_g[:1],
+        power_grid=(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=False, convention="typical", **_x),), modules=MODULES,
     ))
 
 _g = tuple(dict(n_pairs=64, d_k=16, d_v=16, trials=3000, glu=False, convention="typical", experts=e) for e in (2, 4, 8))
@@ -187,14 +203,21 @@ def check_router(params, seed, *, device="cpu", dtype="float64", alpha=1e-6) -> 
                   note="ratio of router-MoE to dense SNR^{-1} (conservative interval from the two intervals) against exact routing's factor")
 
 
+_ROUTER_GRID = tuple(dict(n_pairs=256, d_k=16, trials=800, experts=e) for e in (2, 4, 8))
 register(Claim(
     id="C11.moe_router", title="Top-1 MoE with a learned-style linear router cuts interference by less than E", tag="suite",
     ref="§2.1.2; docs/CLAIMS.md C11 ('about E')", kind="experiment",
     statement="With a Gaussian linear router (expert = argmax_e (R k)_e), the typical SNR^{-1} of a constructed top-1 ReLU "
               "MoE memory (N = 256, d_k = d_v = 16) divided by the dense memory's is larger than exact routing's factor "
               "(N/E - 1)/(N - 1): keys routed together are correlated with the probe.",
-    run=check_router, grid=tuple(dict(n_pairs=256, d_k=16, trials=800, experts=e) for e in (2, 4, 8)),
-    quick_grid=(dict(n_pairs=256, d_k=16, trials=800, experts=4),), modules=MODULES,
+    run=check_router, grid=_ROUTER_GRID,
+    # The quick grid is the full grid: each point draws ONE Gaussian router (from the point's seed), and how many keys
+    # share the probe's expert varies with that draw, so a single point's verdict is not a function of E alone (at
+    # E = 4 the drawn router happens to give the exact-routing factor). A one-point quick grid therefore gave
+    # "fails" where the full grid gives "holds only in a regime"; with the same three points both agree.
+    quick_grid=_ROUTER_GRID, modules=MODULES,
+    notes="The verdict depends on the routers drawn: one Gaussian router per grid point (seeded), so the regime names "
+          "router draws as much as expert counts; the quick and full grids are the same three points.",
 ))
 
 

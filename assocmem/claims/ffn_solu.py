@@ -35,7 +35,7 @@ register(Claim(
 
 register(Claim(
     id="C11.solu.conventions", title="SoLU memory: probe-averaged and ratio-of-expectations SNR", tag="suite",
-    ref="CLAIMS C3, C11",
+    ref="docs/CLAIMS.md C3, C11",
     statement="With b = 2 beta^2 - 2 beta: probe-averaged SNR^{-1} = (N-1) d_v/(d_v-2) [(1-2b)^{1-d_k/2}/(d_k-2) + "
               "4 beta^2 (1-2b)^{-d_k/2}] (finite iff d_k, d_v > 2 and 1 - 2b > 0); ratio of expectations = (N-1) "
               "[(1-4beta^2)^{-d_k/2-1} + 4 beta^2 (d_k+2)(1-4beta^2)^{-d_k/2-2}] / [(d_k+2)(1-4beta)^{-d_k/2-2}] "
@@ -125,7 +125,7 @@ for _c in CONVENTIONS:
     _power = (dict(n_pairs=32, d_k=16, d_v=16, beta_scale=_s, trials={"probe_averaged": 6000}.get(_c, 2000)),)
     register(Claim(
         id=f"C11.solu.{_c}", title=f"SoLU memory: Monte Carlo SNR, {_c.replace('_', ' ')}",
-        tag="reconstructed" if _c in ("conditional", "typical") else "suite", ref="Appendix A (SoLU); CLAIMS C11",
+        tag="reconstructed" if _c in ("conditional", "typical") else "suite", ref="Appendix A (SoLU); docs/CLAIMS.md C11",
         statement=f"A constructed SoLU FFN (W_up = beta K with beta = s/sqrt(d_k), s in {{1/4, 1/2}}"
                   f"{' (s = 1/4 here)' if _c == 'ratio_of_expectations' else ''}, W_down = V^T, hidden units "
                   "SoLU(W_up x) = z * softmax(z) over the N slots), read at a stored key, has Monte Carlo SNR^{-1} "
@@ -181,7 +181,7 @@ def _normaliser_strategy():
 
 register(Claim(
     id="C11.solu.normaliser", title="SoLU: the normaliser cancels per sample, not in separately averaged energies",
-    tag="suite", ref="CLAIMS C8, C11", kind="approximation", convention="typical",
+    tag="suite", ref="docs/CLAIMS.md C8, C11", kind="approximation", convention="typical",
     statement="Per sample the SoLU normaliser cancels exactly (C11.solu.derivation). Averaging the normalised layer's "
               "noise and signal energies separately, E||r||^2 / (E[c^2] nu) with r, c divided by Z = sum_l e^{z_l}, "
               "is within 10% (tolerance stated before measuring; judged by a level 1 - 1e-3 interval) of the kernel "

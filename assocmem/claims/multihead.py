@@ -67,7 +67,7 @@ def _snr_strategy(kernel):
 
 register(Claim(
     id="C12.heads_snr.linear", title="Multi-head linear memory: per-head SNR measured against h", tag="suite",
-    ref="§3.1; CLAIMS C12", kind="statistical", convention="typical (each head's key and value block at its typical norm)",
+    ref="§3.1; docs/CLAIMS.md C12", kind="statistical", convention="typical (each head's key and value block at its typical norm)",
     statement="An h-head linear memory of total width d (keys and values split into h blocks, heads concatenated), "
               "read at the typical probe, has Monte Carlo SNR^{-1} of its concatenated read whose interval at level "
               "1 - 1e-6 contains the per-head value (N-1) h/d: splitting multiplies SNR^{-1} by h.",
@@ -80,7 +80,7 @@ register(Claim(
 
 register(Claim(
     id="C12.heads_snr.exp", title="Multi-head exponential memory: per-head SNR measured against h", tag="suite",
-    ref="§3.1; CLAIMS C7, C12", kind="statistical", convention="typical (per head)",
+    ref="§3.1; docs/CLAIMS.md C7, C12", kind="statistical", convention="typical (per head)",
     statement="A head of width d/h of an exponential-kernel memory (d = 32) with temperature tau = 2 or the per-head "
               "tau = sqrt(d/h) of multi-head attention has Monte Carlo typical SNR^{-1} whose interval at level 1 - 1e-6 "
               "contains (N-1) e^{a(tau) d/h}, a = 2(1/tau^2 - 1/tau): e^{-d/(2h)} at tau = 2, e^{2 - 2 sqrt(d/h)} at "
@@ -167,7 +167,7 @@ _SPLIT_N = {"linear": (4, 16, 64), "exp_sqrt": (16, 64, 256), "softmax_sqrt": (1
 for _s, _label in RECALL_SETUPS.items():
     register(Claim(
         id=f"C12.heads_recall.{_s}", title=f"Splitting a fixed width into more heads: recall cost ({_label})", tag="suite",
-        ref="§3.1; CLAIMS C12", kind="experiment",
+        ref="§3.1; docs/CLAIMS.md C12", kind="experiment",
         statement=f"With {_label}, total width d = d_v = {D} and N stored Gaussian pairs, going from h to 2h heads costs "
                   f"at most {SPLIT_TOL} of nearest-value recall (one query per memory at a random position; the same "
                   "memories read with h and 2h heads; the split fails this where the paired lower bound on its cost at "

@@ -1,4 +1,4 @@
-"""Claims C10.recall: retrieval accuracy of nearest-value decoding predicted from the SNR (CLAIMS C3, C10).
+"""Claims C10.recall: retrieval accuracy of nearest-value decoding predicted from the SNR (docs/CLAIMS.md C3, C10).
 
 ``theory.recall`` derives P(correct) as a function of SNR^{-1}, N and d_v (Gaussian crosstalk; a one-dimensional
 integral over the target's score); ``impl.estimators.recall_prediction`` evaluates it, ``recall_measured`` measures
@@ -27,7 +27,7 @@ D = 16  # d_k = d_v throughout
 
 register(Claim(
     id="C10.recall.derivation", title="Recall of nearest-value decoding from the SNR: the derivation", tag="suite",
-    ref="CLAIMS C3, C10 (retrieval accuracy when decoding by nearest stored value)",
+    ref="docs/CLAIMS.md C3, C10 (retrieval accuracy when decoding by nearest stored value)",
     statement="For a read linear in the values, o/w_i = v_i + e with e ~ N(0, S2 I) given the keys and SNR^{-1} "
               "rho = d_v S2/nu; the target's sqrt(d_v-1) cot(x, v_i) is noncentral t(d_v-1, sqrt(d_v/rho)), each "
               "independent competitor's central t(d_v-1), so P(correct) = int f_nct(t) F_t(t/lambda)^{N-1} dt (1/N at "
@@ -94,7 +94,7 @@ def _model_strategy():
 
 register(Claim(
     id="C10.recall.model", title="The recall integral is exact for isotropic Gaussian crosstalk", tag="suite",
-    ref="CLAIMS C10", kind="statistical",
+    ref="docs/CLAIMS.md C10", kind="statistical",
     statement="In the model x = v_i + e, e ~ N(0, (nu/delta^2) I) independent of N - 1 Gaussian competitor values, the "
               "simulated hit rate of nearest-value decoding has int f_nct(t; d_v-1, delta) F_t(t; d_v-1)^{N-1} dt "
               "(adaptive quadrature) in its exact binomial interval at level 1 - 1e-6.",
@@ -252,7 +252,7 @@ def _strategy(setup):
 
 for _s, (_mem, _tau, _label) in MEMORY_SETUPS.items():
     register(Claim(
-        id=f"C10.recall.{_s}", title=f"Recall predicted from the SNR: {_label}", tag="suite", ref="CLAIMS C10",
+        id=f"C10.recall.{_s}", title=f"Recall predicted from the SNR: {_label}", tag="suite", ref="docs/CLAIMS.md C10",
         kind="approximation", convention="conditional SNR averaged over the probe (delta rule: per query position)",
         statement=f"On continuous MQAR-style data (d_k = d_v = {D}, N Gaussian pairs, one query per memory at a random "
                   f"stored position, nearest stored value by cosine), the measured recall of the {_label} is within {TOL} "

@@ -1,4 +1,4 @@
-"""Multi-head memories at fixed total width (paper §3.1; CLAIMS C12): retrieval SNR and recall against the number
+"""Multi-head memories at fixed total width (paper §3.1; docs/CLAIMS.md C12): retrieval SNR and recall against the number
 of heads h.
 
 Keys k in R^d and values v in R^{d_v} are split into h blocks (k = [k^(1); ...; k^(h)], likewise v); head m is a

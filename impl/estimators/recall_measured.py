@@ -1,4 +1,4 @@
-"""Measured nearest-value recall on continuous MQAR-style data (CLAIMS C10; compared with
+"""Measured nearest-value recall on continuous MQAR-style data (docs/CLAIMS.md C10; compared with
 ``impl.estimators.recall_prediction``).
 
 Multi-query associative recall (MQAR; Arora et al. 2023, zoology) asks a model to return the value stored with a

@@ -1,4 +1,4 @@
-"""Retrieval accuracy predicted from the SNR (CLAIMS C10, "retrieval accuracy when decoding by nearest stored
+"""Retrieval accuracy predicted from the SNR (docs/CLAIMS.md C10, "retrieval accuracy when decoding by nearest stored
 value"; derivation in ``theory.recall``).
 
 A memory whose read is linear in the values, o = sum_j w_j v_j (every kernel memory, softmax attention, the delta

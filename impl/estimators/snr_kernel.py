@@ -7,7 +7,7 @@ CLI entry points (the lead's ``assocmem snr --memory kernel ...`` calls these):
     estimate_kernel_snr(kernel, n_pairs, d_k, d_v, trials, seed, *, tau=None, p=None, s=None, m=None,
                         device="cpu", dtype="float64", alpha=1e-6, mode="auto") -> dict
         mode: "auto" | "plain" | "analytic" | "importance"
-        returns {convention: {"estimate", "lo", "hi", "level", "n", "theory", "mode_used", "note", ...}}
+        returns {convention: {"estimate", "lo", "hi", "level", "n", "se", "dof", "theory", "mode_used", "note", ...}}
         for convention in ("conditional", "probe_averaged", "ratio_of_expectations", "typical"); a convention whose
         moment diverges gets {"theory": None, "infinite": True, "mode_used": "none", "note": <condition>} and no
         estimate (asking for that convention alone raises InputError naming the condition).
@@ -173,7 +173,7 @@ def estimate_kernel_snr(kernel: str, n_pairs: int, d_k: int, d_v: int, trials: i
                 note = "auto chose importance sampling: plain sampling cannot resolve this value " \
                        f"(exact relative variance of one plain sample {diag['plain_relvar']:.3g}); " + note
         row = {"estimate": est["value"], "lo": est["lo"], "hi": est["hi"], "level": est["level"], "n": est["n"],
-               "theory": theory, "mode_used": used, "note": note, "plain_reliable": reliable}
+               "se": est["se"], "dof": est.get("dof"), "theory": theory, "mode_used": used, "note": note, "plain_reliable": reliable}
         row.update(diag)
         if kappa is not None:
             row.update({"probe_kappa": kappa, "probe_nu": nu})
@@ -239,7 +239,7 @@ def _probe_norms(t, d_k, d_v, gen):
 
 def _analytic(kernel, conv, kappa, nu, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha, theory):
     if conv in ("conditional", "typical"):
-        return ({"value": theory, "lo": theory, "hi": theory, "level": 1 - alpha, "n": 0, "se": 0.0},
+        return ({"value": theory, "lo": theory, "hi": theory, "level": 1 - alpha, "n": 0, "se": 0.0, "dof": None},
                 "analytic: exact closed-form Gaussian moments over the other pairs at this probe; nothing sampled")
     kap, nus = _probe_norms(trials, d_k, d_v, gen)
     lm2 = np.array([km.log_m2(kernel, float(k), d_k, **prm) for k in kap])

@@ -24,7 +24,8 @@ from scipy import stats as _st
 
 @dataclass(frozen=True)
 class Estimate:
-    """A point estimate with a two-sided interval [lo, hi] at ``level``; ``se`` its standard error, ``n`` samples."""
+    """A point estimate with a two-sided interval [lo, hi] at ``level``; ``se`` its standard error, ``n`` samples,
+    ``dof`` the degrees of freedom of the t quantile used (None: no t quantile, e.g. the exact binomial interval)."""
 
     value: float
     lo: float
@@ -32,6 +33,7 @@ class Estimate:
     level: float
     n: int
     se: float
+    dof: int | None = None
 
     def contains(self, x: float) -> bool:
         return self.lo <= x <= self.hi
@@ -41,7 +43,8 @@ class Estimate:
         return (self.hi - self.lo) / 2
 
     def as_dict(self) -> dict:
-        return {"value": self.value, "lo": self.lo, "hi": self.hi, "level": self.level, "n": self.n, "se": self.se}
+        return {"value": self.value, "lo": self.lo, "hi": self.hi, "level": self.level, "n": self.n, "se": self.se,
+                "dof": self.dof}
 
 
 def _check_alpha(alpha: float) -> float:
@@ -71,7 +74,7 @@ def mean_interval(samples, alpha: float = 1e-6) -> Estimate:
     m = float(x.mean())
     se = float(x.std(ddof=1) / math.sqrt(n))
     t = critical_value(alpha, n - 1)
-    return Estimate(m, m - t * se, m + t * se, 1 - alpha, n, se)
+    return Estimate(m, m - t * se, m + t * se, 1 - alpha, n, se, n - 1)
 
 
 def ratio_interval(y, x, alpha: float = 1e-6) -> Estimate:
@@ -92,12 +95,16 @@ def ratio_interval(y, x, alpha: float = 1e-6) -> Estimate:
     var = (cov[0, 0] - 2 * r * cov[0, 1] + r * r * cov[1, 1]) / (n * xm * xm)
     se = math.sqrt(max(var, 0.0))
     t = critical_value(alpha, n - 1)
-    return Estimate(r, r - t * se, r + t * se, 1 - alpha, n, se)
+    return Estimate(r, r - t * se, r + t * se, 1 - alpha, n, se, n - 1)
 
 
 def binomial_interval(successes: int, n: int, alpha: float = 0.05) -> Estimate:
-    """Exact Clopper-Pearson interval for a proportion."""
+    """Exact Clopper-Pearson interval for a proportion: lo = Beta(alpha/2; k, n-k+1), hi = Beta(1-alpha/2; k+1, n-k)."""
     alpha = _check_alpha(alpha)
+    if not (float(n).is_integer() and float(successes).is_integer() and n >= 1 and 0 <= successes <= n):
+        from impl.numerics.errors import InputError
+
+        raise InputError("successes", f"need integers 0 <= successes <= n with n >= 1, got {successes} of {n}")
     p = successes / n
     lo = 0.0 if successes == 0 else float(_st.beta.ppf(alpha / 2, successes, n - successes + 1))
     hi = 1.0 if successes == n else float(_st.beta.ppf(1 - alpha / 2, successes + 1, n - successes))

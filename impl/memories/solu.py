@@ -1,4 +1,4 @@
-"""The constructed SoLU FFN memory (paper §2.1.2 and Appendix A, "SoLU"; CLAIMS C11), and its retrieval SNR.
+"""The constructed SoLU FFN memory (paper §2.1.2 and Appendix A, "SoLU"; docs/CLAIMS.md C11), and its retrieval SNR.
 
 SoLU (Elhage et al. 2022) is x * softmax(x) over the hidden units. Written as a memory (C11), with one hidden unit
 per stored pair, W_up = beta K and W_down = V^T:

@@ -1,0 +1,393 @@
+"""Mutation testing of impl/ and theory/ as an evidence job (``assocmem evidence run mutation``).
+
+A test suite is as good as the bugs it catches. This job makes single-point changes to the code (operator swaps,
+constant changes, dropped or swapped arguments, negated conditions, changed names and keys), runs the tests against
+each, and writes ``reports/MUTATION.md``: the score, every survivor with its diff, and every equivalent mutant with
+the reason it is equivalent.
+
+Tool: mutmut 3 (optional extra ``mutation``; configured in pyproject.toml, ``[tool.mutmut]``). Chosen over
+cosmic-ray because it derives the test selection itself: one stats run of the CI test selection records which tests
+call each function, and a mutant is then tested by exactly those tests (no hand-kept module-to-test map to go stale
+while impl/ changes), in workers forked from one server process that has already imported torch, SymPy and the
+tests (a mutant costs its tests, not a fresh interpreter), ``--max-children`` of them at once. Neither tool samples
+at random by itself; both list their mutants, so the sample is drawn here: every mutant mutmut generates is
+shuffled by ``random.Random(seed)`` and the first ``SAMPLE`` taken (rejection sampling: uniform over the eligible
+population). mutmut 3 mutates function and method bodies; module-level constants and decorated functions (other
+than static/class methods) are outside its reach and so outside the population, which the report states.
+
+Eligible population: every mutant except message-text mutants, i.e. mutants that change only the wording or case of
+a string literal containing whitespace (error messages, notes, the prose of derivation steps): killing them would
+mean asserting on prose. String literals without whitespace (kernel names, conventions, dictionary keys, einsum
+specifications) are code and stay in. The count of excluded message-text mutants is reported.
+
+Outcomes: *killed* (a test failed, errored or timed out), *survived* (every selected test passed), *no tests* (no
+test calls the function: a survivor), *equivalent* (a survivor listed in ``EQUIVALENT`` with the reason no test can
+tell it from the original). Score = killed / (sampled - equivalent).
+
+The run works on a scratch copy of the working tree (tracked and untracked, not ignored, files), so the checkout is
+never touched and can be edited while a run goes on; the result cache is per test (``tests/conftest.py``), since all
+of mutmut's mutants of a file share one source text and so one cache key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+
+from assocmem import evidence
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20250525
+SAMPLE = 240
+SAMPLE_QUICK = 4
+TARGET = 0.95
+REPORT = ROOT / "reports" / "MUTATION.md"
+
+# Equivalent mutants: (module, the original line, the mutated line, why no test can tell them apart). Matched on the
+# stripped changed lines of a survivor's diff, so the list survives renumbering of mutmut's mutant names.
+EQUIVALENT: list[tuple[str, str, str, str]] = [
+    ("theory.deltaformer", "inner = list(range(j + 1, t))", "inner = list(range(t))",
+     "hop_paths is defined for strictly lower-triangular B (D1): every extra chain through a node <= j contains an "
+     "entry B[a, b] with a <= b, which is 0, so every added term vanishes and the sum is unchanged."),
+    ("theory.kernels", 'x = sp.Symbol("x", positive=True)', 'x = sp.Symbol("X", positive=True)',
+     "x is a dummy variable that sp.solve eliminates; its printed name never reaches a returned expression and no "
+     "other symbol of the function is named X."),
+    ("theory.kernels", '("the two rates differ: sign(1/2 - log(2)/2) = 1", sp.sign(sp.Rational(1, 2) - sp.log(2) / 2), 1),',
+     '("the two rates differ: sign(1/2 - log(2)/2) = 1", sp.sign(sp.Rational(2) - sp.log(2) / 2), 1),',
+     "SymPy evaluates sign() of a numeric expression on construction: both versions return the Integer 1, so the "
+     "returned step is identical."),
+    ("theory.updates", "sp.simplify(S_prev - (S_prev * k - v) * k.T * P_new - S_new), sp.zeros(D_V, D_K))]",
+     "sp.simplify(S_prev - (S_prev * k - v) * k.T * P_new - S_new), sp.zeros(D_V, None))]",
+     "D_V = D_K = 2 in this module, and sp.zeros(n, None) is the square n x n zero matrix: the same matrix."),
+    ("theory.kernels", '("the two rates differ: sign(1/2 - log(2)/2) = 1", sp.sign(sp.Rational(1, 2) - sp.log(2) / 2), 1),',
+     '("the two rates differ: sign(1/2 - log(2)/2) = 1", sp.sign(sp.Rational(1, 2) + sp.log(2) / 2), 1),',
+     "SymPy evaluates sign() of a numeric expression on construction: both versions return the Integer 1."),
+    ("theory.kernels", "sp.Matrix(sp.solve(sp.expand((1 - 2 * a) * x**2).subs(tau, x), x)), sp.Matrix([2 * sp.sqrt(2) - 2])),",
+     "sp.Matrix(sp.solve(sp.expand((1 - 2 * a) / x**2).subs(tau, x), x)), sp.Matrix([2 * sp.sqrt(2) - 2])),",
+     "(1 - 2a) x^2 and (1 - 2a) / x^2 have the same positive roots (x > 0 is assumed): sp.solve returns the same list."),
+    ("theory.kernels", 'sig = sp.Symbol("sigma", positive=True)', 'sig = sp.Symbol("XXsigmaXX", positive=True)',
+     "a symbol's printed name: the function's steps compare expressions built from this one symbol, so their truth "
+     "and every returned value up to the name are unchanged."),
+    ("theory.updates", 'k3 = vec("k", 3)', "k3 = vec(None, 3)",
+     "only the printed names of the symbols change (None_1, ... instead of k_1, ...); no other symbol shares them."),
+    ("theory.updates", 'kap = sp.symbols("kappa1:4", positive=True)', 'kap = sp.symbols("kappa1:4", )',
+     "the softmax identity these symbols enter holds for every real kappa; dropping the positivity assumption changes "
+     "no step's truth and no returned expression's form."),
+    ("impl.deltaformer.parallel", "eye = torch.eye(B.shape[-1], dtype=B.dtype, device=B.device)",
+     "eye = torch.eye(B.shape[-1], device=B.device)",
+     "the identity's entries 0 and 1 are exact in the default float32, and eye + B promotes to B's dtype: the same "
+     "matrix for float32 and float64 inputs."),
+    ("impl.deltaformer.recurrent", "outs.append((weights.unsqueeze(-2) @ U).squeeze(-2))",
+     "outs.append((weights.unsqueeze(-2) @ U).squeeze(+2))",
+     "the product is 4-D [B, H, 1, d_v], where dimension +2 is dimension -2."),
+    ("impl.numerics.solves", "both = unit_lower_inverse(torch.stack([L[..., :h, :h], L[..., h:, h:]], dim=0))",
+     "both = unit_lower_inverse(torch.stack([L[..., :h, :h], L[..., h:, h:]], ))",
+     "dim=0 is torch.stack's default."),
+    ("impl.rules.deltanet.parallel", "return o, S0 + U.transpose(-1, -2) @ k", "return o, S0 + U.transpose(-1, +2) @ k",
+     "U is always 4-D [B, H, T, d_v], where dimension +2 is dimension -2."),
+    ("impl.estimators.snr_performer", "return torch.exp(proj[:, 0] + proj[:, 1] - (x @ x + y @ y) / 2).mean(-1)",
+     "return torch.exp(proj[:, 0] + proj[:, 1] - (x @ x + y @ y) / 2).mean(+1)",
+     "proj[:, 0] is 2-D [trials, m], where axis +1 is axis -1."),
+    ("impl.rules.gated_deltanet.chunk",
+     "def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=64):",
+     "def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=65):",
+     "the chunked form equals the recurrent one for every chunk size (U2, tested at awkward sizes); a different default "
+     "chunk changes only the order of floating-point sums, within the round-off the tests allow."),
+]
+
+_LITERAL = re.compile(r"""[rRbBfFuU]{0,2}(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
+
+
+def _changed_lines(diff: str) -> tuple[list[str], list[str]]:
+    minus = [l[1:].strip() for l in diff.splitlines() if l.startswith("-") and not l.startswith("---")]
+    plus = [l[1:].strip() for l in diff.splitlines() if l.startswith("+") and not l.startswith("+++")]
+    return minus, plus
+
+
+def is_message_text(diff: str) -> bool:
+    """True when the mutant changes only the inside of one string literal (plain or f-string, its interpolated
+    expressions included) whose text contains whitespace: the wording, case or printed numbers of a message."""
+    minus, plus = _changed_lines(diff)
+    if len(minus) != 1 or len(plus) != 1:
+        return False
+    old, new = minus[0], plus[0]
+    pre = 0
+    while pre < min(len(old), len(new)) and old[pre] == new[pre]:
+        pre += 1
+    suf = 0
+    while suf < min(len(old), len(new)) - pre and old[-1 - suf] == new[-1 - suf]:
+        suf += 1
+    start, end = pre, len(old) - suf
+    for m in _LITERAL.finditer(old):
+        if m.start("s") <= start and end <= m.end("s") and re.search(r"\s", m.group("s")):
+            return True
+    return False
+
+
+def equivalent_reason(module: str, diff: str) -> str:
+    minus, plus = _changed_lines(diff)
+    for mod, old, new, why in EQUIVALENT:
+        if mod == module and old in minus and new in plus:
+            return why
+    return ""
+
+
+def module_of(name: str) -> str:
+    """'impl.estimators.stats.x_mean_interval__mutmut_3' -> 'impl.estimators.stats'."""
+    return name.split("__mutmut_")[0].rsplit(".", 1)[0]
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Run inside the scratch copy (mutmut reads its configuration and writes mutants/ in the current folder)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _generate_and_sample(seed: int, k: int, out: str) -> None:
+    """Generate every mutant, shuffle the names with ``seed``, keep the first ``k`` eligible ones (with diffs)."""
+    import mutmut.__main__ as mm
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.utils.file_utils import walk_mutatable_files
+
+    os.makedirs("mutants", exist_ok=True)
+    mm.set_mutant_under_test("mutant_generation")
+    mm.copy_src_dir()
+    mm.copy_also_copy_files()
+    mm.setup_source_paths()
+    mm.store_lines_covered_by_tests()
+    mm.create_mutants(2)
+    names, path_of = [], {}
+    for path in walk_mutatable_files():
+        m = SourceFileMutationData(path=path)
+        m.load()
+        for name in m.exit_code_by_key:
+            names.append(name)
+            path_of[name] = str(path)
+    names.sort()
+    population = len(names)
+    random.Random(seed).shuffle(names)
+    picked, prose = [], 0
+    for name in names:
+        if len(picked) == k:
+            break
+        diff = get_diff_for_mutant(name, path=path_of[name])
+        if is_message_text(diff):
+            prose += 1
+            continue
+        picked.append({"name": name, "module": module_of(name), "diff": diff})
+    seen = len(picked) + prose
+    Path(out).write_text(json.dumps({"population": population, "seen": seen, "message_text_skipped": prose,
+                                     "picked": picked, "by_module": _count_modules(names)}))
+
+
+def _count_modules(names) -> dict:
+    out: dict[str, int] = {}
+    for n in names:
+        out[module_of(n)] = out.get(module_of(n), 0) + 1
+    return dict(sorted(out.items()))
+
+
+def _read_outcomes(out: str) -> None:
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.stats import status_by_exit_code
+    from mutmut.utils.file_utils import walk_mutatable_files
+
+    res = {}
+    for path in walk_mutatable_files():
+        m = SourceFileMutationData(path=path)
+        m.load()
+        for k, v in m.exit_code_by_key.items():
+            if v is not None:
+                res[k] = status_by_exit_code[v]
+    Path(out).write_text(json.dumps(res))
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The job
+# ------------------------------------------------------------------------------------------------------------------
+
+
+def _copy_tree(dst: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.decode().split("\0")
+    for f in filter(None, files):
+        src = ROOT / f
+        if src.is_file():
+            (dst / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dst / f)
+
+
+def _in_scratch(scratch: Path, code: str, env: dict, log) -> None:
+    subprocess.run([sys.executable, "-c", code], cwd=scratch, env=env, check=True, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _cpu_children() -> float:
+    t = os.times()
+    return t.children_user + t.children_system
+
+
+def run_mutation(opts: evidence.JobOptions) -> dict:
+    try:
+        import mutmut  # noqa: F401
+    except ImportError:
+        from impl.numerics.errors import InputError
+
+        raise InputError("JOB", "mutation testing needs the optional extra: pip install -e '.[mutation]'") from None
+    k = SAMPLE_QUICK if opts.quick else SAMPLE
+    seed = opts.seed if opts.seed != evidence.JobOptions().seed else SEED
+    workers = 2 if opts.n_jobs in (-1, None) else max(1, opts.n_jobs)
+    t0, c0 = time.time(), _cpu_children()
+    scratch = Path(tempfile.mkdtemp(prefix="assocmem-mutation-"))
+    env = dict(os.environ, CI="true", ASSOCMEM_CACHE=str(scratch / ".cache-results"), PYTHONPATH=str(scratch))
+    log_path = scratch / "mutation.log"
+    try:
+        _copy_tree(scratch)
+        with open(log_path, "w") as log:
+            _in_scratch(scratch, f"from assocmem.mutation import _generate_and_sample as g; g({seed}, {k}, 'sample.json')",
+                        env, log)
+            sample = json.loads((scratch / "sample.json").read_text())
+            names = [p["name"] for p in sample["picked"]]
+            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(workers), *names], cwd=scratch,
+                           env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+            _in_scratch(scratch, "from assocmem.mutation import _read_outcomes as r; r('outcomes.json')", env, log)
+        outcomes = json.loads((scratch / "outcomes.json").read_text())
+    except (subprocess.CalledProcessError, OSError, ValueError) as e:
+        tail = log_path.read_text()[-3000:] if log_path.exists() else ""
+        raise RuntimeError(f"mutation run failed ({e}); scratch folder kept at {scratch}; log tail:\n{tail}") from None
+    shutil.rmtree(scratch, ignore_errors=True)
+    results = summarise(_rows(sample, outcomes), seed=seed, sample=sample)
+    wall, cpu = time.time() - t0, _cpu_children() - c0
+    write_markdown(results, wall_s=wall, cpu_s=cpu, workers=workers, path=None if opts.quick else REPORT)
+    return results
+
+
+def _rows(sample: dict, outcomes: dict) -> list[dict]:
+    rows = []
+    for p in sample["picked"]:
+        status = outcomes.get(p["name"], "not checked")
+        why = equivalent_reason(p["module"], p["diff"]) if status in ("survived", "no tests") else ""
+        rows.append({"name": p["name"], "module": p["module"], "status": "equivalent" if why else status,
+                     "reason": why, "diff": p["diff"] if status not in ("killed", "timeout") else ""})
+    return rows
+
+
+_UNCHECKED = ("not checked", "suspicious", "skipped", "check was interrupted by user", "segfault")
+
+
+def summarise(rows: list[dict], *, seed: int, sample: dict) -> dict:
+    """Score = killed / (checked - equivalent); mutants the run did not check are listed, never counted as killed."""
+    killed = sum(r["status"] in ("killed", "timeout") for r in rows)
+    equiv = sum(r["status"] == "equivalent" for r in rows)
+    unchecked = [r["name"] for r in rows if r["status"] in _UNCHECKED]
+    scored = len(rows) - equiv - len(unchecked)
+    return {"tool": "mutmut", "seed": seed, "sampled": len(rows), "population": sample["population"],
+            "message_text_skipped": sample["message_text_skipped"], "seen": sample["seen"],
+            "killed": killed, "equivalent": equiv, "unchecked": unchecked, "checked": len(rows) - len(unchecked),
+            "score": killed / scored if scored else None, "target": TARGET,
+            "population_by_module": sample["by_module"], "mutants": rows}
+
+
+def render_partial(scratch: str, seed: int = SEED, path: Path | None = REPORT) -> str:
+    """Write MUTATION.md from a scratch folder whose run has not finished (mutmut records each outcome as it goes):
+    the mutants checked so far are scored, the rest listed as not checked."""
+    scratch_p = Path(scratch)
+    sample = json.loads((scratch_p / "sample.json").read_text())
+    subprocess.run([sys.executable, "-c", "from assocmem.mutation import _read_outcomes as r; r('outcomes.json')"],
+                   cwd=scratch_p, check=True, capture_output=True)
+    outcomes = json.loads((scratch_p / "outcomes.json").read_text())
+    return write_markdown(summarise(_rows(sample, outcomes), seed=seed, sample=sample), wall_s=None, cpu_s=None,
+                          workers=0, path=path)
+
+
+def _area(module: str) -> str:
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "impl" else parts[0]
+
+
+def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, workers: int, path: Path | None) -> str:
+    rows = results["mutants"]
+    by_area: dict[str, list[int]] = {}
+    for r in rows:
+        a = by_area.setdefault(_area(r["module"]), [0, 0, 0, 0])
+        a[0] += r["status"] in ("killed", "timeout")
+        a[1] += r["status"] == "equivalent"
+        a[2] += r["status"] in _UNCHECKED
+        a[3] += 1
+    survivors = [r for r in rows if r["status"] in ("survived", "no tests")]
+    equivalents = [r for r in rows if r["status"] == "equivalent"]
+    score = results["score"]
+    lines = [
+        "# Mutation testing of impl/ and theory/",
+        "",
+        "Generated by `assocmem evidence run mutation` (assocmem/mutation.py; tool: mutmut 3, configured in "
+        "pyproject.toml). Each sampled mutant is one single-point change to a function body; it is tested by the CI "
+        "selection's tests (`-m \"not slow\"`, Hypothesis profile `ci`) that call the mutated function, as recorded "
+        "by mutmut's stats run.",
+        "",
+        f"**Score: {results['killed']} of {results['checked'] - results['equivalent']} non-equivalent mutants killed "
+        f"({score:.1%})** — target {results['target']:.0%}; {results['sampled']} mutants sampled at random "
+        f"(seed {results['seed']}) from {results['population']} generated, {results['equivalent']} equivalent. "
+        f"Message-text mutants skipped while sampling: {results['message_text_skipped']} of the "
+        f"{results['seen']} drawn (changes to the wording or case of a string literal containing whitespace: error "
+        "messages, notes, prose of derivation steps).",
+        "",
+    ]
+    if results["unchecked"]:
+        lines += [f"**Partial run:** {results['checked']} of the {results['sampled']} sampled mutants were checked before "
+                  f"the run was stopped; the other {len(results['unchecked'])} are listed at the end and are not in the "
+                  "score.", ""]
+    if wall_s is not None:
+        lines += [f"Cost of this run: {wall_s / 60:.1f} minutes wall time, {cpu_s / 60:.1f} CPU minutes, {workers} "
+                  "workers (a shared 2-core machine under load from other work: an upper bound for an idle one).", ""]
+    lines += ["| area | killed | equivalent | not checked | sampled |", "|---|---|---|---|---|"]
+    lines += [f"| {a} | {k} | {e} | {u} | {n} |" for a, (k, e, u, n) in sorted(by_area.items())]
+    lines += ["", "## Survivors", ""]
+    if not survivors:
+        lines.append("None.")
+    for r in survivors:
+        lines += [f"### {r['name']} ({r['status']})", "", "```diff", r["diff"], "```", ""]
+    lines += ["", "## Equivalent mutants", ""]
+    if not equivalents:
+        lines.append("None.")
+    for r in equivalents:
+        lines += [f"### {r['name']}", "", r["reason"], "", "```diff", r["diff"], "```", ""]
+    if results["unchecked"]:
+        lines += ["", "## Not checked", "", f"{len(results['unchecked'])} sampled mutants were not checked by this run "
+                  "(it was stopped before reaching them, or mutmut could not decide); they are not in the score:", "",
+                  ", ".join(results["unchecked"]), ""]
+    lines += ["", "## Scope", "",
+              "mutmut 3 mutates function and method bodies only: module-level constants and functions with decorators "
+              "other than staticmethod/classmethod are not in the population. Population by module:", "",
+              "| module | mutants |", "|---|---|"]
+    lines += [f"| {m} | {n} |" for m, n in results["population_by_module"].items()]
+    text = "\n".join(lines) + "\n"
+    if path is not None:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".md")
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    return text
+
+
+@lru_cache(maxsize=None)
+def register_jobs() -> None:
+    """Register the ``mutation`` job (once)."""
+    evidence.register_job(evidence.Job(
+        id="mutation", title="Mutation testing of impl/ and theory/", run=run_mutation,
+        modules=("impl", "theory", "assocmem", "path:tests"),
+        cost=f"{SAMPLE} mutants, about 1-2 hours on 2 cores", description="mutmut over a seeded random sample"))
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m assocmem.mutation` runs the job directly
+    from assocmem.cli import main
+
+    sys.exit(main(["evidence", "run", "mutation", *sys.argv[1:]]))

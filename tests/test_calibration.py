@@ -1,0 +1,127 @@
+"""Calibration that can fail: the interval is rebuilt at 0.05 and 0.01 from each check's Result and the misses are
+tested with an exact binomial test in both directions; caches and records that are damaged are recomputed with a
+one-line notice."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+
+from assocmem import cache, calibration, registry
+from assocmem.registry import Result
+from impl.estimators.stats import critical_value, mean_interval
+
+
+def _runs(z, se=1.0, n=1000):
+    return [{"seed": i, "estimate": float(zi) * se, "theory": 0.0, "se": se, "n": n, "passed": True}
+            for i, zi in enumerate(z)]
+
+
+def test_standard_error_is_recovered_from_the_interval():
+    e = mean_interval([1.0, 2.0, 4.0, 8.0, 16.0], alpha=1e-6)
+    r = Result(claim="C4.typical", params={}, seed=0, passed=True, theory=6.0, estimate=e.value, lo=e.lo, hi=e.hi,
+               level=e.level, n=e.n)
+    assert math.isclose(calibration.standard_error(r), e.se, rel_tol=1e-9)
+    assert calibration.standard_error(Result(claim="x", params={}, seed=0, passed=True, estimate=1.0, lo=1.0, hi=1.0,
+                                             level=1 - 1e-6, n=0)) is None  # nothing sampled
+    asym = Result(claim="x", params={}, seed=0, passed=True, estimate=1.0, lo=0.0, hi=3.0, level=0.95, n=10)
+    assert calibration.standard_error(asym) is None
+
+
+def test_coverage_row_accepts_a_calibrated_interval():
+    z = np.random.default_rng(0).standard_t(999, size=4000)
+    for alpha in (0.05, 0.01):
+        row = calibration.coverage_row(_runs(z), alpha)
+        assert row["verdict"] == "calibrated" and row["seeds"] == 4000
+        assert row["misses"] == int(np.sum(np.abs(z) > critical_value(alpha, 999)))
+        assert row["rate_lo"] <= alpha <= row["rate_hi"]
+
+
+def test_coverage_row_flags_an_anti_conservative_interval():
+    """A standard error 25 % too small (e.g. per-probe instead of per-trial means) misses ~ 5x too often at 0.01."""
+    z = np.random.default_rng(1).standard_normal(1000) * 1.25
+    for alpha in (0.05, 0.01):
+        row = calibration.coverage_row(_runs(z), alpha)
+        assert row["verdict"] == "anti-conservative" and row["p_value"] < calibration.TEST_LEVEL
+
+
+def test_coverage_row_flags_lost_power():
+    """An interval twice as wide as it should be: far too few misses at 0.05."""
+    z = np.random.default_rng(2).standard_normal(1000) * 0.5
+    assert calibration.coverage_row(_runs(z), 0.05)["verdict"] == "conservative (lost power)"
+
+
+def test_coverage_row_needs_intervals():
+    row = calibration.coverage_row([{"seed": 0, "estimate": 1.0, "theory": 1.0, "se": None, "n": 0, "passed": True}], 0.05)
+    assert row["seeds"] == 0 and row["verdict"] == "no interval to test"
+
+
+def test_every_statistical_claim_reports_a_symmetric_t_interval():
+    """The calibration rebuilds intervals from (estimate, lo, hi, level, n): every statistical claim's Result must
+    carry a symmetric interval with n >= 2 at its calibration point (checked at a tiny sample size)."""
+    for c in registry.claims():
+        if c.kind != "statistical":
+            continue
+        point = calibration.calibration_point(c)
+        if "trials" in point:
+            point["trials"] = min(point["trials"], 200)
+        res = c.run(point, 7)
+        assert calibration.standard_error(res) is not None, c.id
+        assert res.n == point.get("trials", res.n), c.id
+
+
+# ------------------------------------------------------------------------------------------------------- faults ---
+@pytest.mark.parametrize("damage", [lambda b: b[:40], lambda b: b[:-3], lambda b: b[:64] + b"x" + b[65:],
+                                    lambda b: b"", lambda b: b[:64] + b"\x00" * (len(b) - 64)])
+def test_damaged_result_cache_entry_is_recomputed_with_one_notice(damage, capsys):
+    k = "ab" + "0" * 62
+    cache.store(k, {"value": 1.0})
+    path = cache.cache_dir() / k[:2] / f"{k}.pkl"
+    path.write_bytes(damage(path.read_bytes()))
+    assert cache.load(k) is None and not path.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    if err:  # an empty file fails the checksum too; every damaged entry gives exactly one line
+        assert len(err) == 1 and "recomputed" in err[0] and k in err[0]
+
+
+def test_unpicklable_entry_with_a_valid_checksum_is_recomputed(capsys):
+    import hashlib
+
+    k = "cd" + "1" * 62
+    payload = b"not a pickle"
+    path = cache.cache_dir() / k[:2] / f"{k}.pkl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(hashlib.sha256(payload).hexdigest().encode() + payload)
+    assert cache.load(k) is None and not path.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unreadable" in err[0]
+
+
+def test_cache_store_is_atomic_and_round_trips(tmp_path):
+    k = "ef" + "2" * 62
+    cache.store(k, [1, 2, 3])
+    d = cache.cache_dir() / k[:2]
+    assert [p.name for p in d.iterdir()] == [f"{k}.pkl"]  # no temporary file left behind
+    assert cache.load(k) == [1, 2, 3]
+    assert pickle.loads((d / f"{k}.pkl").read_bytes()[64:]) == [1, 2, 3]
+
+
+def test_damaged_svg_cache_entry_is_redrawn(tmp_path, capsys):
+    """The report's SVG cache lives in the result cache: a damaged SVG entry is redrawn, never copied."""
+    from assocmem import report
+
+    opts = report.Options(quick=True, backend="serial", progress=False, only=("C4.typical",))
+    report.write(opts, tmp_path / "a")
+    svgs = sorted((tmp_path / "a" / "figures").glob("*.svg"))
+    if not svgs:
+        pytest.skip("no figure for this claim")
+    for p in cache.cache_dir().rglob("*.pkl"):
+        blob = p.read_bytes()
+        if b"<svg" in blob:
+            p.write_bytes(blob[: len(blob) // 2])
+    capsys.readouterr()
+    report.write(opts, tmp_path / "b")
+    assert "recomputed" in capsys.readouterr().err
+    for p in svgs:
+        assert (tmp_path / "b" / "figures" / p.name).read_bytes() == p.read_bytes()

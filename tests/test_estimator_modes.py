@@ -1,0 +1,298 @@
+"""Every estimator mode the CLI accepts, against the exact value, with the power to reject a wrong formula.
+
+* kernel x mode (plain, analytic, importance, auto) x convention (which fixes the probe handling: a drawn probe held
+  fixed, the probe rescaled to the typical norms, or a fresh probe per trial), drawn by Hypothesis inside the region
+  where each mode's interval is calibrated (a finite fourth moment of one sample, so the standard error converges); every reported field is asserted:
+  the interval contains the exact value, ``n == trials``, ``level``, ``dof`` and the width from ``se``;
+* at fixed power points each combination rejects the wrong formula of the claims (``_mutant_expr``);
+* the heavy-tail detector's exact relative variance of one plain sample, against the empirical relative variance
+  at light-tailed points (tau 8-16; 24 for the ratio convention, whose denominator needs tau > 16 for a finite
+  fourth moment), with a conservative interval for E[X^2]/E[X]^2 - 1 at false-failure rate 1e-6;
+* the linear estimator's per-trial means (one sample per memory, n = trials), recomputed independently;
+* the non-exponential branch of the kernel memories' signal/noise split, and softmax attention's read in the
+  update-rule experiments, against explicit loops.
+"""
+
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from assocmem.claims.kernels import sympy_value
+from impl.estimators import kernel_moments as km
+from impl.estimators.snr_kernel import CONVENTIONS, estimate_kernel_snr
+from impl.estimators.stats import critical_value, mean_interval, ratio_interval
+
+ALPHA = 1e-6
+FIXED_PROBE = ("conditional", "typical")
+
+
+def _taus(kernel, mode, conv):
+    if kernel != "exp":
+        return [None]
+    if mode == "importance":
+        return [6.0, 8.0, 12.0] if conv == "ratio_of_expectations" else [1.5, 2.0, 3.0, 8.0, 12.0]
+    if conv == "ratio_of_expectations":  # the denominator e^{2||k||^2/tau} needs tau > 16 for a finite fourth moment
+        return [24.0, 32.0]
+    if mode == "auto":  # auto must switch to importance sampling at tau = 2
+        return [2.0, 8.0, 12.0]
+    return [8.0, 12.0]
+
+
+@st.composite
+def estimator_cases(draw):
+    kernel = draw(st.sampled_from(km.ANALYTIC_KERNELS))
+    mode = draw(st.sampled_from(["plain", "analytic", "auto"] + (["importance"] if kernel == "exp" else [])))
+    conv = draw(st.sampled_from(CONVENTIONS))
+    d_k = draw(st.sampled_from([8, 12, 16]))
+    prm = {}
+    if kernel == "exp":
+        prm["tau"] = draw(st.sampled_from(_taus(kernel, mode, conv)))
+        if prm["tau"] <= 3:
+            d_k = 16
+    if kernel == "poly":
+        if conv == "probe_averaged":  # one sample ~ ||k_i||^(-2p): fourth moment needs d_k > 8p
+            p, d_k = draw(st.sampled_from([(1, 12), (1, 16), (2, 24), (3, 32)]))
+        else:
+            p = draw(st.sampled_from([1, 2, 3]))
+        prm["p"] = p
+    if kernel == "rbf":
+        prm["s"] = draw(st.sampled_from([2.0, 4.0]))
+    if conv == "probe_averaged" and kernel in ("linear", "relu"):  # one sample ~ 1/||k_i||^2: d_k > 8
+        d_k = max(d_k, 12)
+    d_v = 16 if conv == "probe_averaged" else draw(st.sampled_from([8, 16]))  # 1/||v_i||^2: d_v > 8
+    case = dict(kernel=kernel, mode=mode, convention=conv, n_pairs=draw(st.integers(8, 48)), d_k=d_k, d_v=d_v, trials=1000 if mode in ("analytic", "importance") else 1500, **prm)
+    return case
+
+
+def _estimate(case, seed):
+    kw = {k: case[k] for k in ("tau", "p", "s") if k in case}
+    return estimate_kernel_snr(case["kernel"], case["n_pairs"], case["d_k"], case["d_v"], case["trials"], seed,
+                               mode=case["mode"], alpha=ALPHA, conventions=(case["convention"],), **kw)[case["convention"]]
+
+
+def _exact(case, row, mutant=False):
+    params = dict(n_pairs=case["n_pairs"], d_k=case["d_k"], d_v=case["d_v"], **{k: case[k] for k in ("tau", "p", "s") if k in case})
+    fixed = case["convention"] in FIXED_PROBE
+    return sympy_value(case["kernel"], "conditional" if fixed else case["convention"], params,
+                       row.get("probe_kappa"), row.get("probe_nu"), mutant=mutant)
+
+
+def _check_row(case, row):
+    exact = _exact(case, row)
+    assert math.isclose(row["theory"], exact, rel_tol=1e-9), (row["theory"], exact)
+    assert math.isclose(row["level"], 1 - ALPHA, rel_tol=0, abs_tol=1e-15)
+    want_mode = {"plain": ("plain",), "analytic": ("analytic",), "importance": ("importance",),
+                 "auto": ("plain", "importance", "analytic")}[case["mode"]]
+    assert row["mode_used"] in want_mode
+    if case["mode"] == "analytic" and case["convention"] in FIXED_PROBE:  # nothing sampled: the exact value
+        assert row["n"] == 0 and row["lo"] == row["hi"] == row["estimate"] == row["theory"]
+        return exact
+    assert row["n"] == case["trials"] and row["dof"] == case["trials"] - 1
+    assert row["se"] > 0
+    width = 2 * critical_value(ALPHA, row["dof"]) * row["se"]
+    assert math.isclose(row["hi"] - row["lo"], width, rel_tol=1e-9)
+    assert math.isclose((row["hi"] + row["lo"]) / 2, row["estimate"], rel_tol=1e-9)
+    assert row["lo"] <= exact <= row["hi"], (case, row)
+    return exact
+
+
+@given(case=estimator_cases(), seed=st.integers(0, 2**31 - 1))
+def test_every_mode_contains_the_exact_value(case, seed):
+    _check_row(case, _estimate(case, seed))
+
+
+# ----------------------------------------------------------------------------------------------- power -----------
+def _power_cases():
+    out = []
+    for kernel in km.ANALYTIC_KERNELS:
+        for mode in ["plain", "analytic", "auto"] + (["importance"] if kernel == "exp" else []):
+            for conv in CONVENTIONS:
+                case = dict(kernel=kernel, mode=mode, convention=conv, n_pairs=4 if kernel == "linear" else 32, d_k=16,
+                            d_v=16, trials=4000)
+                if kernel == "exp":
+                    case["tau"] = ({"importance": 8.0}.get(mode, 24.0) if conv == "ratio_of_expectations"
+                                   else {"importance": 3.0}.get(mode, 8.0))
+                if kernel == "poly":
+                    case["p"] = 2
+                    case["d_k"] = 24 if conv == "probe_averaged" else 16
+                if kernel == "rbf":
+                    case["s"] = 2.0
+                out.append(case)
+    return out
+
+
+@pytest.mark.parametrize("case", _power_cases(), ids=lambda c: f"{c['kernel']}-{c['mode']}-{c['convention']}")
+def test_every_mode_rejects_the_wrong_formula(case):
+    seed = 1000 + _power_cases().index(case)
+    row = _estimate(case, seed)
+    _check_row(case, row)
+    wrong = _exact(case, row, mutant=True)
+    assert not row["lo"] <= wrong <= row["hi"], f"wrong formula {wrong} inside [{row['lo']}, {row['hi']}]"
+
+
+def test_cli_importance_mode_agrees_with_the_exact_values():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "assocmem", "snr", "--memory", "kernel", "--kernel", "exp", "--tau", "12",
+                          "--mode", "importance", "--n-pairs", "64", "--d-k", "16", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    for conv in CONVENTIONS:
+        r = res[conv]
+        assert r["mode_used"] == "importance" and r["n"] == 1000
+        assert r["lo"] <= r["theory"] <= r["hi"], (conv, r)
+        assert (r["hi"] - r["lo"]) / r["theory"] < 0.25, (conv, r)  # the interval resolves the value
+
+
+# ----------------------------------------------------------------------------------------------- heavy tails -----
+def _relvar_interval(x):
+    """Conservative level-(1 - 1e-6) interval for E[X^2]/E[X]^2 - 1 from intervals for E[X] and E[X^2] (Bonferroni)."""
+    m1, m2 = mean_interval(x, ALPHA / 2), mean_interval(x * x, ALPHA / 2)
+    assert m1.lo > 0
+    return m2.lo / m1.hi**2 - 1, m2.hi / m1.lo**2 - 1
+
+
+def _exp_weights(K, probe, tau):
+    return torch.exp((K @ probe[..., None])[..., 0] / tau)  # [T, n]
+
+
+def _fixed_probe_samples(n_pairs, d_k, d_v, tau, trials, gen):
+    probe = torch.randn(d_k, generator=gen, dtype=torch.float64)
+    probe = probe * math.sqrt(d_k) / probe.norm()
+    nu = float(d_v)
+    K = torch.randn((trials, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
+    V = torch.randn((trials, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+    r = (_exp_weights(K, probe, tau)[:, None, :] @ V)[:, 0]
+    c = math.exp(d_k / tau)
+    return ((r * r).sum(-1) / (c * c * nu)).numpy()
+
+
+def _fresh_probe_parts(n_pairs, d_k, d_v, tau, trials, gen):
+    probe = torch.randn((trials, d_k), generator=gen, dtype=torch.float64)
+    v0 = torch.randn((trials, d_v), generator=gen, dtype=torch.float64)
+    K = torch.randn((trials, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
+    V = torch.randn((trials, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+    w = torch.exp((K @ probe[:, :, None])[..., 0] / tau)
+    r = (w[:, None, :] @ V)[:, 0]
+    c2 = torch.exp(2 * (probe * probe).sum(-1) / tau)
+    return (r * r).sum(-1).numpy(), (c2 * (v0 * v0).sum(-1)).numpy()
+
+
+@pytest.mark.parametrize("convention, n_pairs, tau", [
+    ("typical", 2, 8.0), ("typical", 4, 12.0), ("typical", 2, 16.0),
+    ("probe_averaged", 2, 8.0), ("probe_averaged", 4, 12.0), ("probe_averaged", 2, 16.0),
+    ("ratio_of_expectations", 2, 24.0), ("ratio_of_expectations", 4, 24.0),
+])
+def test_heavy_tail_detector_matches_the_empirical_relative_variance(convention, n_pairs, tau):
+    d_k, d_v, trials = 8, 16, 200_000
+    gen = torch.Generator().manual_seed(4321 + n_pairs + int(tau))
+    rel = km.plain_relvar("exp", convention, n_pairs, d_k, d_v, kappa=float(d_k), tau=tau)[0]
+    if convention == "typical":
+        lo, hi = _relvar_interval(_fixed_probe_samples(n_pairs, d_k, d_v, tau, trials, gen))
+    elif convention == "probe_averaged":
+        y, x = _fresh_probe_parts(n_pairs, d_k, d_v, tau, trials, gen)
+        lo, hi = _relvar_interval(y / x)
+    else:  # the detector reports the larger relative variance of numerator and denominator
+        y, x = _fresh_probe_parts(n_pairs, d_k, d_v, tau, trials, gen)
+        (ly, hy), (lx, hx) = _relvar_interval(y), _relvar_interval(x)
+        lo, hi = max(ly, lx), max(hy, hx)
+    assert lo <= rel <= hi, (rel, lo, hi)
+    assert hi - lo < 0.3 * rel, (rel, lo, hi)  # resolved well enough to reject a wrong formula (see the mutants)
+
+
+def test_heavy_tail_detector_flags_tau_two_and_not_tau_twelve():
+    rel2, _, skew2 = km.plain_relvar("exp", "typical", 256, 32, 16, kappa=32.0, tau=2.0)
+    rel12, _, _ = km.plain_relvar("exp", "typical", 256, 32, 16, kappa=32.0, tau=12.0)
+    assert rel2 > 1e6 and skew2 > 1e6 and rel12 < 1.0
+    assert km.plain_relvar("exp", "ratio_of_expectations", 16, 8, 16, tau=8.0)[0] == math.inf  # E[c^4] diverges
+
+
+# ----------------------------------------------------------------------------------------------- linear estimator -
+def test_linear_estimator_uses_one_sample_per_memory():
+    """probe-averaged and ratio: the per-trial means over the N probes of one memory are the i.i.d. samples
+    (n = trials), recomputed here by explicit loops over the same draws."""
+    from impl.estimators.snr_linear import estimate_linear_snr
+
+    n, dk, dv, trials, seed = 6, 7, 9, 50, 11
+    res = estimate_linear_snr(n, dk, dv, trials, seed, alpha=0.01, conventions=("probe_averaged", "ratio_of_expectations"))
+    gen = torch.Generator().manual_seed(seed)
+    K = torch.randn((trials, n, dk), generator=gen, dtype=torch.float64)
+    V = torch.randn((trials, n, dv), generator=gen, dtype=torch.float64)
+    ratio, noise, signal = [], [], []
+    for t in range(trials):
+        rs, ns, ss = [], [], []
+        for i in range(n):
+            r = sum(V[t, j] * float(K[t, j] @ K[t, i]) for j in range(n) if j != i)
+            c = float(K[t, i] @ K[t, i])
+            rr, vv = float(r @ r), float(V[t, i] @ V[t, i])
+            rs.append(rr / (c * c * vv))
+            ns.append(rr)
+            ss.append(c * c * vv)
+        ratio.append(sum(rs) / n)
+        noise.append(sum(ns) / n)
+        signal.append(sum(ss) / n)
+    for got, want in ((res["probe_averaged"]["estimate"], mean_interval(ratio, 0.01)),
+                      (res["ratio_of_expectations"]["estimate"], ratio_interval(noise, signal, 0.01))):
+        assert got.n == trials and got.dof == trials - 1 and math.isclose(got.level, 0.99)
+        for f in ("value", "lo", "hi", "se"):
+            assert math.isclose(getattr(got, f), getattr(want, f), rel_tol=1e-10), f
+
+
+def test_linear_conditional_estimator_redraws_the_other_pairs_per_trial():
+    from impl.estimators.snr_linear import estimate_linear_snr
+
+    n, dk, dv, trials, seed = 5, 6, 4, 40, 3
+    got = estimate_linear_snr(n, dk, dv, trials, seed, alpha=0.05, conventions=("conditional",))["conditional"]
+    gen = torch.Generator().manual_seed(seed)
+    k0 = torch.randn(dk, generator=gen, dtype=torch.float64)
+    v0 = torch.randn(dv, generator=gen, dtype=torch.float64)
+    K = torch.randn((trials, n - 1, dk), generator=gen, dtype=torch.float64)
+    V = torch.randn((trials, n - 1, dv), generator=gen, dtype=torch.float64)
+    c = float(k0 @ k0)
+    x = [float(((V[t] * (K[t] @ k0)[:, None]).sum(0)).square().sum()) / (c * c * float(v0 @ v0)) for t in range(trials)]
+    want = mean_interval(x, 0.05)
+    e = got["estimate"]
+    assert e.n == trials and got["kappa"] == pytest.approx(c, rel=1e-12)
+    assert e.value == pytest.approx(want.value, rel=1e-10) and e.se == pytest.approx(want.se, rel=1e-10)
+    assert e.hi - e.lo == pytest.approx(want.hi - want.lo, rel=1e-10)
+
+
+# ----------------------------------------------------------------------------------------------- explicit loops ---
+@pytest.mark.parametrize("kernel, prm, fn", [
+    ("linear", {}, lambda x, y: x @ y), ("relu", {}, lambda x, y: max(0.0, float(x @ y))),
+    ("poly", {"p": 3}, lambda x, y: float(x @ y) ** 3), ("rbf", {"s": 1.5}, lambda x, y: math.exp(-float((x - y) @ (x - y)) / 4.5)),
+    ("exp", {"tau": 2.0}, lambda x, y: math.exp(float(x @ y) / 2.0)),
+])
+def test_signal_noise_split_equals_explicit_sums(kernel, prm, fn):
+    from impl.memories.kernel import signal_noise_log, snr_samples
+
+    gen = torch.Generator().manual_seed(5)
+    K = torch.randn((7, 3), generator=gen, dtype=torch.float64)
+    V = torch.randn((7, 2), generator=gen, dtype=torch.float64)
+    logc, r_over_c = signal_noise_log(kernel, K, V, **prm)
+    x = snr_samples(kernel, K, V, **prm)
+    for i in range(7):
+        c = float(fn(K[i], K[i]))
+        r = sum(V[j] * float(fn(K[j], K[i])) for j in range(7) if j != i)
+        assert math.isclose(float(logc[i]), math.log(c), rel_tol=1e-12, abs_tol=1e-12)
+        torch.testing.assert_close(r_over_c[i], r / c, rtol=1e-12, atol=1e-12)
+        assert math.isclose(float(x[i]), float(r @ r) / (c * c * float(V[i] @ V[i])), rel_tol=1e-10)
+
+
+def test_softmax_retrieval_normalises_over_keys():
+    from impl.rules.experiments import write_and_probe
+
+    gen = torch.Generator().manual_seed(2)
+    K = torch.randn((2, 5, 3), generator=gen, dtype=torch.float64)
+    V = torch.randn((2, 5, 4), generator=gen, dtype=torch.float64)
+    err = write_and_probe("softmax", K, V, beta_softmax=0.7)
+    for b in range(2):
+        for i in range(5):
+            w = torch.exp(0.7 * (K[b] @ K[b, i]))
+            o = (w / w.sum()) @ V[b]
+            assert math.isclose(float(err[b, i]), float(((o - V[b, i]) ** 2).sum()), rel_tol=1e-12)

@@ -1,0 +1,127 @@
+"""Kernel memories' building blocks against explicit formulas (small sizes, float64), and bad input naming its
+parameter. These pin what the statistical claims cannot see: a temperature applied the wrong way round at tau = 1, a
+feature map's degree silently defaulted, an output of the wrong shape."""
+
+import math
+
+import pytest
+import torch
+
+from impl.memories import kernels as mk
+from impl.memories.kernel import softmax_read
+from impl.numerics.errors import InputError
+
+
+def _data(seed=0, n=5, d=3, dv=2):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn((n, d), generator=g, dtype=torch.float64), torch.randn((n, dv), generator=g, dtype=torch.float64),
+            torch.randn((n, d), generator=g, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("tau", [0.5, 2.0])
+def test_softmax_read_divides_by_the_temperature(tau):
+    K, V, Q = _data()
+    for i in range(Q.shape[0]):
+        w = torch.exp(K @ Q[i] / tau)
+        torch.testing.assert_close(softmax_read(K, V, Q, tau=tau)[i], (w / w.sum()) @ V, rtol=1e-12, atol=1e-12)
+
+
+def test_kernel_equals_its_closed_form():
+    K, _, Q = _data(1)
+    torch.testing.assert_close(mk.kernel("exp", Q, K, tau=2.0), torch.exp(Q @ K.T / 2.0), rtol=1e-12, atol=0)
+    torch.testing.assert_close(mk.kernel("poly", Q, K, p=3), (Q @ K.T) ** 3, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(mk.kernel("relu", Q, K), torch.relu(Q @ K.T), rtol=1e-12, atol=0)
+    sq = ((Q[:, None, :] - K[None, :, :]) ** 2).sum(-1)
+    torch.testing.assert_close(mk.kernel("rbf", Q, K, s=1.5), torch.exp(-sq / 4.5), rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("p", [1, 2, 3])
+def test_poly_features_use_the_requested_degree(p):
+    K, _, Q = _data(2)
+    phi_q, phi_k = mk.features("poly", Q, p=p), mk.features("poly", K, p=p)
+    assert phi_q.shape == (Q.shape[0], Q.shape[1] ** p)
+    torch.testing.assert_close(phi_q @ phi_k.T, (Q @ K.T) ** p, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["positive", "trigonometric"])
+def test_performer_features_reproduce_their_definition(kind):
+    K, _, Q = _data(3, n=4, d=3)
+    W = mk.performer_omega(6, 3, torch.Generator().manual_seed(9))
+    log_scale, base = mk.performer_log_features(Q, W, kind)
+    if kind == "positive":
+        phi = torch.exp(Q @ W.T - (Q * Q).sum(-1, keepdim=True) / 2) / math.sqrt(6)
+        assert base.shape == (4, 6)
+    else:
+        phi = torch.exp((Q * Q).sum(-1, keepdim=True) / 2) * torch.cat([torch.sin(Q @ W.T), torch.cos(Q @ W.T)], -1) / math.sqrt(6)
+        assert base.shape == (4, 12)
+    torch.testing.assert_close(torch.exp(log_scale) * base, phi, rtol=1e-12, atol=1e-14)
+    got = mk.performer_kernel(Q, K, W, kind)
+    phi_k = (torch.exp(K @ W.T - (K * K).sum(-1, keepdim=True) / 2) / math.sqrt(6) if kind == "positive" else
+             torch.exp((K * K).sum(-1, keepdim=True) / 2) * torch.cat([torch.sin(K @ W.T), torch.cos(K @ W.T)], -1) / math.sqrt(6))
+    torch.testing.assert_close(got, phi @ phi_k.T, rtol=1e-12, atol=1e-14)
+
+
+def test_bad_input_names_the_parameter():
+    from impl.estimators.snr_performer import estimate_performer_snr
+
+    X = torch.zeros((2, 3), dtype=torch.float64)
+    cases = [
+        (lambda: mk.features("nope", X), "feature_map"),
+        (lambda: mk.performer_log_features(X, torch.zeros((2, 3), dtype=torch.float64), "cosine"), "kind"),
+        (lambda: estimate_performer_snr("positive", 8, 4, 0, 10, 0, tau=8.0, m=2), "d_v"),
+        (lambda: estimate_performer_snr("positive", 8, 0, 4, 10, 0, tau=8.0, m=2), "d_k"),
+        (lambda: estimate_performer_snr("positive", 1, 4, 4, 10, 0, tau=8.0, m=2), "n_pairs"),
+        (lambda: estimate_performer_snr("positive", 8, 4, 4, 10, 0, tau=float("nan"), m=2), "tau"),
+    ]
+    for call, name in cases:
+        with pytest.raises(InputError) as err:
+            call()
+        assert err.value.parameter == name
+
+
+@pytest.mark.parametrize("kind", ["positive", "trigonometric"])
+@pytest.mark.parametrize("orthogonal", [False, True])
+def test_performer_estimates_reproduce_their_draws(kind, orthogonal):
+    """Each trial's estimate phi(x)^T phi(y) from its own m features, recomputed from the same generator draws:
+    i.i.d. rows, or blocks of d orthogonal rows (rows of Q^T) with chi_d norms."""
+    from impl.estimators.snr_performer import performer_estimates
+
+    d, m, trials, seed = 3, 5, 4, 8
+    x = torch.tensor([0.3, -0.2, 0.5], dtype=torch.float64)
+    y = torch.tensor([0.1, 0.4, -0.3], dtype=torch.float64)
+    got = performer_estimates(x, y, m, kind, trials, seed, orthogonal=orthogonal)
+    g = torch.Generator().manual_seed(seed)
+    if not orthogonal:
+        W = torch.randn((trials, m, d), generator=g, dtype=torch.float64)
+    else:
+        nb = -(-m // d)
+        q, r = torch.linalg.qr(torch.randn((trials, nb, d, d), generator=g, dtype=torch.float64))
+        q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1))[..., None, :]
+        norms = torch.randn((trials, nb, d, d), generator=g, dtype=torch.float64).norm(dim=-1)
+        W = torch.stack([torch.cat([q[t, b].T * norms[t, b][:, None] for b in range(nb)])[:m] for t in range(trials)])
+    for t in range(trials):
+        want = mk.performer_kernel(x[None], y[None], W[t], kind)[0, 0]
+        assert math.isclose(float(got[t]), float(want), rel_tol=1e-12), (t, float(got[t]), float(want))
+
+
+def test_batched_memories_equal_their_unbatched_slices():
+    """Memories carry leading batch dimensions (trials): every batched result equals the per-slice one."""
+    from impl.memories.kernel import softmax_snr_samples, write_features
+
+    g = torch.Generator().manual_seed(4)
+    K = torch.randn((3, 6, 4), generator=g, dtype=torch.float64)
+    V = torch.randn((3, 6, 2), generator=g, dtype=torch.float64)
+    S, X = write_features(K, V), softmax_snr_samples(K, V, tau=2.0)
+    assert S.shape == (3, 2, 4) and X.shape == (3, 6)
+    for b in range(3):
+        torch.testing.assert_close(S[b], V[b].T @ K[b], rtol=1e-13, atol=1e-13)
+        torch.testing.assert_close(X[b], softmax_snr_samples(K[b], V[b], tau=2.0), rtol=1e-12, atol=0)
+
+
+def test_decoding_accuracy_counts_every_probe_once():
+    from impl.estimators.snr_linear import decoding_accuracy
+
+    correct, total = decoding_accuracy(4, 64, 64, 5, 0)  # 4 nearly orthogonal keys in R^64: every probe decodes
+    assert total == 5 * 4 and correct == total
+    correct, total = decoding_accuracy(200, 4, 4, 3, 1)  # far beyond capacity: many errors
+    assert total == 3 * 200 and 0 < correct < total

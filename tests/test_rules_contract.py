@@ -1,0 +1,52 @@
+"""The update rules' calling contract: with output_final_state=False every form returns no state (and with True the
+state it returns is the one the recurrent ground truth returns); the U4 stream helper reproduced by an explicit loop."""
+
+import pytest
+import torch
+
+from impl.rules.registry import RULES
+
+
+def _inputs(rule, T=5, dk=3, dv=2):
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn((1, 1, T, d), generator=g, dtype=torch.float64) for d in (dk, dk, dv))
+    k = k / k.norm(dim=-1, keepdim=True)
+    extras = []
+    for e in rule.extras:
+        shape = (1, 1, T, dk) if e.per_channel else (1, 1, T)
+        extras.append(torch.full(shape, (e.low + min(e.high, 1.0)) / 2, dtype=torch.float64))
+    return (q, k, v, *extras), dict(rule.kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_no_state_unless_asked(name):
+    rule = RULES[name]
+    args, kw = _inputs(rule)
+    _, ref = rule.forms["recurrent"](*args, **kw, output_final_state=True)
+    for form, fn in rule.forms.items():
+        out = fn(*args, **kw, output_final_state=False)
+        assert out[1] is None, (name, form)
+        assert fn(*args, **kw)[1] is None, (name, form, "the default must be output_final_state=False")
+        o, state = fn(*args, **kw, output_final_state=True)
+        torch.testing.assert_close(o, out[0], rtol=0, atol=0)
+        for a, b in zip(state if isinstance(state, tuple) else (state,), ref if isinstance(ref, tuple) else (ref,)):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+def test_delta_stream_time_average_by_explicit_loop():
+    from impl.rules.experiments import delta_stream_time_average
+
+    d_k, d_v, b, sigma, burn, window, trials, seed = 3, 2, 0.4, 0.5, 4, 6, 3, 17
+    got = delta_stream_time_average(d_k=d_k, d_v=d_v, b=b, sigma=sigma, burn=burn, window=window, trials=trials, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn((trials, d_v, d_k), generator=g, dtype=torch.float64)
+    K = torch.randn((burn + window, trials, d_k), generator=g, dtype=torch.float64) / d_k**0.5
+    N = sigma * torch.randn((burn + window, trials, d_v), generator=g, dtype=torch.float64)
+    for t in range(trials):
+        S, acc = torch.zeros((d_v, d_k), dtype=torch.float64), 0.0
+        for s in range(burn + window):
+            k, v = K[s, t], W[t] @ K[s, t] + N[s, t]
+            S = S - b * torch.outer(S @ k - v, k)  # the delta rule
+            if s >= burn:
+                acc += float(((S - W[t]) ** 2).sum())
+        assert abs(float(got[t]) - acc / window) <= 1e-12 * max(1.0, acc / window)
