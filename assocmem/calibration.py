@@ -11,6 +11,11 @@ declared rate alpha with an exact two-sided binomial test (``scipy.stats.binomte
 * too many misses: the interval is anti-conservative (its normal approximation fails at this sample size);
 * far too few misses: the interval is wider than it should be (lost power).
 
+Checks of a proportion (hit rates) use the exact Clopper-Pearson interval instead and say so in their Result
+(``extra["interval"] == "clopper-pearson"`` with the hit count in ``extra["hits"]``): the record keeps the hits and
+the interval is rebuilt exactly at each level. That interval guarantees coverage >= 1 - alpha, so only too many
+misses reject (a one-sided exact binomial test); fewer misses than alpha are expected and reported as such.
+
 A row *passes* when the test does not reject. Where the capped point fails at either level and the claim's own
 point uses more trials, the claim is calibrated again at its own point (the sample size its checks use). The
 verdicts use alpha = 1e-6, which no affordable number of seeds can check directly; it rests on the interval
@@ -59,18 +64,37 @@ def standard_error(res: registry.Result) -> float | None:
     return half / critical_value(1 - res.level, res.n - 1)
 
 
-def coverage_row(runs: list[dict], alpha: float) -> dict:
-    """Misses of the level-(1 - alpha) interval rebuilt from each run, and the exact binomial test of their count."""
-    from scipy.stats import binomtest
+def exact_binomial_hits(res: registry.Result) -> int | None:
+    """The hit count behind an exact Clopper-Pearson interval, when the Result declares one; else None."""
+    if res.extra.get("interval") == "clopper-pearson" and res.n:
+        return int(res.extra["hits"])
+    return None
 
+
+def _missed(r: dict, alpha: float) -> bool:
     from impl.estimators.stats import binomial_interval, critical_value
 
-    usable = [r for r in runs if r["se"] is not None]
-    miss = sum(abs(r["estimate"] - r["theory"]) > critical_value(alpha, r["n"] - 1) * r["se"] for r in usable)
+    if r.get("hits") is not None:
+        b = binomial_interval(r["hits"], r["n"], alpha)
+        return not b.lo <= r["theory"] <= b.hi
+    return abs(r["estimate"] - r["theory"]) > critical_value(alpha, r["n"] - 1) * r["se"]
+
+
+def coverage_row(runs: list[dict], alpha: float) -> dict:
+    """Misses of the level-(1 - alpha) interval rebuilt from each run, and the exact binomial test of their count
+    (two-sided for t intervals; one-sided, too many misses only, for exact Clopper-Pearson intervals, whose coverage
+    is at least 1 - alpha by construction)."""
+    from scipy.stats import binomtest
+
+    from impl.estimators.stats import binomial_interval
+
+    usable = [r for r in runs if r["se"] is not None or r.get("hits") is not None]
+    miss = sum(_missed(r, alpha) for r in usable)
     n = len(usable)
     if not n:
         return {"alpha": alpha, "seeds": 0, "misses": None, "p_value": None, "verdict": "no interval to test"}
-    p = binomtest(miss, n, alpha, alternative="two-sided").pvalue
+    exact = all(r.get("hits") is not None for r in usable)
+    p = binomtest(miss, n, alpha, alternative="greater" if exact else "two-sided").pvalue
     ci = binomial_interval(miss, n, alpha=0.05)
     if p >= TEST_LEVEL:
         verdict = "calibrated"
@@ -83,9 +107,10 @@ def coverage_row(runs: list[dict], alpha: float) -> dict:
 def _runs(results) -> list[dict]:
     out = []
     for r in results:
-        se = standard_error(r)
+        hits = exact_binomial_hits(r)
+        se = None if hits is not None else standard_error(r)
         out.append({"seed": r.seed, "estimate": r.estimate, "theory": r.theory, "se": se, "n": r.n,
-                    "passed": bool(r.passed)})
+                    "passed": bool(r.passed), **({"hits": hits} if hits is not None else {})})
     return out
 
 

@@ -57,9 +57,23 @@ def test_coverage_row_needs_intervals():
     assert row["seeds"] == 0 and row["verdict"] == "no interval to test"
 
 
-def test_every_statistical_claim_reports_a_symmetric_t_interval():
-    """The calibration rebuilds intervals from (estimate, lo, hi, level, n): every statistical claim's Result must
-    carry a symmetric interval with n >= 2 at its calibration point (checked at a tiny sample size)."""
+def test_exact_binomial_rows_reject_only_too_many_misses():
+    """Clopper-Pearson runs: the interval is rebuilt from the hit count; fewer misses than alpha is expected (coverage
+    >= 1 - alpha by construction), too many rejects; the theory p = 0.5 against hits drawn at p = 0.56 must fail."""
+    rng = np.random.default_rng(3)
+    ok = [{"seed": i, "estimate": h / 200, "theory": 0.5, "se": None, "n": 200, "hits": int(h), "passed": True}
+          for i, h in enumerate(rng.binomial(200, 0.5, 1000))]
+    for alpha in (0.05, 0.01):
+        row = calibration.coverage_row(ok, alpha)
+        assert row["seeds"] == 1000 and row["misses"] <= 1000 * alpha * 1.3 and row["verdict"] == "calibrated"
+    bad = [dict(r, hits=int(h)) for r, h in zip(ok, rng.binomial(200, 0.56, 1000))]
+    assert calibration.coverage_row(bad, 0.05)["verdict"] == "anti-conservative"
+
+
+def test_every_statistical_claim_reports_an_interval_the_calibration_can_rebuild():
+    """The calibration rebuilds intervals from (estimate, lo, hi, level, n), or from the hit count of a declared
+    exact binomial interval: every statistical claim's Result must carry one, with n >= 2, at its calibration point
+    (checked at a tiny sample size)."""
     for c in registry.claims():
         if c.kind != "statistical":
             continue
@@ -67,7 +81,15 @@ def test_every_statistical_claim_reports_a_symmetric_t_interval():
         if "trials" in point:
             point["trials"] = min(point["trials"], 200)
         res = c.run(point, 7)
-        assert calibration.standard_error(res) is not None, c.id
+        hits = calibration.exact_binomial_hits(res)
+        if hits is not None:
+            from impl.estimators.stats import binomial_interval
+
+            b = binomial_interval(hits, res.n, 1 - res.level)
+            # level = 1 - alpha carries one rounding: the rebuilt bounds agree to ~1e-11 relative
+            assert math.isclose(b.lo, res.lo, rel_tol=1e-9) and math.isclose(b.hi, res.hi, rel_tol=1e-9), c.id
+        else:
+            assert calibration.standard_error(res) is not None, c.id
         assert res.n == point.get("trials", res.n), c.id
 
 

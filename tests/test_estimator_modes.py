@@ -142,11 +142,12 @@ def test_cli_importance_mode_agrees_with_the_exact_values():
                           "--mode", "importance", "--n-pairs", "64", "--d-k", "16", "--json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     res = json.loads(out.stdout)
+    assert res["schema"] == "assocmem.snr/1"
     for conv in CONVENTIONS:
-        r = res[conv]
-        assert r["mode_used"] == "importance" and r["n"] == 1000
-        assert r["lo"] <= r["theory"] <= r["hi"], (conv, r)
-        assert (r["hi"] - r["lo"]) / r["theory"] < 0.25, (conv, r)  # the interval resolves the value
+        r = res["conventions"][conv]
+        assert r["method"] == "importance" and r["n"] == 1000
+        assert r["lo"] <= r["exact"] <= r["hi"], (conv, r)
+        assert (r["hi"] - r["lo"]) / r["exact"] < 0.25, (conv, r)  # the interval resolves the value
 
 
 # ----------------------------------------------------------------------------------------------- heavy tails -----

@@ -82,7 +82,8 @@ def check_model(params, seed, *, mutant=False, device="cpu", dtype="float64", al
     theory = _gaussian_score_prediction(delta, n, dv) if mutant else win_probability(delta, n, dv, lam=1.0)
     return Result(claim="C10.recall.model", params=dict(params), seed=seed, passed=bool(b.lo <= theory <= b.hi),
                   theory=theory, estimate=b.value, lo=b.lo, hi=b.hi, level=b.level, n=T,
-                  note="isotropic Gaussian crosstalk simulated; exact Clopper-Pearson interval; theory by adaptive quadrature")
+                  note="isotropic Gaussian crosstalk simulated; exact Clopper-Pearson interval; theory by adaptive quadrature",
+                  extra={"interval": "clopper-pearson", "hits": int(hits)})
 
 
 def _model_strategy():
