@@ -262,7 +262,7 @@ def _series(ax, rows, arm, offset):
     colour, marker = ARM_STYLE.get(arm, ("black", "o"))
     seeds = len({r["seed"] for r in rows})
     div = len({r["seed"] for r in rows if r["diverged"]})
-    label = f"{arm} ({seeds} seeds" + (f", {div} diverged)" if div else ")")
+    label = f"{arm} ({seeds} seed{'s' if seeds != 1 else ''}" + (f", {div} diverged)" if div else ")")
     ax.errorbar([L + offset for L in lengths], mean, yerr=[lo, hi], color=colour, marker=marker, ms=3.5, lw=1,
                 capsize=2, elinewidth=0.8, label=label)
 
@@ -334,7 +334,7 @@ def draw_d5(rows):
         ax.axhline(0.5, color="black", ls=":", lw=1)
         ax.set_title("edges in topological order" if order == "in_order" else "edges shuffled")
         ax.set_xlabel("hops k needed by the query")
-        ax.set_ylim(0.3, 1.04)
+        ax.set_ylim(-0.02, 1.04)
     axes[0].set_ylabel("accuracy (seed mean; bar: min to max)")
     handles, labels = axes[0].get_legend_handles_labels()
     from matplotlib.lines import Line2D

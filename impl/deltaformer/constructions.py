@@ -31,7 +31,7 @@ t = 3. Any linear readout of one normalised layer therefore changes sign at most
 (``softmax_steps``): a token whose key already occurred m times before t (with w_t = k_t) has
 Z_t >= m exp(s(k_t, k_t)), hence transition eigenvalue 1 - b_t exp(s(k_t, k_t))/Z_t >= 1 - b_t/m.
 
-Obstruction for token-keyed positive kernels, S_n with n >= 3 (``feature_gram``, ``span_residual``). DeltaFormer's
+Obstruction for token-keyed positive kernels, S_n with n >= 3 (``cosine_gram``, ``span_residual``). DeltaFormer's
 memory is S_t = sum_{j<=t} u_j phi(k_j)^T (phi: the readout kernel's features), so S_t - S_{t-1} = u_t phi(k_t)^T
 whatever kappa1, b, w and v are. Suppose each swap token has its own key (keys depend on the token only, pairwise
 distinct for (01), (12), (02)) and the memory after a word depends only on the permutation it composes to. The
@@ -330,15 +330,25 @@ def feature_gram(keys, kernel: str, scale: float):
     return kernel_value(keys[:, None, :], keys[None, :, :], kernel, scale)
 
 
+def cosine_gram(keys, kernel: str, scale: float):
+    """C_ij = G_ij / sqrt(G_ii G_jj): the Gram matrix of the unit features phi(k)/||phi(k)|| (the same linear
+    (in)dependence as G, entries in [-1, 1]). For the exponential kernel exactly exp(-scale ||k_i - k_j||^2 / 2),
+    the Gaussian kernel (computed in that form: no overflow)."""
+    keys = torch.as_tensor(keys, dtype=torch.float64)
+    if kernel == "exp":
+        return torch.exp(-scale * ((keys[:, None, :] - keys[None, :, :]) ** 2).sum(-1) / 2)
+    G = feature_gram(keys, kernel, scale)
+    d = G.diagonal().sqrt()
+    return G / (d[:, None] * d[None, :])
+
+
 def span_residual(k01, k12, k02, kernel: str, scale: float) -> float:
-    """Squared distance of phi(k02) from span(phi(k01), phi(k12)) in feature space: the Schur complement
-    kappa(k02, k02) - g^T G^-1 g with G the Gram of (k01, k12) and g_i = kappa(k_i, k02) (least squares, so a
-    singular G is handled)."""
-    G = feature_gram(torch.stack([torch.as_tensor(k01), torch.as_tensor(k12)]).double(), kernel, scale)
-    z = torch.as_tensor(k02, dtype=torch.float64)
-    g = torch.stack([kernel_value(torch.as_tensor(x, dtype=torch.float64), z, kernel, scale) for x in (k01, k12)])
-    coef = torch.linalg.lstsq(G, g.unsqueeze(-1)).solution.squeeze(-1)
-    return float(kernel_value(z, z, kernel, scale) - g @ coef)
+    """Squared distance of the unit feature phi(k02)/||phi(k02)|| from span(phi(k01), phi(k12)): the Schur
+    complement 1 - c^T C^-1 c of the cosine Gram (C of (k01, k12), c_i = its cosine with k02), by least squares (a
+    singular C is handled). 0 exactly when phi(k02) lies in the span."""
+    C = cosine_gram(torch.stack([torch.as_tensor(x, dtype=torch.float64) for x in (k01, k12, k02)]), kernel, scale)
+    coef = torch.linalg.lstsq(C[:2, :2], C[:2, 2:]).solution.squeeze(-1)
+    return float(C[2, 2] - C[:2, 2] @ coef)
 
 
 def swap_keys(n: int, i: int, j: int, l: int, dtype=torch.float64):
