@@ -16,13 +16,7 @@ from assocmem import evidence, registry
 from assocmem.claims import _deltaformer_jobs as jobs
 from assocmem.claims import deltaformer_tasks as dt
 from assocmem.registry import Result, claims, get, get_figure, sections
-
-
-@pytest.fixture
-def evdir(tmp_path, monkeypatch):
-    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path / "evidence"))
-    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path / "cache"))
-    return tmp_path / "evidence"
+from tests.test_evidence import evdir  # noqa: F401  (the fixture: a temporary evidence folder and cache)
 
 
 def _opts(**kw):

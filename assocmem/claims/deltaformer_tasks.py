@@ -118,14 +118,19 @@ D4_EXPECT = {
 }
 
 
-def run_d4(p, seed, *, device="cpu", dtype="float32"):
-    cid = f"D4.swap.{p['arm']}"
-    res, st = evidence.results("d4.swap")
+def _run_cell(job_id, group, key, expect_of, gen_of, p, seed):
+    """The Result of one cell (arm and ``key``: slots or edge order) from the job's record."""
+    cid = f"{group}.{p['arm']}"
+    res, st = evidence.results(job_id)
     if res is None:
-        return _missing(cid, p, seed, "d4.swap", st)
-    runs = [r for r in res["runs"] if r["arm"] == p["arm"] and r["n"] == p["n"]]
+        return _missing(cid, p, seed, job_id, st)
+    runs = [r for r in res["runs"] if r["arm"] == p["arm"] and r[key] == p[key]]
     tm = res["config"]["train_max"]
-    return _cell_result(cid, p, seed, runs, tm, (2 * tm, 2 * tm + 1), D4_EXPECT[p["arm"]][1], st)
+    return _cell_result(cid, p, seed, runs, tm, gen_of(tm), expect_of[p["arm"]][1], st)
+
+
+def run_d4(p, seed, *, device="cpu", dtype="float32"):
+    return _run_cell("d4.swap", "D4.swap", "n", D4_EXPECT, lambda tm: (2 * tm, 2 * tm + 1), p, seed)
 
 
 def _d4_statement(arm):
@@ -175,13 +180,7 @@ D5_EXPECT = {
 
 
 def run_d5(p, seed, *, device="cpu", dtype="float32"):
-    cid = f"D5.dag.{p['arm']}"
-    res, st = evidence.results("d5.dag")
-    if res is None:
-        return _missing(cid, p, seed, "d5.dag", st)
-    runs = [r for r in res["runs"] if r["arm"] == p["arm"] and r["order"] == p["order"]]
-    tm = res["config"]["train_max"]
-    return _cell_result(cid, p, seed, runs, tm, (2 * tm,), D5_EXPECT[p["arm"]][1], st)
+    return _run_cell("d5.dag", "D5.dag", "order", D5_EXPECT, lambda tm: (2 * tm,), p, seed)
 
 
 def _d5_statement(arm):
