@@ -34,7 +34,7 @@ def _run(seed, accs, *, diverged=None, timeouts=()):
 def _write_d4(runs_by_cell):
     """A d4.swap record (written by the real writer, so it is fresh) holding the given runs."""
     runs = [{"arm": arm, "n": n, **r} for (arm, n), rs in runs_by_cell.items() for r in rs]
-    results = {"config": {"train_max": 8}, "arms": sorted({a for a, _ in runs_by_cell}),
+    results = {"config": {"train_max": 8, "eval_lengths": [7, 8, 16, 17]}, "arms": sorted({a for a, _ in runs_by_cell}),
                "slots": sorted({n for _, n in runs_by_cell}), "seeds": [0, 1], "fit_at": jobs.FIT_AT, "runs": runs}
     evidence.write_record(evidence.get_job("d4.swap"), results, _opts())
 
@@ -129,6 +129,12 @@ def test_job_records_are_byte_identical_on_a_fresh_rerun(evdir, job):
     assert evidence.status(job).state == "fresh"
     evidence.run_job(evidence.get_job(job), _opts(fresh=True))  # retrained, not read from the cache
     assert path.read_bytes() == first
+    # a corrupt training entry in the result cache is recomputed, never used and never a crash
+    entries = sorted((evdir.parent / "cache").rglob("*.pkl"))
+    assert len(entries) == n_arms
+    entries[0].write_bytes(entries[0].read_bytes()[:40])
+    evidence.run_job(evidence.get_job(job), _opts())
+    assert path.read_bytes() == first and len(sorted((evdir.parent / "cache").rglob("*.pkl"))) == n_arms
 
 
 def test_figures_draw_from_records_and_without(evdir):

@@ -407,24 +407,21 @@ def _cell_text(t, L):
     return "—" if c is None else f"{fmt(c['mean'], 3)} [{fmt(c['min'], 3)}, {fmt(c['max'], 3)}]"
 
 
-D4_SHOW = (7, 8, 9, 16, 17, 32)
-D5_SHOW = (2, 3, 4, 6, 8)
-
-
 def _d4_table() -> str:
     res, st = evidence.results("d4.swap")
     if res is None:
         return "_(no d4.swap record: run `assocmem evidence run d4.swap`)_"
     tm = res["config"]["train_max"]
-    head = ("| arm | n | " + " | ".join(f"L={L}" for L in D4_SHOW) + " | diverged | timeout runs | verdict |\n|"
-            + "---|" * (len(D4_SHOW) + 5))
+    shown = res["config"]["eval_lengths"]
+    head = ("| arm | n | " + " | ".join(f"L={L}" for L in shown) + " | diverged | timeout runs | verdict |\n|"
+            + "---|" * (len(shown) + 5))
     lines = [head]
     for arm in res["arms"]:
         for n in res["slots"]:
             runs = [r for r in res["runs"] if r["arm"] == arm and r["n"] == n]
             s = cell_summary(runs)
             outcome, _ = criterion(s, tm, (2 * tm, 2 * tm + 1), D4_EXPECT[arm][1])
-            cells = [_cell_text(s, L) for L in D4_SHOW]
+            cells = [_cell_text(s, L) for L in shown]
             lines.append(f"| {arm} | {n} | " + " | ".join(cells) + f" | {s['diverged']}/{s['seeds']} | "
                          f"{s['timeouts']}/{s['seeds']} | **{outcome}** |")
     return f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds.\n\n" + "\n".join(lines)
@@ -437,17 +434,18 @@ def _d5_table() -> str:
     if res is None:
         return "_(no d5.dag record: run `assocmem evidence run d5.dag`)_"
     tm = res["config"]["train_max"]
-    head = ("| arm | edges | " + " | ".join(f"k={k}" for k in D5_SHOW) + " | diverged | verdict |\n|"
-            + "---|" * (len(D5_SHOW) + 4))
+    shown = res["config"]["eval_lengths"]
+    head = ("| arm | edges | " + " | ".join(f"k={k}" for k in shown) + " | diverged | verdict |\n|"
+            + "---|" * (len(shown) + 4))
     lines = [head]
     for order in res["orders"]:
-        ref = [("1" if order == "in_order" else fmt(one_pass_accuracy(k), 3)) for k in D5_SHOW]
+        ref = [("1" if order == "in_order" else fmt(one_pass_accuracy(k), 3)) for k in shown]
         lines.append(f"| one-pass closure = construction (exact) | {order} | " + " | ".join(ref) + " | — | — |")
         for arm in res["arms"]:
             runs = [r for r in res["runs"] if r["arm"] == arm and r["order"] == order]
             s = cell_summary(runs)
             outcome, _ = criterion(s, tm, (2 * tm,), D5_EXPECT[arm][1])
-            lines.append(f"| {arm} | {order} | " + " | ".join(_cell_text(s, k) for k in D5_SHOW)
+            lines.append(f"| {arm} | {order} | " + " | ".join(_cell_text(s, k) for k in shown)
                          + f" | {s['diverged']}/{s['seeds']} | **{outcome}** |")
     return f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds.\n\n" + "\n".join(lines)
 
