@@ -251,6 +251,20 @@ def test_nonfinite_logits_count_as_wrong():
     assert all(r["correct"] == 0 and r["nonfinite"] == 30 == r["total"] for r in rows)
 
 
+def test_a_forward_pass_that_overflows_counts_as_wrong():
+    cfg = replace(get_config("dag", quick=True), eval_samples=EVAL_CHUNK + 3)
+    model = build_model("deltaformer", 32, 2, d=8, depth=1, heads=1)
+
+    class Overflowing(torch.nn.Module):
+        head = model.head
+
+        def forward(self, tokens):
+            raise InputError("q", "must be finite (found NaN or infinity)")
+
+    rows = evaluate(Overflowing(), cfg, seed=0, device="cpu")
+    assert all(r["correct"] == 0 and r["nonfinite"] == r["total"] == EVAL_CHUNK + 3 for r in rows)
+
+
 def test_a_diverged_run_is_flagged_and_kept(monkeypatch):
     cfg = replace(get_config("swap", quick=True), steps=5, eval_samples=10)
     real = task_models.build_model

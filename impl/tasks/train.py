@@ -10,7 +10,9 @@ length by timeouts says so. Training always runs ``steps`` steps (no early stop)
 Evaluation: at each length of ``eval_lengths`` (odd and even, inside and beyond the training range),
 ``eval_samples`` fresh sequences from an independent seed, one query each (a random slot for swap; the first query
 for DAG), counted as correct / total (a binomial count; the interval is computed where it is reported). Logits
-that are not finite count as wrong and are counted separately.
+that are not finite count as wrong and are counted separately, and so does every sequence of a forward pass that
+overflowed inside a layer (the DeltaFormer forms refuse non-finite activations: a model trained at short lengths
+can overflow at long ones).
 
 Determinism: each run fixes the torch seed, the NumPy generator, one CPU thread and
 ``torch.use_deterministic_algorithms(True)``, and restores the caller's settings afterwards; so rerunning a run on
@@ -164,7 +166,10 @@ def evaluate(model, cfg: TaskConfig, seed: int, device) -> list[dict]:
         for start in range(0, cfg.eval_samples, EVAL_CHUNK):
             nb = min(EVAL_CHUNK, cfg.eval_samples - start)
             tokens, targets = make_batch(cfg, length, nb, rng, device)
-            logits = model(tokens)
+            try:
+                logits = model(tokens)
+            except InputError:  # a form refused non-finite activations: the model overflowed at this length
+                logits = torch.full((*tokens.shape[:2], model.head.out_features), float("nan"), device=device)
             idx = torch.arange(nb, device=device)
             if cfg.task == "swap":
                 lg = logits[:, -1].view(nb, cfg.size, cfg.size)
