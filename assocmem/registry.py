@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 TAGS = ("paper", "reconstructed", "suite")
 KINDS = ("symbolic", "identity", "statistical", "approximation", "experiment")
-VERDICTS = ("holds", "fails", "holds only in a regime", "not run")
+VERDICTS = ("holds", "fails", "holds only in a regime", "inconclusive", "not run")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,8 @@ class Result:
     Identity checks fill ``error`` (measured, e.g. max abs difference) and ``tolerance`` (derived from round-off).
     Approximation checks fill ``theory`` (the approximate formula, e.g. the paper's N/d_k), ``estimate`` (the exact
     or measured value, with ``lo``/``hi`` when measured), ``error`` (relative departure) and ``tolerance``.
+    Experiment checks set ``inconclusive`` when the experiment did not fit its own training distribution (neither
+    pass nor fail), and ``not_run`` when the evidence they read does not exist yet (``note`` says how to make it).
     """
 
     claim: str
@@ -84,6 +86,8 @@ class Result:
     tolerance: float | None = None
     note: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
+    inconclusive: bool = False
+    not_run: bool = False
 
     def row(self) -> dict[str, Any]:
         """A flat dict for CSV: params first, then the numbers."""
@@ -94,6 +98,8 @@ class Result:
             out[name] = getattr(self, name)
         out.update({f"x_{k}": v for k, v in self.extra.items()})
         out["passed"] = self.passed
+        if self.inconclusive or self.not_run:
+            out["outcome"] = "not run" if self.not_run else "inconclusive"
         out["note"] = self.note
         return out
 
@@ -270,16 +276,25 @@ def point_seed(key: str, params: Mapping[str, Any], base_seed: int) -> int:
 
 
 def verdict(claim: Claim, results: Sequence[Result]) -> tuple[str, str]:
-    """(verdict, regime) over a claim's grid results: holds everywhere, fails everywhere, or holds in a regime."""
-    if not results:
-        return "not run", ""
-    passed = [r for r in results if r.passed]
-    if len(passed) == len(results):
+    """(verdict, regime) over a claim's grid results: holds everywhere, fails everywhere, or holds in a regime.
+    Results flagged ``not_run`` are left out (all of them: "not run", with the first one's note); results flagged
+    ``inconclusive`` count neither way (all of them: "inconclusive"); a claim that holds at every conclusive point
+    but has inconclusive ones holds only in that regime."""
+    ran = [r for r in results if not r.not_run]
+    if not ran:
+        return "not run", (results[0].note if results else "")
+    conclusive = [r for r in ran if not r.inconclusive]
+    if not conclusive:
+        return "inconclusive", f"no grid point was conclusive ({len(ran)} inconclusive)"
+    passed = [r for r in conclusive if r.passed]
+    unsure = len(ran) - len(conclusive)
+    tail = f"; inconclusive at {unsure}/{len(ran)} grid points" if unsure else ""
+    if len(passed) == len(ran):
         return "holds", "all grid points"
     if not passed:
-        return "fails", "no grid point"
-    regime = claim.regime(results) if claim.regime else default_regime(results)
-    return "holds only in a regime", regime
+        return "fails", "no conclusive grid point" + tail
+    regime = claim.regime(conclusive) if claim.regime else default_regime(conclusive)
+    return "holds only in a regime", regime + tail
 
 
 def default_regime(results: Sequence[Result]) -> str:

@@ -1,46 +1,197 @@
-"""The D1 section renders, the accuracy figures draw, the experiment claims return honest Results."""
+"""D4/D5 claims, figures and the DeltaFormer section read the evidence records; the three-valued verdict; the
+registry's inconclusive / not-run verdicts; the jobs' records are byte-identical on a rerun; the parity table never
+exceeds its bound."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import itertools
+import json
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from assocmem.registry import claims, get, get_figure, sections
-from impl.tasks.train import get_config, train_and_evaluate
+from assocmem import evidence, registry
+from assocmem.claims import _deltaformer_jobs as jobs
+from assocmem.claims import deltaformer_tasks as dt
+from assocmem.registry import Result, claims, get, get_figure, sections
+from tests.test_evidence import evdir  # noqa: F401  (the fixture: a temporary evidence folder and cache)
+
+
+def _opts(**kw):
+    return evidence.JobOptions(**{**dict(backend="serial", progress=False, quick=True), **kw})
+
+
+def _run(seed, accs, *, diverged=None, timeouts=()):
+    """A fake run record with the given accuracy per length (20 queries each)."""
+    return {"seed": seed, "parameters": 1, "diverged_at": diverged, "final_loss": 0.1,
+            "curriculum": {"reached": 8, "log": [], "timeouts": list(timeouts), "final_fit_step": None},
+            "eval": [{"length": L, "correct": round(a * 20), "total": 20, "nonfinite": 0} for L, a in accs.items()],
+            "fit": False}
+
+
+def _write_d4(runs_by_cell):
+    """A d4.swap record (written by the real writer, so it is fresh) holding the given runs."""
+    runs = [{"arm": arm, "n": n, **r} for (arm, n), rs in runs_by_cell.items() for r in rs]
+    results = {"config": {"train_max": 8, "eval_lengths": [7, 8, 16, 17]}, "arms": sorted({a for a, _ in runs_by_cell}),
+               "slots": sorted({n for _, n in runs_by_cell}), "seeds": [0, 1], "fit_at": jobs.FIT_AT, "runs": runs}
+    evidence.write_record(evidence.get_job("d4.swap"), results, _opts())
+
+
+GOOD = {7: 1.0, 8: 0.95, 16: 0.95, 17: 0.9}
+FITS_ONLY = {7: 1.0, 8: 0.95, 16: 0.5, 17: 0.3}
+NO_FIT = {7: 0.6, 8: 0.4, 16: 0.2, 17: 0.2}
 
 
 def test_claims_registered():
     ids = {c.id for c in claims()}
-    assert {"D1.forms", "D1.neumann", "D2.deltanet", "D2.softmax", "D3.reflection", "D3.parity", "D3.permutation",
-            "D3.no_parity_01", "D4.swap", "D5.dag"} <= ids
-    for cid in ("D4.swap", "D5.dag"):
-        c = get(cid)
-        assert c.kind == "experiment" and "Pre-stated success criterion" in c.statement
+    assert {f"D4.swap.{a}" for a in jobs.D4_ARMS} <= ids and {f"D5.dag.{a}" for a in jobs.D5_ARMS} <= ids
+    assert {"D3.parity_exp", "D3.dilution", "D3.softmax_step", "D3.obstruction", "D5.construction"} <= ids
+    for c in claims():
+        if c.id.startswith(("D4.", "D5.dag.")):
+            assert c.kind == "experiment" and "Pre-stated criterion" in c.statement and c.evidence
+    tags = {c.id: c.tag for c in claims()}
+    assert tags["D4.swap.deltaformer"] == tags["D4.swap.transformer"] == "paper"
+    assert all(tags[i] == "suite" for i in ("D3.parity_exp", "D3.dilution", "D3.obstruction", "D5.construction",
+                                             "D4.swap.deltaformer_exp", "D4.swap.deltanet"))
+    for c in claims():  # every D3 claim names the kernel it is about
+        if c.group == "D3":
+            assert any(w in c.title.lower() for w in ("linear kernel", "exponential", "softmax")), c.id
 
 
-def test_section_renders():
-    sec = [s for s in sections() if s.id == "D1.deltaformer"][0]
-    text = sec.render({"D1.forms": ("holds", "all grid points")})
-    assert "**holds**" in text and "Barrington" in text and "(I + B)^-1 = sum_(n<T) (-B)^n" in text
-    assert "| 1000 |" in text  # the [0, 1] parity table is computed
+def test_missing_record_is_not_run_with_the_command(evdir):
+    c = get("D4.swap.deltaformer")
+    rs = [c.run(p, 0) for p in c.grid]
+    assert all(r.not_run and "assocmem evidence run d4.swap" in r.note for r in rs)
+    assert registry.verdict(c, rs) == ("not run", rs[0].note)
+    assert "no d4.swap record" in [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
+    assert dt.compute_d4({}, 0) == []
 
 
-def test_figure_draws():
-    cfg = replace(get_config("swap", quick=True), steps=3, eval_samples=10)
-    rows = []
-    for model in ("transformer", "deltaformer"):
-        r = train_and_evaluate(cfg, model, 0)
-        rows += [{"task": "swap", "model": model, "seed": 0, "parameters": r["parameters"], "length": e["length"],
-                  "accuracy": e["accuracy"], "lo": e["lo"], "hi": e["hi"], "correct": e["correct"],
-                  "total": e["total"], "train_max": cfg.train_max, "chance": 1 / cfg.size} for e in r["eval"]]
-    fig = get_figure("D4.swap_accuracy").draw(rows)
-    assert len(fig.axes) == 1
+def test_three_valued_verdict_from_a_record(evdir):
+    _write_d4({("deltaformer", 2): [_run(0, GOOD), _run(1, GOOD)],
+               ("deltaformer", 3): [_run(0, FITS_ONLY), _run(1, FITS_ONLY)],
+               ("deltaformer", 5): [_run(0, NO_FIT), _run(1, GOOD, diverged=None)],
+               ("transformer", 2): [_run(0, FITS_ONLY), _run(1, FITS_ONLY, timeouts=(3,))],
+               ("transformer", 3): [_run(0, GOOD), _run(1, GOOD)],
+               ("transformer", 5): [_run(0, NO_FIT), _run(1, NO_FIT, diverged=12)]})
+    df = get("D4.swap.deltaformer")
+    r2, r3, r5 = (df.run(p, 0) for p in df.grid)
+    assert (r2.passed, r2.inconclusive) == (True, False) and r2.note.startswith("replicated")
+    assert (r3.passed, r3.inconclusive) == (False, False) and r3.note.startswith("not replicated")
+    # seed 0 does not fit, seed 1 does: the seed mean at L = 8 is (0.4 + 0.95)/2 < 0.9 -> inconclusive
+    assert r5.inconclusive and not r5.passed and r5.note.startswith("inconclusive")
+    assert r2.estimate == 0.95 and r2.n == 2 and r2.lo < 0.95 < r2.hi
+    assert registry.verdict(df, [r2, r3, r5])[0] == "holds only in a regime"
+    assert "inconclusive at 1/3" in registry.verdict(df, [r2, r3, r5])[1]
+    tf = get("D4.swap.transformer")
+    t2, t3, t5 = (tf.run(p, 0) for p in tf.grid)
+    assert t2.passed and not t3.passed and t5.inconclusive  # the negative control replicates by failing beyond
+    assert "diverged 1/2" in t5.note and "timeout 1/2" in t2.note
+    assert registry.verdict(tf, [t5]) == ("inconclusive", "no grid point was conclusive (1 inconclusive)")
+    rows = dt.compute_d4({}, 0)
+    assert len(rows) == 12 * 4 and {r["arm"] for r in rows} == {"deltaformer", "transformer"}
+    text = [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
+    assert "**replicated**" in text and "**not replicated**" in text and "**inconclusive**" in text
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("cid", ["D4.swap", "D5.dag"])
-def test_experiment_quick(cid):
-    claim = get(cid)
-    r = claim.run(claim.report_grid(quick=True)[0], 0)
-    assert r.n == 1 and 0 <= r.estimate <= 1 and ("replicated" in r.note)
+def test_registry_verdict_branches():
+    c = get("D3.parity")
+    ok = Result("x", {}, 0, passed=True)
+    bad = Result("x", {}, 0, passed=False)
+    unsure = Result("x", {}, 0, passed=False, inconclusive=True)
+    missing = Result("x", {}, 0, passed=False, not_run=True, note="run it")
+    assert registry.verdict(c, []) == ("not run", "")
+    assert registry.verdict(c, [missing]) == ("not run", "run it")
+    assert registry.verdict(c, [ok, ok])[0] == "holds"
+    assert registry.verdict(c, [bad, unsure]) == ("fails", "no conclusive grid point; inconclusive at 1/2 grid points")
+    assert registry.verdict(c, [ok, unsure])[0] == "holds only in a regime"
+    assert registry.verdict(c, [unsure, unsure])[0] == "inconclusive"
+    assert "inconclusive" in registry.VERDICTS
+    assert unsure.row()["outcome"] == "inconclusive" and "outcome" not in ok.row()
+
+
+@pytest.mark.parametrize("job", ["d4.swap", "d5.dag"])
+def test_job_records_are_byte_identical_on_a_fresh_rerun(evdir, job):
+    path = evidence.run_job(evidence.get_job(job), _opts())
+    first = path.read_bytes()
+    rec = json.loads(first)
+    runs = rec["results"]["runs"]
+    cfg = jobs.D4_QUICK if job == "d4.swap" else jobs.D5_QUICK
+    n_arms = len(jobs.D4_ARMS) * len(jobs.D4_SLOTS) if job == "d4.swap" else len(jobs.D5_ARMS) * len(jobs.D5_ORDERS)
+    assert len(runs) == n_arms and rec["quick"] is True
+    for r in runs:
+        assert [e["length"] for e in r["eval"]] == list(cfg.eval_lengths)
+        assert all(e["total"] == cfg.eval_samples for e in r["eval"])
+        assert {"curriculum", "diverged_at", "fit", "final_loss"} <= set(r)
+        assert r["fit"] == jobs.fits(r, cfg.train_max)
+    assert evidence.status(job).state == "fresh"
+    evidence.run_job(evidence.get_job(job), _opts(fresh=True))  # retrained, not read from the cache
+    assert path.read_bytes() == first
+    # a corrupt training entry in the result cache is recomputed, never used and never a crash
+    entries = sorted((evdir.parent / "cache").rglob("*.pkl"))
+    assert len(entries) == n_arms
+    entries[0].write_bytes(entries[0].read_bytes()[:40])
+    evidence.run_job(evidence.get_job(job), _opts())
+    assert path.read_bytes() == first and len(sorted((evdir.parent / "cache").rglob("*.pkl"))) == n_arms
+
+
+def test_figures_draw_from_records_and_without(evdir):
+    assert get_figure("D4.swap_accuracy").draw([]) is not None
+    _write_d4({(a, n): [_run(0, GOOD), _run(1, NO_FIT, diverged=3)] for a in ("deltaformer", "deltanet")
+               for n in (2, 5)})
+    fig = get_figure("D4.swap_accuracy").draw(dt.compute_d4({}, 0))
+    assert len(fig.axes) == 2
+    labels = fig.legends[0].get_texts()
+    assert any("1 diverged" in t.get_text() for t in labels) and any("chance" in t.get_text() for t in labels)
+    for ax in fig.axes:
+        assert ax.get_xlabel() and ax.get_title()
+
+
+def test_d5_rows_carry_the_one_pass_reference(evdir):
+    evidence.run_job(evidence.get_job("d5.dag"), _opts())
+    rows = dt.compute_d5({}, 0)
+    for r in rows:
+        if r["order"] == "in_order":
+            assert r["one_pass"] == 1.0
+        else:
+            assert r["one_pass"] == round(0.5 + 0.5 / np.prod(range(1, r["length"] + 1)), 6)
+    fig = get_figure("D5.dag_accuracy").draw(rows)
+    assert len(fig.axes) == 2 and any("one-pass" in t.get_text() for t in fig.legends[0].get_texts())
+
+
+# ------------------------------------------------------------------------------------------------ parity bound
+
+
+def _brute_best(values):
+    """Best accuracy of '[o > theta]' or '[o < theta]' on 1^t, t = 1..L, over every threshold (brute force)."""
+    L = len(values)
+    truth = [t % 2 for t in range(1, L + 1)]
+    cuts = sorted(set(values))
+    thetas = [cuts[0] - 1] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:])] + [cuts[-1] + 1]
+    best = 0
+    for th in thetas:
+        hits = sum((v > th) == bool(y) for v, y in zip(values, truth))
+        best = max(best, hits, L - hits)
+    return best / L
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.integers(-3, 3), min_size=1, max_size=12))
+def test_best_threshold_accuracy_matches_brute_force_with_ties(values):
+    from impl.deltaformer.constructions import best_parity_accuracy_all_ones
+
+    assert best_parity_accuracy_all_ones([float(v) for v in values]) == _brute_best([float(v) for v in values])
+
+
+def test_parity_table_never_exceeds_the_bound():
+    from impl.deltaformer.constructions import best_parity_accuracy_all_ones, constant_input_readout
+
+    for L, i in itertools.product((10, 100, 1000), range(21)):
+        acc = best_parity_accuracy_all_ones(constant_input_readout(1 - i / 20, 0.0, 1.0, L))
+        assert acc <= (L // 2 + 1) / L
+    table = dt.parity_table()
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        assert float(cells[1]) <= float(cells[2]) and float(cells[3]) == 1.0

@@ -12,6 +12,12 @@
 * D3, the [0, 1] obstruction: a scalar recurrence h_t = a h_{t-1} + c with a >= 0 has
   h_{t+1} - h_t = a^t (h_1 - h_0): the increments never change sign, so h_t is monotone in t and a threshold
   readout changes its answer at most once along the strings 1, 11, 111, ... whose parity alternates.
+* D3, obstruction for token-keyed positive kernels: the transpositions of S_3 obey (01)(12)(01) = (02); a product of
+  three rank-one updates T_x = I - c_x k_x^T with the outer keys equal, T_a T_b T_a - I, has every row in
+  span(k_a^T, k_b^T), while T_02 - I = -c_02 k_02^T has rows along k_02; the linear construction's keys are
+  additive, e_02 = e_01 + e_12 (unnormalised e_ij = e_i - e_j).
+* D3, dilution of a normalised layer under a constant input: m_t = m_{t-1}(1 - b/(t-1)) + v has the solution
+  t v/(1 + b) plus a homogeneous part with the factors (1 - b/(j-1)), the factor at j = 3 vanishing at b = 2.
 """
 
 from __future__ import annotations
@@ -88,3 +94,55 @@ def scalar_increment(t: sp.Symbol | int = None):
     t = sp.Symbol("t", integer=True, nonnegative=True) if t is None else t
     h = lambda s: a**s * h0 + c * (1 - a**s) / (1 - a)  # noqa: E731  closed form for a != 1
     return sp.simplify(h(t + 1) - h(t)), a**t * ((a * h0 + c) - h0)
+
+
+def transposition(n: int, i: int, j: int) -> sp.Matrix:
+    """The n x n permutation matrix of the transposition (i j)."""
+    P = sp.eye(n)
+    P[i, i] = P[j, j] = 0
+    P[i, j] = P[j, i] = 1
+    return P
+
+
+def transposition_relation(n: int = 3):
+    """(P_(01) P_(12) P_(01), P_(02)): the group relation (01)(12)(01) = (02) in S_n."""
+    return transposition(n, 0, 1) * transposition(n, 1, 2) * transposition(n, 0, 1), transposition(n, 0, 2)
+
+
+def rank_one_triple(d: int = 3):
+    """(T_a T_b T_a - I, X k_a^T + Y k_b^T) with T_x = I - c_x k_x^T for generic column vectors c_a, c_b, c_a', k_a,
+    k_b in R^d (the first and third factor share the key k_a, not necessarily c): the product's departure from I
+    has every row in span(k_a^T, k_b^T), with
+    X = -c_a - c_a' + c_a (k_a.c_a') + c_b (k_b.c_a') - c_a (k_a.c_b)(k_b.c_a') and Y = -c_b + c_a (k_a.c_b)."""
+    vec = lambda name: sp.Matrix(d, 1, lambda r, _: sp.Symbol(f"{name}_{r}"))  # noqa: E731
+    ca, cb, cc, ka, kb = vec("c_a"), vec("c_b"), vec("c_c"), vec("k_a"), vec("k_b")
+    T = lambda c, k: sp.eye(d) - c * k.T  # noqa: E731
+    dot = lambda x, y: (x.T * y)[0, 0]  # noqa: E731
+    lhs = T(ca, ka) * T(cb, kb) * T(cc, ka) - sp.eye(d)
+    X = -ca - cc + ca * dot(ka, cc) + cb * dot(kb, cc) - ca * dot(ka, cb) * dot(kb, cc)
+    Y = -cb + ca * dot(ka, cb)
+    return sp.expand(lhs), sp.expand(X * ka.T + Y * kb.T)
+
+
+def swap_key_additivity(n: int = 3):
+    """(e_0 - e_2, (e_0 - e_1) + (e_1 - e_2)): the linear kernel's keys of (02), (01), (12) are additive."""
+    e = lambda i: sp.eye(n)[:, i]  # noqa: E731
+    return e(0) - e(2), (e(0) - e(1)) + (e(1) - e(2))
+
+
+def dilution_particular(b=None):
+    """(one step of m_t = m_{t-1}(1 - b/(t-1)) + v applied to m_{t-1} = (t-1) v/(1+b), t v/(1+b)): the ratio
+    v/(1+b) is a fixed point of o_t = m_t / t."""
+    b = sp.Symbol("b", positive=True) if b is None else b
+    t, v = sp.symbols("t v", positive=True)
+    prev = (t - 1) * v / (1 + b)
+    return sp.simplify(prev * (1 - b / (t - 1)) + v), t * v / (1 + b)
+
+
+def dilution_deviation(b=None):
+    """(e_2 from the recursion, e_1 (1 - b)) for the deviation e_t = m_t - t v/(1+b): m_1 = v, m_2 = m_1(1 - b) + v."""
+    b = sp.Symbol("b", positive=True) if b is None else b
+    v = sp.Symbol("v", positive=True)
+    e1 = v - v / (1 + b)
+    m2 = v * (1 - b) + v
+    return sp.simplify(m2 - 2 * v / (1 + b)), sp.simplify(e1 * (1 - b))

@@ -1,13 +1,13 @@
-"""docs/CLAIMS.md D1-D3: DeltaFormer's forms and identities, its reductions, and the exact state-tracking constructions.
+"""docs/CLAIMS.md D1-D2: DeltaFormer's forms and identities, and its reductions.
 
-Training experiments (D4, D5) live in ``assocmem/claims/deltaformer_tasks.py``.
+The D3 constructions and obstructions (per kernel) live in ``assocmem/claims/deltaformer_constructions.py``, the
+training experiments (D4, D5) and the DeltaFormer section of the report in ``assocmem/claims/deltaformer_tasks.py``.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-import random
 
 import sympy as sp
 import torch
@@ -15,7 +15,7 @@ import torch
 from assocmem.registry import Claim, Result, Step, register
 
 MODULES = ("theory.deltaformer", "impl.deltaformer.recurrent", "impl.deltaformer.parallel",
-           "impl.deltaformer.chunk", "impl.deltaformer.kernels", "impl.deltaformer.constructions",
+           "impl.deltaformer.chunk", "impl.deltaformer.kernels", "impl.deltaformer._inputs",
            "impl.rules.deltanet.recurrent")
 
 
@@ -336,194 +336,4 @@ register(Claim(
     grid=[{"batch": 2, "heads": 2, "T": T, "d_k": 16, "d_v": 16, "b_max": 0.0, "chunk": 32} for T in (64, 300)],
     power_grid=[{"batch": 1, "heads": 1, "T": T, "d_k": 4, "d_v": 3, "b_max": 0.0, "chunk": 4} for T in (2, 8, 20)],
     modules=MODULES,
-))
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# D3 constructions
-
-
-def _reflection_derivation(n_max=8):
-    from theory.deltaformer import swap_reflection
-
-    steps = []
-    for n in range(2, n_max + 1):
-        for i in range(n):
-            for j in range(i + 1, n):
-                R, P = swap_reflection(n, i, j)
-                steps.append(Step(f"n={n}: I - 2 e e^T = P_({i} {j}), e = (e_{i} - e_{j})/sqrt(2)", R, P))
-    return steps
-
-
-register(Claim(
-    id="D3.reflection", title="A swap is a delta-rule step with b = 2", tag="paper", ref="Appendix E (state tracking theorem)",
-    statement="For every n in 2..8 and every pair i < j, I - 2 e e^T with e = (e_i - e_j)/sqrt(2) equals the "
-              "permutation matrix of the transposition (i j) exactly (SymPy, exact sqrt(2)); hence one delta-rule "
-              "step with b = 2, unit key e and value 0 right-multiplies the state by that permutation.",
-    kind="symbolic", formula=lambda: sp.Eq(_nc("I") - 2 * _nc("e") * _nc("e^T"), _nc("P_(ij)")),
-    derivation=_reflection_derivation, modules=MODULES,
-))
-
-
-def _bits(L, seed):
-    rng = random.Random(seed)
-    return [rng.randint(0, 1) for _ in range(L)]
-
-
-def run_parity(p, seed, *, device="cpu", dtype="float64", b_one=2.0):
-    """The b = 2 parity construction at length L: outputs must equal (-1)^{prefix parity} exactly, at every t.
-    The scalar recurrence runs at any length; for L <= 512 also the delta-rule layer and DeltaFormer (float64)."""
-    from impl.deltaformer.constructions import (
-        parity_deltaformer,
-        parity_layer,
-        parity_scalar,
-    )
-
-    bits = _bits(p["L"], seed)
-    truth, acc = [], 0
-    for x in bits:
-        acc ^= x
-        truth.append(-1.0 if acc else 1.0)
-    outs = [parity_scalar(bits, b_one=b_one)]
-    if p["L"] <= 512 and b_one == 2.0:
-        outs += [parity_layer(bits).tolist(), parity_deltaformer(bits).tolist()]
-    err = max(max(abs(a - b) for a, b in zip(o, truth)) for o in outs)
-    wrong = sum(1 for a, b in zip(outs[0], truth) if (a < 0) != (b < 0))
-    return Result("D3.parity", dict(p), seed, passed=err == 0.0, error=err, tolerance=0.0,
-                  extra={"wrong_bits": wrong, "forms": len(outs)},
-                  note="exact: the outputs are +-1 with no rounding (products of exact -1 and 1)")
-
-
-def _parity_strategy():
-    from hypothesis import strategies as st
-
-    return st.fixed_dictionaries({"L": st.integers(1, 10_000)})
-
-
-register(Claim(
-    id="D3.parity", title="b = 2 on a fixed unit key computes parity exactly", tag="paper", ref="Appendix E; Grazzi et al. 2024",
-    statement="A start token (b = 1, v = 1) then one token per bit x_t with b_t = 2 x_t, v_t = 0 and the fixed unit "
-              "key k = q = 1 give o_t = (-1)^{x_1+...+x_t} exactly (zero error, float64) at every prefix of every bit "
-              "string tried (lengths 1..10^4; through the delta-rule layer and through DeltaFormer up to 512).",
-    kind="identity", convention="d_k = d_v = 1, read after the update; parity = [o_t < 0]",
-    formula=lambda: sp.Eq(sp.Symbol("S_t"), sp.Symbol("S_{t-1}") * (1 - 2 * sp.Symbol("x_t"))),
-    derivation=lambda: [Step("1 - 2x = (-1)^x at x = 0", 1 - 2 * sp.Integer(0), (-1) ** sp.Integer(0)),
-                        Step("1 - 2x = (-1)^x at x = 1", 1 - 2 * sp.Integer(1), (-1) ** sp.Integer(1))],
-    run=run_parity, mutant=functools.partial(run_parity, b_one=1.0),
-    mutant_says="b = 1 for a 1-bit (transition eigenvalue 0, inside [0, 1])",
-    strategy=_parity_strategy,
-    grid=[{"L": L} for L in (10, 100, 512, 1000, 10_000)], quick_grid=[{"L": 100}, {"L": 10_000}],
-    power_grid=[{"L": L} for L in (16, 100, 1000)], devices=("cpu",), modules=MODULES,
-))
-
-
-def run_permutation(p, seed, *, device="cpu", dtype="float64", b_swap=2.0):
-    """n start tokens write S = I, L random swaps (b = 2, k = e_ij, v = 0), n queries; all queries must return the
-    right item and S must equal the permutation matrix within round-off."""
-    from impl.deltaformer.constructions import (
-        permutation_layer,
-        permutation_matrix,
-        permutation_truth,
-    )
-    from impl.numerics.device import unit_roundoff
-
-    rng = random.Random(seed)
-    n, L = p["n"], p["L"]
-    swaps = [tuple(rng.sample(range(n), 2)) for _ in range(L)]
-    items = permutation_truth(n, swaps)
-    o, S = permutation_layer(n, swaps, b_swap=b_swap)
-    answers = o.argmax(-1).tolist()
-    wrong = sum(1 for a, b in zip(answers, items) if a != b)
-    err = float((S - permutation_matrix(items)).abs().max())
-    # Per swap, each entry of S(I - 2ee^T) = S - 2 (S e) e^T picks up at most ~6 u relative error (2ee^T rounded, the
-    # two-term dot product, the product and the subtraction); entries stay bounded by 1 + O(t u), and the errors add
-    # over the L swaps and the n writes: tol = 8 (L + n) u.
-    tol = 8 * (L + n) * unit_roundoff(torch.float64)
-    return Result("D3.permutation", dict(p), seed, passed=(wrong == 0 and err <= tol), error=err, tolerance=tol,
-                  extra={"wrong_queries": wrong})
-
-
-def _perm_strategy():
-    from hypothesis import strategies as st
-
-    return st.fixed_dictionaries({"n": st.integers(2, 8), "L": st.integers(1, 200)})
-
-
-register(Claim(
-    id="D3.permutation", title="One delta-rule layer tracks permutations under swaps (S_n, n <= 8)", tag="paper",
-    ref="Appendix E (state tracking theorem); word problem of S_5 is NC^1-complete (Barrington 1989)",
-    statement="With S = I written by n start tokens (b = 1, k = v = e_s), each swap (i j) as one token b = 2, "
-              "k = (e_i - e_j)/sqrt(2), v = 0, and queries q = e_x (b = 0), every query returns the item in slot x "
-              "(argmax) and the state equals the permutation matrix within 8 (L + n) u, for n in 2..8 and every "
-              "swap sequence tried (L up to 200; 1000 in the report grid).",
-    kind="identity", convention="S [n, n], column s = one-hot of the item in slot s; read after the update",
-    run=run_permutation, mutant=functools.partial(run_permutation, b_swap=1.0),
-    mutant_says="b = 1 for a swap (projection I - e e^T, eigenvalue 0, instead of the reflection)",
-    strategy=_perm_strategy,
-    grid=[{"n": n, "L": L} for n in (3, 5, 8) for L in (10, 100, 1000)],
-    quick_grid=[{"n": 5, "L": 100}, {"n": 8, "L": 1000}],
-    power_grid=[{"n": n, "L": L} for n, L in ((3, 10), (5, 20), (8, 50))], devices=("cpu",), modules=MODULES,
-))
-
-
-def run_no_parity_01(p, seed, *, device="cpu", dtype="float64", rho=None):
-    """Constant input 1, 11, 111, ... to a d-dimensional delta-rule layer with transition eigenvalue
-    lambda = 1 - b ||k||^2 in [0, 1]: the readout r^T o_t - theta changes sign at most once."""
-    from impl.deltaformer.constructions import (
-        best_parity_accuracy_all_ones,
-        sign_changes,
-    )
-    from impl.numerics.device import generator, unit_roundoff
-    from impl.rules.deltanet.recurrent import delta_rule_recurrent
-
-    g = generator(seed)
-    d, L = p["d"], p["L"]
-    k = torch.randn(d, generator=g, dtype=torch.float64)
-    k = k / k.norm()  # unit key (the layer refuses b > 2)
-    r_b = torch.rand((), generator=g, dtype=torch.float64) if rho is None else torch.tensor(rho, dtype=torch.float64)
-    b = float(r_b)  # eigenvalue 1 - b ||k||^2 = 1 - rho in [0, 1]
-    v = p["v_scale"] * torch.randn(d, generator=g, dtype=torch.float64)
-    S0 = torch.randn(d, d, generator=g, dtype=torch.float64)
-    q = torch.randn(d, generator=g, dtype=torch.float64)
-    r = torch.randn(d, generator=g, dtype=torch.float64)
-    theta = p["theta_scale"] * float(torch.randn((), generator=g, dtype=torch.float64))
-    rep = lambda x: x.view(1, 1, 1, -1).expand(1, 1, L, -1).contiguous()  # noqa: E731
-    beta = torch.full((1, 1, L), b, dtype=torch.float64)
-    o, _ = delta_rule_recurrent(rep(q), rep(k), rep(v), beta, initial_state=S0.view(1, 1, d, d))
-    readout = (o[0, 0] @ r - theta).tolist()
-    # Each o_t carries at most ~(t + d + 2) u relative error in |S| |q| (t contracting updates of d-term sums); the
-    # readout adds d terms: tol = 4 (L + 2 d + 2) u max_t |r|^T (|S_t| |q|) (+ |theta|).
-    mag = float((o[0, 0].abs() @ r.abs()).max()) + abs(theta) + float(S0.abs().sum() * q.abs().max() * r.abs().max())
-    tol = 4 * (L + 2 * d + 2) * unit_roundoff(torch.float64) * mag
-    changes = sign_changes(readout, tol)
-    acc = best_parity_accuracy_all_ones(readout)
-    return Result("D3.no_parity_01", dict(p), seed, passed=changes <= 1, error=float(changes), tolerance=1.0,
-                  extra={"best_threshold_accuracy": acc, "bound": (L // 2 + 1) / L, "eigenvalue": 1 - float(r_b)},
-                  note="error = number of sign changes of the readout along 1^t, t = 1..L")
-
-
-def _no_parity_strategy():
-    from hypothesis import strategies as st
-
-    return st.fixed_dictionaries({"d": st.integers(1, 6), "L": st.integers(2, 200),
-                                  "v_scale": st.sampled_from((0.0, 1.0)), "theta_scale": st.sampled_from((0.0, 1.0))})
-
-
-register(Claim(
-    id="D3.no_parity_01", title="With transition eigenvalues in [0, 1] parity is impossible", tag="paper",
-    ref="Appendix E; Grazzi et al. 2024 (Unlocking state-tracking in linear RNNs through negative eigenvalues), Thm 1",
-    statement="For a delta-rule layer of any width d with unit key and b in [0, 1] (transition eigenvalues in [0, 1]), under "
-              "the constant input 1, 11, 111, ... every linear readout r^T o_t - theta changes sign at most once "
-              "(r(t) = gamma + beta lambda^t with lambda in [0, 1] is monotone), so a threshold readout's accuracy on "
-              "the first L such strings, whose parity alternates, is at most (floor(L/2) + 1)/L -> 1/2.",
-    kind="identity", convention="sign changes counted among readouts with |value| above the round-off bound",
-    formula=lambda: sp.Eq(sp.Symbol("h_{t+1}") - sp.Symbol("h_t"), sp.Symbol("a") ** sp.Symbol("t") * (sp.Symbol("h_1") - sp.Symbol("h_0"))),
-    derivation=lambda: [Step("h_t = a h_{t-1} + c: h_{t+1} - h_t = a^t (h_1 - h_0), one sign for a >= 0",
-                             *__import__("theory.deltaformer", fromlist=["scalar_increment"]).scalar_increment())],
-    run=run_no_parity_01, mutant=functools.partial(run_no_parity_01, rho=2.0),
-    mutant_says="b ||k||^2 = 2 (eigenvalue -1, outside [0, 1]): the readout alternates",
-    strategy=_no_parity_strategy,
-    grid=[{"d": d, "L": L, "v_scale": 1.0, "theta_scale": 1.0} for d in (1, 4) for L in (10, 100, 1000)],
-    power_grid=[{"d": 1, "L": L, "v_scale": 0.0, "theta_scale": 0.0} for L in (4, 20, 100)],
-    devices=("cpu",), modules=MODULES,
 ))

@@ -9,8 +9,10 @@ Scores are s(x, y) = scale * x^T y. Three kernels:
 * ``"exp"``: the unnormalised exponential exp(s_tj) (overflows for large scores: use only with small scores).
 * ``"linear"``: the unnormalised dot product s_tj (with w = k, scale_w = 1, b-scaled values: DeltaNet, D2).
 
-flash-linear-attention's ``deltaformer`` uses q in place of w (kappa1(q_t, k_j)) and softmax kernels with scale
-d^-1/2 in both; pass ``w=q`` for that variant.
+flash-linear-attention: the op ``fla.ops.deltaformer.deltaformer_attn(q, k, v, beta)`` computes
+u_t = v_t - b_t sum_{j<t} softmax_j(q_t^T k_j / sqrt(d)) u_j, so its first argument plays w; the layer
+``fla.layers.deltaformer.DeltaFormerAttention`` passes k there (k-k similarity: w = k, the default here), after RoPE on
+q and k, with an unbounded b_t = x W_b + c, and reads o with causal softmax attention of q over (k, u).
 """
 
 from __future__ import annotations
