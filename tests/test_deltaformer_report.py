@@ -195,3 +195,19 @@ def test_parity_table_never_exceeds_the_bound():
     for line in table.splitlines()[2:]:
         cells = [c.strip() for c in line.strip("|").split("|")]
         assert float(cells[1]) <= float(cells[2]) and float(cells[3]) == 1.0
+
+
+def test_cell_summary_counts_nonfinite_outputs_and_the_tables_show_them():
+    """Evaluation queries with non-finite logits are counted wrong (impl.tasks.train) and shown beside the diverged
+    runs, so a seed at accuracy 0 is never silently a numerical failure."""
+    from assocmem.claims.deltaformer_tasks import _diverged_text, cell_summary
+
+    def run(nonfinite, diverged=None):
+        return {"eval": [{"length": 1, "correct": 5, "total": 10, "nonfinite": 0},
+                         {"length": 2, "correct": 0, "total": 10, "nonfinite": nonfinite}],
+                "diverged_at": diverged, "curriculum": {"timeouts": []}, "fit": True}
+
+    s = cell_summary([run(0), run(10, diverged=17)])
+    assert (s["nonfinite"], s["queries"], s["diverged"], s["seeds"]) == (10, 40, 1, 2)
+    assert _diverged_text(s) == "1/2; non-finite outputs 10/40"
+    assert _diverged_text(cell_summary([run(0)])) == "0/1"

@@ -43,7 +43,8 @@ def _rate(e) -> float:
 
 def cell_summary(runs: list[dict]) -> dict:
     """{length: {mean, min, max, correct, total}} over the seeds of one cell (accuracies to 3 decimals), plus
-    seeds, diverged, timeouts (runs with a stage advanced on timeout) and fit_runs."""
+    seeds, diverged, timeouts (runs with a stage advanced on timeout), fit_runs, and nonfinite / queries (evaluation
+    queries whose logits were not finite, counted as wrong, out of all evaluation queries of the cell)."""
     by_len: dict = {}
     for r in runs:
         for e in r["eval"]:
@@ -54,7 +55,15 @@ def cell_summary(runs: list[dict]) -> dict:
         table[L] = {"mean": round(sum(accs) / len(accs), 3), "min": round(min(accs), 3), "max": round(max(accs), 3),
                     "correct": sum(e["correct"] for e in es), "total": sum(e["total"] for e in es)}
     return {"lengths": table, "seeds": len(runs), "diverged": sum(r["diverged_at"] is not None for r in runs),
-            "timeouts": sum(bool(r["curriculum"]["timeouts"]) for r in runs), "fit_runs": sum(r["fit"] for r in runs)}
+            "timeouts": sum(bool(r["curriculum"]["timeouts"]) for r in runs), "fit_runs": sum(r["fit"] for r in runs),
+            "nonfinite": sum(e.get("nonfinite", 0) for r in runs for e in r["eval"]),
+            "queries": sum(e["total"] for r in runs for e in r["eval"])}
+
+
+def _diverged_text(s: dict) -> str:
+    """Runs whose training loss became NaN or inf, and evaluation queries with non-finite logits (counted wrong)."""
+    text = f"{s['diverged']}/{s['seeds']}"
+    return text + (f"; non-finite outputs {s['nonfinite']}/{s['queries']}" if s["nonfinite"] else "")
 
 
 def criterion(summary: dict, train_max: int, gen_lengths, expect: str) -> tuple[str, str]:
@@ -422,9 +431,11 @@ def _d4_table() -> str:
             s = cell_summary(runs)
             outcome, _ = criterion(s, tm, (2 * tm, 2 * tm + 1), D4_EXPECT[arm][1])
             cells = [_cell_text(s, L) for L in shown]
-            lines.append(f"| {arm} | {n} | " + " | ".join(cells) + f" | {s['diverged']}/{s['seeds']} | "
+            lines.append(f"| {arm} | {n} | " + " | ".join(cells) + f" | {_diverged_text(s)} | "
                          f"{s['timeouts']}/{s['seeds']} | **{outcome}** |")
-    return f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds.\n\n" + "\n".join(lines)
+    return (f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds; *diverged*: runs "
+            "whose training loss became NaN or inf, with the evaluation queries whose logits were not finite (counted "
+            "wrong) where there were any.\n\n" + "\n".join(lines))
 
 
 def _d5_table() -> str:
@@ -446,8 +457,10 @@ def _d5_table() -> str:
             s = cell_summary(runs)
             outcome, _ = criterion(s, tm, (2 * tm,), D5_EXPECT[arm][1])
             lines.append(f"| {arm} | {order} | " + " | ".join(_cell_text(s, k) for k in shown)
-                         + f" | {s['diverged']}/{s['seeds']} | **{outcome}** |")
-    return f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds.\n\n" + "\n".join(lines)
+                         + f" | {_diverged_text(s)} | **{outcome}** |")
+    return (f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds; *diverged*: runs "
+            "whose training loss became NaN or inf, with the evaluation queries whose logits were not finite (counted "
+            "wrong) where there were any.\n\n" + "\n".join(lines))
 
 
 SEARCH_AT = 0.99
