@@ -1,0 +1,125 @@
+"""Edge cases of the update rules' helpers: the seeded input drawer (impl/rules/data.py), the softmax KV-cache check,
+the RLS final-state shortcut against the closed-form least-squares statistics, the scalar gate's placement, and
+the boundary of the RLS mean-square-deviation formula."""
+
+import math
+
+import pytest
+import torch
+
+from impl.numerics.errors import InputError
+from impl.rules.data import KEY_MODES, draw_inputs, draw_keys
+from impl.rules.experiments import rls_msd_theory
+from impl.rules.inputs import check_scalar_gate
+from impl.rules.registry import RULES
+from impl.rules.rls.chunk import rls_final_state
+from impl.rules.softmax_attention.recurrent import check_cache, softmax_attention_recurrent
+from theory import updates as th
+
+D = torch.float64
+U = 2**-53
+
+
+def test_repeated_keys_are_unit_and_period_two():
+    B, H, T, d = 2, 3, 7, 5
+    k = draw_keys((B, H, T, d), "repeated", torch.Generator().manual_seed(4))
+    assert k.shape == (B, H, T, d) and k.dtype == D
+    assert float((k.norm(dim=-1) - 1).abs().max()) <= 8 * d * U
+    for t in range(T):
+        assert torch.equal(k[:, :, t], k[:, :, t % 2])  # k_t = k_{t mod 2}: the same slot written again
+    assert not torch.equal(k[:, :, 0], k[:, :, 1])  # two distinct directions (a.s.)
+
+
+def test_unknown_key_mode_names_the_keys_parameter():
+    assert "bogus" not in KEY_MODES
+    with pytest.raises(InputError) as err:
+        draw_keys((1, 1, 3, 2), "bogus", torch.Generator().manual_seed(0))
+    assert err.value.parameter == "keys"
+
+
+def test_cache_state_with_repeated_keys_depends_only_on_the_seed():
+    params = dict(B=1, H=2, T=3, d_k=4, d_v=2, keys="repeated", state=True)
+    torch.manual_seed(0)
+    _, kw1 = draw_inputs(RULES["softmax"], params, 5)
+    torch.manual_seed(1)  # the global generator must play no part
+    _, kw2 = draw_inputs(RULES["softmax"], params, 5)
+    (K1, V1), (K2, V2) = kw1["initial_state"], kw2["initial_state"]
+    assert torch.equal(K1, K2) and torch.equal(V1, V2)
+    assert float((K1.norm(dim=-1) - 1).abs().max()) <= 8 * 4 * U  # the cache's keys are unit keys
+
+
+@pytest.mark.parametrize("bad", ["k_3d", "v_3d", "k_5d", "v_5d", "k_array", "k_list"])
+def test_malformed_cache_raises_input_error(bad):
+    g = torch.Generator().manual_seed(1)
+    B, H, T, T0, d_k, d_v = 1, 2, 3, 2, 4, 3
+    q, k = (torch.randn(B, H, T, d_k, generator=g, dtype=D) for _ in range(2))
+    v = torch.randn(B, H, T, d_v, generator=g, dtype=D)
+    K0, V0 = torch.randn(B, H, T0, d_k, generator=g, dtype=D), torch.randn(B, H, T0, d_v, generator=g, dtype=D)
+    K0_ok, V0_ok = check_cache((K0, V0), q, v)  # the well-formed cache passes unchanged
+    assert torch.equal(K0_ok, K0) and torch.equal(V0_ok, V0)
+    cache = {
+        "k_3d": (K0[..., 0], V0),
+        "v_3d": (K0, V0[..., 0]),
+        "k_5d": (K0.unsqueeze(-1), V0),
+        "v_5d": (K0, V0.unsqueeze(-1)),
+        "k_array": (K0.numpy(), V0),
+        "k_list": (K0.tolist(), V0),
+    }[bad]
+    with pytest.raises(InputError) as err:
+        check_cache(cache, q, v)
+    assert err.value.parameter == "initial_state"
+    with pytest.raises(InputError) as err:
+        softmax_attention_recurrent(q, k, v, initial_state=cache)
+    assert err.value.parameter == "initial_state"
+
+
+@pytest.mark.parametrize("T, C", [(7, 3), (6, 2), (5, 1)])
+def test_rls_final_state_matches_least_squares_statistics_per_head(T, C):
+    # R_T = P_0^{-1} + sum_t k_t k_t^T, A_T = S_0 P_0^{-1} + sum_t v_t k_t^T; S_T = A_T R_T^{-1}, P_T = R_T^{-1};
+    # every head starts from its own (S_0, P_0), so a head reading another head's statistics shows.
+    g = torch.Generator().manual_seed(7)
+    B, H, d_k, d_v = 2, 2, 3, 2
+    k = torch.randn(B, H, T, d_k, generator=g, dtype=D)
+    v = torch.randn(B, H, T, d_v, generator=g, dtype=D)
+    X = torch.randn(B, H, d_k, d_k, generator=g, dtype=D)
+    P0 = torch.linalg.inv(X @ X.transpose(-1, -2) / d_k + torch.eye(d_k, dtype=D))
+    S0 = torch.randn(B, H, d_v, d_k, generator=g, dtype=D)
+    R = torch.linalg.inv(P0) + k.transpose(-1, -2) @ k
+    A = S0 @ torch.linalg.inv(P0) + v.transpose(-1, -2) @ k
+    P_ref = torch.linalg.inv(R)
+    S_ref = A @ P_ref
+    S, P = rls_final_state(k, v, initial_state=(S0, P0), chunk_size=C)
+    assert S.shape == (B, H, d_v, d_k) and P.shape == (B, H, d_k, d_k)
+    # inverses of well-conditioned d_k x d_k matrices: round-off ~ cond(R) * (T + d_k) * u
+    cond = float(torch.linalg.cond(R).max())
+    tol = 64 * cond * (T + d_k) * U
+    assert float((P - P_ref).abs().max()) <= tol * float(P_ref.abs().max())
+    assert float((S - S_ref).abs().max()) <= tol * max(1.0, float(S_ref.abs().max()))
+    # and the chunked form's final state agrees
+    _, (S_c, P_c) = RULES["rls"].forms["chunk"](k, k, v, initial_state=(S0, P0), output_final_state=True, chunk_size=C)
+    assert float((S - S_c).abs().max()) <= tol * max(1.0, float(S_ref.abs().max()))
+    assert float((P - P_c).abs().max()) <= tol * float(P_ref.abs().max())
+
+
+@pytest.mark.parametrize("log_gates", [False, True])
+def test_scalar_gate_is_placed_on_the_reference_tensors_device_and_dtype(log_gates):
+    # the returned log-gate joins q's computation, so it must live where q lives; the meta device stands in for an
+    # accelerator on a CPU-only machine (the gate itself is checked on the CPU, then moved)
+    like = torch.empty(1, 2, 3, 4, dtype=torch.float32, device="meta")
+    a = torch.full((1, 2, 3), 0.5, dtype=D)
+    g = torch.log(a) if log_gates else a
+    out = check_scalar_gate("g", g, like, log_gates=log_gates)
+    assert out.device == like.device and out.dtype == like.dtype and tuple(out.shape) == (1, 2, 3)
+    out_cpu = check_scalar_gate("g", g, torch.empty(1, 2, 3, 4, dtype=D), log_gates=log_gates)
+    assert out_cpu.device.type == "cpu" and torch.allclose(out_cpu, torch.log(a), rtol=0, atol=4 * U)
+
+
+def test_rls_msd_is_finite_from_t_equal_d_k_plus_2():
+    # the inverse-Wishart mean E[(K^T K)^{-1}] exists for t - d_k - 1 > 0, i.e. from t = d_k + 2 on
+    d_k, d_v, sigma = 8, 4, 0.3
+    assert rls_msd_theory(d_k + 1, d_k, d_v, sigma) == float("inf")
+    t = d_k + 2
+    expected = float(th.rls_msd().subs({th.d_sym: d_k, th.dv_sym: d_v, th.sigma: sigma, th.t_sym: t}))
+    assert math.isfinite(expected)
+    assert math.isclose(rls_msd_theory(t, d_k, d_v, sigma), expected, rel_tol=1e-12)
+    assert math.isclose(rls_msd_theory(t, d_k, d_v, sigma), sigma**2 * d_v * d_k**2, rel_tol=1e-12)
