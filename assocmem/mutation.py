@@ -102,6 +102,20 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "def gated_delta_rule_chunk(q, k, v, beta, g, *, scale=1.0, initial_state=None, output_final_state=False, chunk_size=65):",
      "the chunked form equals the recurrent one for every chunk size (U2, tested at awkward sizes); a different default "
      "chunk changes only the order of floating-point sums, within the round-off the tests allow."),
+    ("theory.moments", 'z = Normal("z", 0, 1)', 'z = Normal("Z", 0, 1)',
+     "z is a sympy.stats random symbol that every E(...) integrates out: no returned expression contains it, so the "
+     "cross-checks' outputs are identical whatever its name."),
+    ("theory.moments", 't = sp.Symbol("t", real=True)', 't = sp.Symbol("XXtXX", real=True)',
+     "t is the MGF's argument; the engine's value and its sympy.stats reference are built from the same Symbol object "
+     "and compared symbolically, and only the description text is printed: the name is never observable."),
+    ("theory.updates", 'Sp = mat("P", D_V, D_K)  # the decayed state as a fresh symbol, then substituted',
+     'Sp = mat("XXPXX", D_V, D_K)  # the decayed state as a fresh symbol, then substituted',
+     "Sp is a placeholder matrix substituted away before the steps are returned; no other symbol shares either name, "
+     "so the returned steps are identical."),
+    ("theory.updates", "S1 = sp.zeros(D_V, 2) - (sp.zeros(D_V, 2) * unit - v1) * unit.T",
+     "S1 = sp.zeros(D_V, None) - (sp.zeros(D_V, 2) * unit - v1) * unit.T",
+     "sp.zeros(D_V, None) is the square zeros(D_V, D_V), and the module's D_V is 2, so both are the same 2 x 2 zero "
+     "matrix (equivalent only while D_V = 2)."),
 ]
 
 _LITERAL = re.compile(r"""[rRbBfFuU]{0,2}(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
