@@ -105,3 +105,12 @@ def test_solu_ffn_glu_error_says_what_is_allowed():
     # InputError's contract: one line naming the parameter and what is allowed (glu must be False for solu)
     msg = str(err.value)
     assert "\n" not in msg and "False" in msg
+
+
+def test_solu_snr_names_n_pairs():
+    from impl.memories.solu import estimate_solu_snr
+
+    for bad in (1, 2.0):
+        with pytest.raises(InputError) as err:
+            estimate_solu_snr(bad, 4, 4, 10, 0)
+        assert err.value.parameter == "n_pairs"
