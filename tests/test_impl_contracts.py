@@ -1,0 +1,116 @@
+"""Contracts of impl helpers: the parameter an InputError names, dtypes that keyword arguments promise, the accepted
+ranges of token ids, and the Performer extra-noise closed form against its SymPy derivation (theory.kernels)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+import torch
+
+from impl.numerics.errors import InputError
+
+
+def test_swap_batch_names_n_when_too_few_slots():
+    from impl.tasks.swap import swap_batch
+
+    with pytest.raises(InputError) as err:
+        swap_batch(1, 4, 2, np.random.default_rng(0))
+    assert err.value.parameter == "n"
+
+
+def test_sphere_snr_names_d_v():
+    from impl.estimators.snr_sphere import estimate_sphere_snr
+
+    for bad in (0, 2.5):
+        with pytest.raises(InputError) as err:
+            estimate_sphere_snr(4, 3, bad, 1.0, 10, 0)
+        assert err.value.parameter == "d_v"
+
+
+def test_predicted_recall_names_average():
+    from impl.estimators.recall_prediction import predicted_recall_kernel
+
+    with pytest.raises(InputError) as err:
+        # a supplied curve (any P(delta) callable) skips tabulating the recall curve, which takes a minute
+        predicted_recall_kernel("linear", 8, 4, 4, average="median", curve=lambda delta: np.ones_like(delta))
+    assert err.value.parameter == "average"
+
+
+def test_gaussian_pairs_keys_and_values_honour_dtype():
+    from impl.estimators.sampling import gaussian_pairs
+
+    K32, V32 = gaussian_pairs(2, 3, 4, 5, torch.Generator().manual_seed(7), dtype="float32")
+    K64, V64 = gaussian_pairs(2, 3, 4, 5, torch.Generator().manual_seed(7))
+    assert K32.dtype == V32.dtype == torch.float32
+    assert K64.dtype == V64.dtype == torch.float64
+    # house rule: drawn in float64 on the CPU, then cast, so one seed gives the same numbers
+    assert torch.equal(K32, K64.to(torch.float32)) and torch.equal(V32, V64.to(torch.float32))
+
+
+def test_swap_keys_all_in_requested_dtype():
+    from impl.deltaformer.constructions import swap_key, swap_keys
+
+    keys = swap_keys(4, 0, 1, 3, dtype=torch.float32)
+    assert [k.dtype for k in keys] == [torch.float32] * 3
+    for k, (a, b) in zip(keys, [(0, 1), (1, 3), (0, 3)]):
+        assert torch.equal(k, swap_key(4, a, b, dtype=torch.float32))
+    # the linear construction's additivity e_il = e_ij + e_jl (exact up to one rounding of 1/sqrt(2))
+    assert torch.allclose(keys[0] + keys[1], keys[2], rtol=0, atol=4 * torch.finfo(torch.float32).eps)
+
+
+def test_dag_decode_rejects_target_id_out_of_range():
+    from impl.tasks.dag import decode
+
+    n = 3
+    assert decode([(0, n + 2, 2 * n), (1, n, 2 * n + 1)], n) == ([(0, 2)], [(1, 0)])
+    for bad in [(0, 2 * n, 2 * n), (0, n - 1, 2 * n), (n, n, 2 * n), (0, n, 2 * n + 2)]:
+        with pytest.raises(InputError) as err:
+            decode([bad], n)
+        assert err.value.parameter == "tokens"
+
+
+def test_reachability_tokens_reject_query_node_out_of_range():
+    from impl.deltaformer.constructions import reachability_tokens
+
+    n = 3
+    for query in [(n, 0), (0, n), (-1, 0)]:
+        with pytest.raises(InputError) as err:
+            reachability_tokens([(0, 1)], [query], n)
+        assert err.value.parameter == "queries"
+    reachability_tokens([(0, 1)], [(n - 1, n - 1)], n)  # the largest valid ids are accepted
+
+
+@pytest.mark.parametrize("kind", ["positive", "trigonometric"])
+def test_performer_extra_noise_matches_derivation(kind):
+    from impl.estimators.snr_performer import performer_extra_noise
+    from theory.kernels import d_k, kappa, m_feat, performer_memory_extra_noise, tau
+
+    expr = performer_memory_extra_noise(kind)
+    for kap, d, t, m in [(3.0, 4, 5.0, 16), (8.0, 8, 3.0, 4), (1.5, 2, 10.0, 1)]:
+        exact = float(expr.subs({kappa: sp.Float(kap, 30), d_k: d, tau: sp.Float(t, 30), m_feat: m}).evalf(30))
+        got = performer_extra_noise(kind, kap, d, t, m)
+        # a few exp/log evaluations, each relative error ~ eps times the exponent's size
+        assert math.isclose(got, exact, rel_tol=1e-11), (kind, kap, d, t, m, got, exact)
+
+
+def test_solu_ffn_glu_error_says_what_is_allowed():
+    from impl.memories.ffn import estimate_ffn_snr
+
+    with pytest.raises(InputError) as err:
+        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
+    assert err.value.parameter == "glu"
+    # InputError's contract: one line naming the parameter and what is allowed (glu must be False for solu)
+    msg = str(err.value)
+    assert "\n" not in msg and "False" in msg
+
+
+def test_solu_snr_names_n_pairs():
+    from impl.memories.solu import estimate_solu_snr
+
+    for bad in (1, 2.0):
+        with pytest.raises(InputError) as err:
+            estimate_solu_snr(bad, 4, 4, 10, 0)
+        assert err.value.parameter == "n_pairs"
