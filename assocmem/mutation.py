@@ -116,6 +116,11 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "S1 = sp.zeros(D_V, None) - (sp.zeros(D_V, 2) * unit - v1) * unit.T",
      "sp.zeros(D_V, None) is the square zeros(D_V, D_V), and the module's D_V is 2, so both are the same 2 x 2 zero "
      "matrix (equivalent only while D_V = 2)."),
+    ("impl.deltaformer.constructions",
+     "rep = lambda r: r.view(1, 1, 1, d).expand(1, 1, T, d).contiguous()  # noqa: E731",
+     "rep = lambda r: r.view(1, 1, d).expand(1, 1, T, d).contiguous()  # noqa: E731",
+     "expand prepends the missing leading size-1 dimension: (1, 1, d) expanded to (1, 1, T, d) has the same shape, "
+     "values, dtype and (after .contiguous()) strides as the 4-D view."),
 ]
 
 _LITERAL = re.compile(r"""[rRbBfFuU]{0,2}(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
