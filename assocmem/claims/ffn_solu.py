@@ -101,8 +101,9 @@ def _sympy(convention, n, d_k, d_v, beta, kappa, nu) -> float:
 
 def _strategy(convention):
     """beta = s / sqrt(d_k) with s <= 1/2: plain sampling resolves the slot kernel z e^z there (s = 1 at d_k >= 16 is
-    heavy-tailed, see impl.memories.solu); ratio of expectations s = 1/4 (its denominator's sampling variance needs
-    beta < 1/8)."""
+    heavy-tailed, see impl.memories.solu); ratio of expectations s = 1/8: its interval needs one sample's fourth
+    moment, E[(z e^z)^8], finite, i.e. beta < 1/16 (the calibration at s = 1/4, d_k = 8, beta = 0.088, missed 15% at
+    alpha = 0.05 over 1000 seeds)."""
     from hypothesis import strategies as st
 
     d = {"n_pairs": st.sampled_from([16, 32, 64]), "d_k": st.sampled_from([8, 16]), "d_v": st.sampled_from([8, 16]),
@@ -110,7 +111,7 @@ def _strategy(convention):
     if convention == "probe_averaged":
         d["d_v"] = st.just(16)
     if convention == "ratio_of_expectations":
-        d["beta_scale"] = st.just(0.25)
+        d["beta_scale"] = st.just(0.125)
         d["trials"] = st.just(3000)
     return st.fixed_dictionaries(d)
 
@@ -118,7 +119,7 @@ def _strategy(convention):
 _MUTANT = "E[Z^2 e^{2Z}] taken as sigma2 e^{2 sigma2} (the tilted Gaussian's mean shift forgotten: the 4 beta^2 kappa term dropped)"
 _MUTANT_RATIO = "E[c^2] = beta^2 E[kappa^2 e^{2 beta kappa}] tilted at rate 1 - 2 beta instead of 1 - 4 beta (the square forgotten)"
 for _c in CONVENTIONS:
-    _s = 0.25 if _c == "ratio_of_expectations" else 0.5
+    _s = 0.125 if _c == "ratio_of_expectations" else 0.5
     _t = 3000 if _c in ("conditional", "typical") else 6000
     _grid = (dict(n_pairs=16, d_k=8, d_v=16, beta_scale=_s, trials=_t), dict(n_pairs=64, d_k=16, d_v=16, beta_scale=_s, trials=_t))
     _quick = (dict(n_pairs=16, d_k=8, d_v=16, beta_scale=_s, trials=1000),)
@@ -126,8 +127,9 @@ for _c in CONVENTIONS:
     register(Claim(
         id=f"C11.solu.{_c}", title=f"SoLU memory: Monte Carlo SNR, {_c.replace('_', ' ')}",
         tag="reconstructed" if _c in ("conditional", "typical") else "suite", ref="Appendix A (SoLU); docs/CLAIMS.md C11",
-        statement=f"A constructed SoLU FFN (W_up = beta K with beta = s/sqrt(d_k), s in {{1/4, 1/2}}"
-                  f"{' (s = 1/4 here)' if _c == 'ratio_of_expectations' else ''}, W_down = V^T, hidden units "
+        statement=f"A constructed SoLU FFN (W_up = beta K with beta = s/sqrt(d_k), "
+                  f"{'s = 1/8, where one sample has a finite fourth moment (beta < 1/16)' if _c == 'ratio_of_expectations' else 's in {1/4, 1/2}'}"
+                  ", W_down = V^T, hidden units "
                   "SoLU(W_up x) = z * softmax(z) over the N slots), read at a stored key, has Monte Carlo SNR^{-1} "
                   f"({CONV_WORDS[_c]}) whose interval at level 1 - 1e-6 contains the exact C11.solu value. Excluded: "
                   "s = 1 at d_k >= 16, where the slot kernel z e^z is so heavy-tailed that plain sampling under-covers.",
