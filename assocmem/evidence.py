@@ -152,17 +152,25 @@ def _dump(obj) -> str:
     return json.dumps(obj, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_record(job: Job, results: dict, opts: JobOptions) -> Path:
-    """Write ``results`` as the job's record, atomically."""
+def code_state(job: Job) -> dict:
+    """The code a run starts from: the job's fingerprint, its per-module fingerprints and the git revision. Taken
+    before the run, so that code edited while a long job runs makes its record stale instead of falsely fresh."""
+    return {"fingerprint": fingerprint(job), "modules": module_fingerprints(job), "git_revision": _git_revision()}
+
+
+def write_record(job: Job, results: dict, opts: JobOptions, state: dict | None = None) -> Path:
+    """Write ``results`` as the job's record, atomically; ``state`` is ``code_state(job)`` taken when the run started
+    (default: now)."""
     import numpy
     import scipy
     import sympy
     import torch
 
+    state = state or code_state(job)
     rec = {
-        "record_version": RECORD_VERSION, "job": job.id, "title": job.title, "fingerprint": fingerprint(job),
-        "modules": module_fingerprints(job), "command": job.command + (" --quick" if opts.quick else ""),
-        "quick": opts.quick, "base_seed": opts.seed, "git_revision": _git_revision(),
+        "record_version": RECORD_VERSION, "job": job.id, "title": job.title, "fingerprint": state["fingerprint"],
+        "modules": state["modules"], "command": job.command + (" --quick" if opts.quick else ""),
+        "quick": opts.quick, "base_seed": opts.seed, "git_revision": state["git_revision"],
         "machine": f"{platform.system()} {platform.machine()}",
         "versions": {"python": platform.python_version(), "numpy": numpy.__version__, "scipy": scipy.__version__,
                      "sympy": sympy.__version__, "torch": torch.__version__},
@@ -183,7 +191,8 @@ def write_record(job: Job, results: dict, opts: JobOptions) -> Path:
 
 
 def run_job(job: Job, opts: JobOptions) -> Path:
-    return write_record(job, job.run(opts), opts)
+    state = code_state(job)
+    return write_record(job, job.run(opts), opts, state)
 
 
 def load(job_id: str, *, quiet: bool = False) -> dict | None:

@@ -82,3 +82,23 @@ def test_report_shows_calibration_records_with_freshness(evdir, tmp_path):
     fp = evidence.status(JOB).fingerprint
     assert "| C4.typical | " in text and f"fresh ({fp})" in text
     assert "| C4.probe_averaged | — |" in text and "assocmem evidence run calibration/C4.probe_averaged" in text
+
+
+def test_a_record_names_the_code_its_run_started_from(tmp_path, monkeypatch):
+    """Code edited while a job runs makes the record stale: fingerprints are taken before the run, not at writing."""
+    src = tmp_path / "pkg_started_from.py"
+    src.write_text("X = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path / "evidence"))
+
+    def run(opts):
+        src.write_text("X = 2\n")  # edited while the job runs
+        return {"ok": True}
+
+    job = evidence.Job(id="test/started-from", title="t", run=run, modules=("pkg_started_from",))
+    monkeypatch.setitem(evidence._JOBS, job.id, job)
+    evidence.run_job(job, evidence.JobOptions())
+    rec = evidence.load(job.id)
+    cache.module_fingerprint.cache_clear()  # a later process hashes the edited file
+    assert rec["modules"]["pkg_started_from"] != evidence.module_fingerprints(job)["pkg_started_from"]
+    assert evidence.status(job.id).state == "stale"
