@@ -291,8 +291,9 @@ def verdict(claim: Claim, results: Sequence[Result]) -> tuple[str, str]:
     tail = f"; inconclusive at {unsure}/{len(ran)} grid points" if unsure else ""
     if len(passed) == len(ran):
         return "holds", "all grid points"
-    if not passed:
-        return "fails", "no conclusive grid point" + tail
+    if not passed:  # every conclusive point failed; the inconclusive ones are counted, never read as failures
+        where = f"every conclusive grid point ({len(conclusive)}/{len(ran)})" if unsure else "every grid point"
+        return "fails", f"fails at {where}" + tail
     regime = claim.regime(conclusive) if claim.regime else default_regime(conclusive)
     return "holds only in a regime", regime + tail
 

@@ -105,7 +105,8 @@ def test_registry_verdict_branches():
     assert registry.verdict(c, []) == ("not run", "")
     assert registry.verdict(c, [missing]) == ("not run", "run it")
     assert registry.verdict(c, [ok, ok])[0] == "holds"
-    assert registry.verdict(c, [bad, unsure]) == ("fails", "no conclusive grid point; inconclusive at 1/2 grid points")
+    assert registry.verdict(c, [bad, unsure]) == ("fails", "fails at every conclusive grid point (1/2); inconclusive at 1/2 grid points")
+    assert registry.verdict(c, [bad, bad]) == ("fails", "fails at every grid point")
     assert registry.verdict(c, [ok, unsure])[0] == "holds only in a regime"
     assert registry.verdict(c, [unsure, unsure])[0] == "inconclusive"
     assert "inconclusive" in registry.VERDICTS

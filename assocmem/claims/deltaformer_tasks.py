@@ -416,51 +416,56 @@ def _cell_text(t, L):
     return "—" if c is None else f"{fmt(c['mean'], 3)} [{fmt(c['min'], 3)}, {fmt(c['max'], 3)}]"
 
 
-def _d4_table() -> str:
-    res, st = evidence.results("d4.swap")
+def _record_table(job: str, rows) -> str:
+    """One evidence job's accuracy table: its record's state and fingerprint, the seed count, then ``rows(record)``."""
+    res, st = evidence.results(job)
     if res is None:
-        return "_(no d4.swap record: run `assocmem evidence run d4.swap`)_"
-    tm = res["config"]["train_max"]
-    shown = res["config"]["eval_lengths"]
-    head = ("| arm | n | " + " | ".join(f"L={L}" for L in shown) + " | diverged | timeout runs | verdict |\n|"
-            + "---|" * (len(shown) + 5))
-    lines = [head]
-    for arm in res["arms"]:
-        for n in res["slots"]:
-            runs = [r for r in res["runs"] if r["arm"] == arm and r["n"] == n]
-            s = cell_summary(runs)
-            outcome, _ = criterion(s, tm, (2 * tm, 2 * tm + 1), D4_EXPECT[arm][1])
-            cells = [_cell_text(s, L) for L in shown]
-            lines.append(f"| {arm} | {n} | " + " | ".join(cells) + f" | {_diverged_text(s)} | "
-                         f"{s['timeouts']}/{s['seeds']} | **{outcome}** |")
+        return f"_(no {job} record: run `assocmem evidence run {job}`)_"
     return (f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds; *diverged*: runs "
             "whose training loss became NaN or inf, with the evaluation queries whose logits were not finite (counted "
-            "wrong) where there were any.\n\n" + "\n".join(lines))
+            "wrong) where there were any.\n\n" + "\n".join(rows(res)))
 
 
-def _d5_table() -> str:
+def _header(first: list[str], var: str, shown, after: list[str]) -> str:
+    """A markdown table head: the leading columns, one column per evaluated length ``var=L``, the trailing ones."""
+    cols = first + [f"{var}={L}" for L in shown] + after
+    return "| " + " | ".join(cols) + " |\n|" + "---|" * len(cols)
+
+
+def _d4_rows(res) -> list[str]:
+    tm, shown = res["config"]["train_max"], res["config"]["eval_lengths"]
+    lines = [_header(["arm", "n"], "L", shown, ["diverged", "timeout runs", "verdict"])]
+    for arm in res["arms"]:
+        for n in res["slots"]:
+            s = cell_summary([r for r in res["runs"] if r["arm"] == arm and r["n"] == n])
+            outcome, _ = criterion(s, tm, (2 * tm, 2 * tm + 1), D4_EXPECT[arm][1])
+            lines.append(f"| {arm} | {n} | " + " | ".join(_cell_text(s, L) for L in shown) + f" | {_diverged_text(s)} | "
+                         f"{s['timeouts']}/{s['seeds']} | **{outcome}** |")
+    return lines
+
+
+def _d5_rows(res) -> list[str]:
     from assocmem.claims.deltaformer_constructions import one_pass_accuracy
 
-    res, st = evidence.results("d5.dag")
-    if res is None:
-        return "_(no d5.dag record: run `assocmem evidence run d5.dag`)_"
-    tm = res["config"]["train_max"]
-    shown = res["config"]["eval_lengths"]
-    head = ("| arm | edges | " + " | ".join(f"k={k}" for k in shown) + " | diverged | verdict |\n|"
-            + "---|" * (len(shown) + 4))
-    lines = [head]
+    tm, shown = res["config"]["train_max"], res["config"]["eval_lengths"]
+    lines = [_header(["arm", "edges"], "k", shown, ["diverged", "verdict"])]
     for order in res["orders"]:
         ref = [("1" if order == "in_order" else fmt(one_pass_accuracy(k), 3)) for k in shown]
         lines.append(f"| one-pass closure = construction (exact) | {order} | " + " | ".join(ref) + " | — | — |")
         for arm in res["arms"]:
-            runs = [r for r in res["runs"] if r["arm"] == arm and r["order"] == order]
-            s = cell_summary(runs)
+            s = cell_summary([r for r in res["runs"] if r["arm"] == arm and r["order"] == order])
             outcome, _ = criterion(s, tm, (2 * tm,), D5_EXPECT[arm][1])
             lines.append(f"| {arm} | {order} | " + " | ".join(_cell_text(s, k) for k in shown)
                          + f" | {_diverged_text(s)} | **{outcome}** |")
-    return (f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds; *diverged*: runs "
-            "whose training loss became NaN or inf, with the evaluation queries whose logits were not finite (counted "
-            "wrong) where there were any.\n\n" + "\n".join(lines))
+    return lines
+
+
+def _d4_table() -> str:
+    return _record_table("d4.swap", _d4_rows)
+
+
+def _d5_table() -> str:
+    return _record_table("d5.dag", _d5_rows)
 
 
 SEARCH_AT = 0.99
