@@ -73,7 +73,7 @@ def test_cache_key_changes_with_code_fingerprint(monkeypatch):
 
 
 def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
-    """Changing impl.estimators.snr_linear changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
+    """Changing impl.estimators.snr (the SNR driver) changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
     def keys():
         out = {}
         for cid in ("C1.linear_memory", "C2.signal_noise", "C4.typical", "C4.probe_averaged"):
@@ -83,7 +83,7 @@ def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
 
     before = keys()
     real = cache.module_fingerprint
-    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.estimators.snr_linear" else real(m))
+    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.estimators.snr" else real(m))
     after = keys()
     assert after["C1.linear_memory"] == before["C1.linear_memory"]
     assert after["C2.signal_noise"] == before["C2.signal_noise"]

@@ -13,8 +13,8 @@ from functools import partial
 
 from assocmem.registry import Claim, Figure, Result, register, register_figure
 
-MODULES = ("impl.estimators.multihead", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
-           "impl.memories.kernels", "impl.estimators.stats", "theory.kernels", "theory.ffn")
+MODULES = ("impl.memories.memory", "impl.estimators.snr", "impl.estimators.multihead", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
+           "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_performer", "impl.estimators.stats", "theory.kernels", "theory.ffn")
 D = 32
 HEADS = (1, 2, 4, 8)
 TAU_RULES = {"2": lambda dh: 2.0, "sqrt": lambda dh: math.sqrt(dh)}
@@ -33,9 +33,10 @@ def per_head_theory(kernel: str, n_pairs: int, d: int, h: int, tau_rule: str | N
 def check_snr(params, seed, *, kernel, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Per-head typical SNR^{-1} of an h-head memory against the per-head theory. Linear: the h-head memory written
     and read (plain sampling). Exp: one head of width d/h (heads are independent memories), by
-    ``estimate_kernel_snr`` (importance sampling where plain sampling cannot resolve the exponential kernel)."""
+    ``estimate_snr`` of the exp ``KernelMemory`` (importance sampling where plain sampling cannot resolve it)."""
     from impl.estimators.multihead import estimate_multihead_snr_linear
-    from impl.estimators.snr_kernel import estimate_kernel_snr
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.kernel import kernel_memory
 
     n, d, h, T = params["n_pairs"], params["d"], params["h"], params["trials"]
     if kernel == "linear":
@@ -43,9 +44,10 @@ def check_snr(params, seed, *, kernel, mutant=False, device="cpu", dtype="float6
         mode = "plain"
     else:
         tau = TAU_RULES[params["tau_rule"]](d / h)
-        res = estimate_kernel_snr("exp", n, d // h, d // h, T, seed, tau=tau, alpha=alpha, device=device, dtype=dtype,
-                                  conventions=("typical",))["typical"]
-        mode = res["mode_used"]
+        r = estimate_snr(kernel_memory("exp", tau=tau), n, d // h, d // h, T, seed, alpha=alpha, device=device,
+                         dtype=dtype, conventions=("typical",))["typical"]
+        res, mode = {"estimate": r.estimate, "lo": r.lo, "hi": r.hi, "level": r.level, "n": r.n, "theory": r.exact,
+                     "note": r.note}, r.method
     theory = per_head_theory(kernel, n, d, h, params.get("tau_rule"), unsplit=mutant)
     agree = mutant or math.isclose(theory, res["theory"], rel_tol=1e-9)
     return Result(claim=f"C12.heads_snr.{kernel}", params=dict(params), seed=seed,

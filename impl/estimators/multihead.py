@@ -15,7 +15,8 @@ read's SNR^{-1} = sum_m ||r_m||^2 / (c^2 sum_m nu_m) is the per-head value: line
     estimate_multihead_snr_linear(n_pairs, d, d_v, h, trials, seed, *, alpha) -> dict(estimate, lo, hi, level, n,
         theory): the h-head linear memory written and read at the typical probe, fresh other pairs (plain sampling).
         (Exponential heads are heavy-tailed: their per-head SNR is measured as a single memory of width d/h by
-        ``impl.estimators.snr_kernel.estimate_kernel_snr``, importance sampling where plain sampling cannot resolve it.)
+        ``impl.estimators.snr.estimate_snr`` of the exp ``KernelMemory``, importance sampling where plain sampling
+        cannot resolve it.)
     multihead_recall(n_pairs, d, d_v, heads, trials, seed, *, memories) -> {memory: {h: hits}}
         one query per memory at a random stored position, decoded to the nearest stored value (cosine over the full
         d_v); every head count reads the SAME memories (paired across h). memories: "linear", "softmax_sqrt"

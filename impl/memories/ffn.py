@@ -29,7 +29,9 @@ import numpy as np
 import torch
 from scipy import integrate, special
 
+from impl.estimators.sampling import batches
 from impl.estimators.stats import mean_interval
+from impl.memories.memory import Estimates, Memory, SNRResult, typical_probe
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 
@@ -148,13 +150,11 @@ def estimate_ffn_snr(activation_name: str, n_pairs: int, d_k: int, d_v: int, tri
     for conv in FFN_CONVENTIONS:
         k0, v0 = pk, pv
         if conv == "typical":
-            k0, v0 = pk * math.sqrt(d_k) / pk.norm(), pv * math.sqrt(d_v) / pv.norm()
+            k0, v0 = typical_probe(pk, pv)
         kappa, nu = float(k0 @ k0), float(v0 @ v0)
         n_int = n_pairs // experts - 1 if routing == "hash" else n_pairs - 1
         samples = []
-        step = max(1, 2**22 // (n_pairs * (d_k + d_v)))
-        for start in range(0, trials, step):
-            t = min(step, trials - start)
+        for t in batches(trials, n_pairs * (d_k + d_v)):
             K = torch.randn((t, n_int, d_k), generator=gen, dtype=torch.float64)
             V = torch.randn((t, n_int, d_v), generator=gen, dtype=torch.float64)
             mask = None
@@ -172,7 +172,7 @@ def estimate_ffn_snr(activation_name: str, n_pairs: int, d_k: int, d_v: int, tri
         theory = None if routing == "router" else ffn_theory(activation_name, n_int, d_v, kappa, nu, beta, glu)
         note = (f"plain: constructed FFN (W_up = beta K, W_down = V^T, beta = {beta:.4g}"
                 f"{', GLU' if glu else ''}{f', top-1 MoE E={experts} routing {routing}' if experts > 1 else ''}), fixed probe")
-        out[conv] = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "theory": theory,
+        out[conv] = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "se": e.se, "theory": theory,
                      "mode_used": "plain", "note": note, "probe_kappa": kappa, "probe_nu": nu, "beta": beta}
     return out
 
@@ -230,3 +230,47 @@ def train_ffn_memory(n_pairs: int, d_k: int, d_v: int, d_ff: int, activation_nam
         cos = torch.nn.functional.normalize(out, dim=-1) @ torch.nn.functional.normalize(V, dim=-1).T
         acc = float((cos.argmax(-1) == torch.arange(n_pairs)).double().mean())
     return acc, float(loss.detach())
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The SNR interface
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class FFNMemory(Memory):
+    """The constructed FFN memory (W_up = beta K, W_down = V^T) with activation s, probed at a stored key: the
+    conditional and typical conventions, exact value (N-1)(d_v/nu) E[s(Z)^2] / s(beta kappa)^2 (C6 for the FFN).
+    Sampling is ``estimate_ffn_snr``'s (both conventions always drawn, so either one alone has the same numbers)."""
+
+    kind = "ffn"
+    conventions = listed = FFN_CONVENTIONS
+
+    def __init__(self, activation_name: str, *, beta=None, glu: bool = False, experts: int = 1, routing: str = "hash"):
+        if activation_name not in ACTIVATIONS:
+            raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {activation_name!r}")
+        self.name = activation_name
+        self.options = dict(beta=beta, glu=glu, experts=experts, routing=routing)
+
+    def parameters(self):
+        return {"activation": self.name}
+
+    def label(self):
+        return f"FFN ({self.name})"
+
+    def title(self):
+        return f"FFN memory, activation {self.name}"
+
+    def exact(self, convention, n_pairs, d_k, d_v, kappa=None, nu=None):
+        beta = 1 / math.sqrt(d_k) if self.options["beta"] is None else self.options["beta"]
+        if convention == "typical" and kappa is None:
+            kappa, nu = float(d_k), float(d_v)
+        return ffn_theory(self.name, n_pairs - 1, d_v, kappa, nu, beta, self.options["glu"])
+
+    def sample(self, n_pairs, d_k, d_v, trials, seed, conventions, *, sampler, alpha, device, dtype, native):
+        rows = estimate_ffn_snr(self.name, n_pairs, d_k, d_v, trials, seed, device=device, dtype=dtype, alpha=alpha,
+                                **self.options)
+        known = ("estimate", "lo", "hi", "level", "n", "se", "theory", "mode_used", "note")
+        return Estimates({c: SNRResult(r["estimate"], r["lo"], r["hi"], r["level"], r["n"], r["se"], r["theory"],
+                                       r["mode_used"], r["note"], {k: v for k, v in r.items() if k not in known},
+                                       r["n"] - 1)
+                          for c, r in rows.items()})

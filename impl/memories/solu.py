@@ -32,6 +32,7 @@ import torch
 
 from impl.estimators.sampling import batches
 from impl.estimators.stats import mean_interval, ratio_interval
+from impl.memories.memory import typical_probe
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 
@@ -136,7 +137,7 @@ def estimate_solu_snr(n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, 
         fixed = conv in ("conditional", "typical")
         k0, v0 = pk, pv
         if conv == "typical":
-            k0, v0 = pk * math.sqrt(d_k) / pk.norm(), pv * math.sqrt(d_v) / pv.norm()
+            k0, v0 = typical_probe(pk, pv)
         ys, xs = [], []
         for t in batches(trials, n_pairs * (d_k + d_v)):
             if fixed:
@@ -171,7 +172,7 @@ def estimate_solu_snr(n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, 
             e = mean_interval(y, alpha)
             note = ("plain: the SoLU layer read at a fixed probe, fresh other pairs" if fixed
                     else "plain: fresh probe and other pairs per trial")
-        row = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "mode_used": "plain",
+        row = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "se": e.se, "mode_used": "plain",
                "note": note + f" (beta = {beta:.4g})", "beta": beta}
         if fixed:
             kappa, nu0 = float(k0 @ k0), float(v0 @ v0)
