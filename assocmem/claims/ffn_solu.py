@@ -10,10 +10,10 @@ from __future__ import annotations
 from functools import partial
 
 from assocmem.registry import Claim, Result, derived, register
+from impl.memories.solu import CONVENTIONS
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "impl.memories.solu", "impl.estimators.stats")
-CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
+MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.stats")
 CONV_WORDS = {
     "conditional": "conditional (a drawn probe held fixed, fresh other pairs)",
     "typical": "typical (probe rescaled to ||k_i||^2 = d_k, ||v_i||^2 = d_v)",

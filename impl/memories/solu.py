@@ -32,11 +32,13 @@ import torch
 
 from impl.estimators.sampling import batches
 from impl.estimators.stats import mean_interval, ratio_interval
+from impl.memories.memory import CONVENTIONS as ALL_CONVENTIONS
 from impl.memories.memory import typical_probe
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 
-CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
+FIXED_PROBE = ("conditional", "typical")
+CONVENTIONS = FIXED_PROBE + tuple(c for c in ALL_CONVENTIONS if c not in FIXED_PROBE)  # estimated in this order
 ENERGIES = ("per_sample", "normalised")
 
 
@@ -134,7 +136,7 @@ def estimate_solu_snr(n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, 
             out[conv] = {"theory": None, "infinite": True, "mode_used": "none", "beta": beta,
                          "note": f"infinite (not estimated): needs {bad}"}
             continue
-        fixed = conv in ("conditional", "typical")
+        fixed = conv in FIXED_PROBE
         k0, v0 = pk, pv
         if conv == "typical":
             k0, v0 = typical_probe(pk, pv)
