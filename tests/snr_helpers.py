@@ -1,6 +1,7 @@
-"""A kernel memory's SNR^{-1} by name, through the one driver (the call most kernel tests make)."""
+"""A kernel or FFN memory's SNR^{-1} by name, through the one driver (the calls most of their tests make)."""
 
 from impl.estimators.snr import estimate_snr
+from impl.memories.ffn import FFNMemory
 from impl.memories.kernel import kernel_memory
 
 
@@ -8,3 +9,10 @@ def kernel_snr(kernel, n_pairs, d_k, d_v, trials, seed, *, tau=None, p=None, s=N
     """``estimate_snr`` of ``kernel_memory(kernel, ...)`` with sampler ``mode`` ({convention: SNRResult})."""
     return estimate_snr(kernel_memory(kernel, tau=tau, p=p, s=s, m=m), n_pairs, d_k, d_v, trials, seed, sampler=mode,
                         **kw)
+
+
+def ffn_snr(activation_name, n_pairs, d_k, d_v, trials, seed, *, beta=None, glu=False, experts=1, routing="hash",
+            mode="auto", **kw):
+    """``estimate_snr`` of ``FFNMemory(activation_name, ...)`` with sampler ``mode`` ({convention: SNRResult})."""
+    return estimate_snr(FFNMemory(activation_name, beta=beta, glu=glu, experts=experts, routing=routing), n_pairs, d_k,
+                        d_v, trials, seed, sampler=mode, **kw)

@@ -97,10 +97,10 @@ def test_performer_extra_noise_matches_derivation(kind):
 
 
 def test_solu_ffn_glu_error_says_what_is_allowed():
-    from impl.memories.ffn import estimate_ffn_snr
+    from impl.memories.ffn import FFNMemory
 
     with pytest.raises(InputError) as err:
-        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
+        FFNMemory("solu", glu=True)
     assert err.value.parameter == "glu"
     # InputError's contract: one line naming the parameter and what is allowed (glu must be False for solu)
     msg = str(err.value)

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from impl.estimators import kernel_moments as km
 from impl.estimators.snr_kernel import KERNELS
 from impl.memories.memory import CONVENTIONS
-from snr_helpers import kernel_snr
+from snr_helpers import ffn_snr, kernel_snr
 from impl.memories.kernel import kernel_read, kernel_read_log, snr_samples, softmax_read
 from impl.memories.kernels import log_kernel, performer_kernel, performer_omega
 from impl.numerics.errors import InputError
@@ -148,12 +148,10 @@ def test_performer_and_sphere_bad_input():
     (dict(n_pairs=1), "n_pairs"),
 ])
 def test_ffn_bad_input(kw, name):
-    from impl.memories.ffn import estimate_ffn_snr
-
     args = dict(activation_name="relu", n_pairs=16, d_k=4, d_v=4, trials=10, seed=0)
     args.update(kw)
     with pytest.raises(InputError) as err:
-        estimate_ffn_snr(**args)
+        ffn_snr(**args)
     assert err.value.parameter == name
 
 

@@ -83,16 +83,17 @@ def test_bad_input_names_the_parameter(kw, name):
 
 
 def test_ffn_hooks():
-    from impl.memories.ffn import activation, estimate_ffn_snr, train_ffn_memory
+    from impl.memories.ffn import activation, train_ffn_memory
+    from snr_helpers import ffn_snr
 
     x = torch.randn(3, 7, dtype=torch.float64)
     assert torch.allclose(activation("solu", x), x * torch.softmax(x, -1))
     with pytest.raises(InputError, match="glu"):
-        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
+        ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
     with pytest.raises(InputError, match="routing"):
-        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, experts=2, routing="router")
-    res = estimate_ffn_snr("solu", 16, 8, 8, 50, 1, experts=2)["typical"]
-    assert res["theory"] == pytest.approx(solu.theory("typical", 8, 8, 8, 1 / math.sqrt(8)))
+        ffn_snr("solu", 16, 8, 8, 10, 1, experts=2, routing="router")
+    res = ffn_snr("solu", 16, 8, 8, 50, 1, experts=2)["typical"]
+    assert res.exact == pytest.approx(solu.theory("typical", 8, 8, 8, 1 / math.sqrt(8)))
     acc, loss = train_ffn_memory(16, 8, 8, 32, "solu", 1, steps=50)
     assert 0 <= acc <= 1 and math.isfinite(loss)
 

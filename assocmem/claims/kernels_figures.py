@@ -278,14 +278,14 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
     glu = point.get("glu", False)
     label = point["activation"] + ("-GLU" if glu else "")
     if point["how"] == "constructed":
-        from impl.memories.ffn import estimate_ffn_snr
+        from impl.memories.ffn import FFNMemory
 
         rows = []
         for i, n in enumerate(FFN_WIDTHS):
-            r = estimate_ffn_snr(point["activation"], n, 16, 16, point["trials"], seed + i, glu=glu, device=device,
-                                 dtype=dtype)["typical"]
-            rows.append(dict(how="constructed", activation=label, d_ff=n, estimate=r["estimate"], lo=r["lo"],
-                             hi=r["hi"], theory=r["theory"]))
+            r = estimate_snr(FFNMemory(point["activation"], glu=glu), n, 16, 16, point["trials"], seed + i,
+                             device=device, dtype=dtype)["typical"]
+            rows.append(dict(how="constructed", activation=label, d_ff=n, estimate=r.estimate, lo=r.lo,
+                             hi=r.hi, theory=r.exact))
         return rows
     from impl.estimators.stats import binomial_interval
     from impl.memories.ffn import train_ffn_memory
