@@ -125,7 +125,9 @@ class Memory:
         return SNRResult(method="none", note=f"infinite (not estimated): the moment needs {reason}")
 
     def exact(self, convention: str, n_pairs: int, d_k: int, d_v: int, kappa=None, nu=None) -> float | None:
-        """The exact SNR^{-1} (conditional: at a probe with ||k_i||^2 = kappa, ||v_i||^2 = nu); None if unknown."""
+        """The exact SNR^{-1} (conditional: at a probe with ||k_i||^2 = kappa, ||v_i||^2 = nu; typical: at d_k and d_v,
+        or at the rescaled probe's kappa and nu where a memory is given them, as the kernel memories are: they differ
+        from d_k and d_v by round-off only); None if unknown."""
         return None
 
     def check(self, n_pairs: int, d_k: int, d_v: int, trials: int, conventions: tuple[str, ...], sampler: str):
