@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from impl.estimators import kernel_moments as km
-from snr_helpers import kernel_snr
+from snr_helpers import kernel_snr, solu_snr
 from impl.numerics.errors import InputError
 
 KEYS = ("estimate", "lo", "hi", "se", "n")
@@ -57,12 +57,12 @@ def test_solu_estimator_reports_the_exact_value_of_each_finite_convention():
     from impl.memories import solu
 
     n_pairs, d_k, d_v, beta = 6, 8, 8, 0.2
-    out = solu.estimate_solu_snr(n_pairs, d_k, d_v, 400, 5, beta=beta, alpha=1e-4,
-                                 conventions=("typical", "probe_averaged", "ratio_of_expectations"))
+    out = solu_snr(n_pairs, d_k, d_v, 400, 5, beta=beta, alpha=1e-4,
+                   conventions=("typical", "probe_averaged", "ratio_of_expectations"))
     for conv, row in out.items():
         exact = solu.theory(conv, n_pairs, d_k, d_v, beta)
-        assert row["theory"] == pytest.approx(exact, rel=1e-12), conv
-        assert row["lo"] <= exact <= row["hi"], (conv, row["lo"], exact, row["hi"])
+        assert row.exact == pytest.approx(exact, rel=1e-12), conv
+        assert row.lo <= exact <= row.hi, (conv, row.lo, exact, row.hi)
 
 
 def _raises(fn, *a, **kw):

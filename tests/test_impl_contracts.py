@@ -108,9 +108,10 @@ def test_solu_ffn_glu_error_says_what_is_allowed():
 
 
 def test_solu_snr_names_n_pairs():
-    from impl.memories.solu import estimate_solu_snr
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.solu import SoLUMemory
 
     for bad in (1, 2.0):
         with pytest.raises(InputError) as err:
-            estimate_solu_snr(bad, 4, 4, 10, 0)
+            estimate_snr(SoLUMemory(), bad, 4, 4, 10, 0)
         assert err.value.parameter == "n_pairs"

@@ -10,6 +10,7 @@ import torch
 
 from impl.memories import solu
 from impl.numerics.errors import InputError
+from snr_helpers import solu_snr
 from theory import ffn as tf
 
 
@@ -65,9 +66,10 @@ def test_infinite_conventions_are_named_not_estimated():
         solu.theory("ratio_of_expectations", 16, 16, 16, 0.25)
     with pytest.raises(InputError, match="d_k"):
         solu.theory("probe_averaged", 16, 2, 16, 0.1)
-    out = solu.estimate_solu_snr(8, 16, 16, 10, 1, beta=0.3, conventions=("ratio_of_expectations", "typical"))
-    assert out["ratio_of_expectations"]["infinite"] and out["ratio_of_expectations"]["theory"] is None
-    assert out["typical"]["n"] == 10
+    out = solu_snr(8, 16, 16, 10, 1, beta=0.3, conventions=("ratio_of_expectations", "typical"))
+    assert out["ratio_of_expectations"].estimate is None and out["ratio_of_expectations"].exact is None
+    assert "beta < 1/4" in out["ratio_of_expectations"].note
+    assert out["typical"].n == 10
 
 
 @pytest.mark.parametrize("kw, name", [(dict(n_pairs=1), "n_pairs"), (dict(beta=-1.0), "beta"), (dict(beta=float("nan")), "beta"),
@@ -78,7 +80,7 @@ def test_bad_input_names_the_parameter(kw, name):
     args = dict(n_pairs=8, d_k=8, d_v=8, trials=10, seed=1)
     args.update(kw)
     with pytest.raises(InputError, match=name):
-        solu.estimate_solu_snr(**{k: v for k, v in args.items() if k not in ("n_pairs", "d_k", "d_v", "trials", "seed")},
+        solu_snr(**{k: v for k, v in args.items() if k not in ("n_pairs", "d_k", "d_v", "trials", "seed")},
                                n_pairs=args["n_pairs"], d_k=args["d_k"], d_v=args["d_v"], trials=args["trials"], seed=1)
 
 

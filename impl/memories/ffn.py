@@ -20,6 +20,7 @@ probe's expert is a SoLU memory of N/E pairs).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
@@ -248,15 +249,13 @@ class FFNMemory(Memory):
         return out
 
     def _solu(self, n_pairs, d_k, d_v, trials, seed, alpha, device, dtype):
-        """The SoLU layer's estimator (impl.memories.solu) on the probe's expert of N/E pairs."""
-        from impl.memories.solu import estimate_solu_snr
+        """The SoLU layer (impl.memories.solu) on the probe's expert of N/E pairs."""
+        from impl.memories.solu import SoLUMemory
 
-        rows = estimate_solu_snr(n_pairs // self.experts, d_k, d_v, trials, seed, beta=self.beta,
-                                 conventions=FFN_CONVENTIONS, alpha=alpha, device=device, dtype=dtype)
-        moe = (f"; top-1 MoE E={self.experts}, hash routing: the probe's expert holds N/E = {n_pairs // self.experts} "
-               "pairs") if self.experts > 1 else ""
-        known = ("estimate", "lo", "hi", "level", "n", "se", "theory", "mode_used", "note")
-        return Estimates({c: SNRResult(r["estimate"], r["lo"], r["hi"], r["level"], r["n"], r["se"], r["theory"],
-                                       r["mode_used"], r["note"] + moe, {k: v for k, v in r.items() if k not in known},
-                                       r["n"] - 1)
-                          for c, r in rows.items()})
+        out = SoLUMemory(beta=self.beta).sample(n_pairs // self.experts, d_k, d_v, trials, seed, FFN_CONVENTIONS,
+                                                sampler="plain", alpha=alpha, device=device, dtype=dtype, native=False)
+        if self.experts > 1:
+            moe = (f"; top-1 MoE E={self.experts}, hash routing: the probe's expert holds N/E = "
+                   f"{n_pairs // self.experts} pairs")
+            out = Estimates({c: replace(r, note=r.note + moe) for c, r in out.items()})
+        return out
