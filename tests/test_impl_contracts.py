@@ -22,11 +22,12 @@ def test_swap_batch_names_n_when_too_few_slots():
 
 
 def test_sphere_snr_names_d_v():
-    from impl.estimators.snr_sphere import estimate_sphere_snr
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.kernel import SphereMemory
 
     for bad in (0, 2.5):
         with pytest.raises(InputError) as err:
-            estimate_sphere_snr(4, 3, bad, 1.0, 10, 0)
+            estimate_snr(SphereMemory(1.0), 4, 3, bad, 10, 0)
         assert err.value.parameter == "d_v"
 
 

@@ -125,7 +125,7 @@ def test_performer_and_sphere_bad_input():
         performer_estimates,
         performer_memory_noise,
     )
-    from impl.estimators.snr_sphere import estimate_sphere_snr
+    from impl.memories.kernel import SphereMemory
 
     x = torch.zeros(3, dtype=torch.float64)
     with pytest.raises(InputError) as err:
@@ -138,7 +138,7 @@ def test_performer_and_sphere_bad_input():
         performer_memory_noise(x, 4, "positive", 2.0, 10, 0)  # E_k Var diverges at tau <= 2
     assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
     with pytest.raises(InputError) as err:
-        estimate_sphere_snr(8, 4, 4, 0.0, 10, 0)
+        SphereMemory(0.0)
     assert err.value.parameter == "b"
 
 

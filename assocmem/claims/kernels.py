@@ -15,10 +15,10 @@ import torch
 
 from assocmem.registry import Claim, Result, derived, register
 from impl.estimators.snr import estimate_snr
-from impl.memories.kernel import kernel_memory
+from impl.memories.kernel import SphereMemory, kernel_memory
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr")
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr")
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",
     "probe_averaged": "probe-averaged (expectation over the probe of the conditional value)",
@@ -626,20 +626,19 @@ register(Claim(
 
 def check_sphere(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Monte Carlo conditional SNR^{-1} with keys uniform on the sphere against the Bessel form (SymPy, mpmath)."""
-    from impl.estimators.snr_sphere import estimate_sphere_snr
-
     n, d, dv, b = params["n_pairs"], params["d_k"], params["d_v"], params["b"]
-    res = estimate_sphere_snr(n, d, dv, b, params["trials"], seed, alpha=alpha)
+    res = estimate_snr(SphereMemory(b), n, d, dv, params["trials"], seed, alpha=alpha)["conditional"]
+    nu = res.details["probe_nu"]
     if mutant:  # "approximate, do not derive": a uniform key treated as N(0, I/d_k), E[e^{2b x^T y}] ~ e^{2 b^2/d_k}
-        theory = (n - 1) * dv / res["probe_nu"] * math.exp(2 * b**2 / d - 2 * b)
+        theory = (n - 1) * dv / nu * math.exp(2 * b**2 / d - 2 * b)
     else:
-        expr = tk.sphere_snr_inv("conditional").subs({tk.N: n, tk.d_k: d, tk.d_v: dv, tk.nu: res["probe_nu"], tk.b_inv: b})
+        expr = tk.sphere_snr_inv("conditional").subs({tk.N: n, tk.d_k: d, tk.d_v: dv, tk.nu: nu, tk.b_inv: b})
         theory = float(sp.N(expr, 20))
-    agree = mutant or math.isclose(theory, res["theory"], rel_tol=1e-9)
-    return Result(claim="C9.sphere.snr", params=dict(params), seed=seed, passed=bool(agree and res["lo"] <= theory <= res["hi"]),
-                  theory=theory, estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
+    agree = mutant or math.isclose(theory, res.exact, rel_tol=1e-9)
+    return Result(claim="C9.sphere.snr", params=dict(params), seed=seed, passed=bool(agree and res.lo <= theory <= res.hi),
+                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
                   note="keys uniform on S^{d-1}, kernel exp(b x^T y), plain sampling (weights bounded by e^b: light tails)"
-                       + ("" if agree else f"; scipy Bessel value {res['theory']:.12g} disagrees with SymPy"))
+                       + ("" if agree else f"; scipy Bessel value {res.exact:.12g} disagrees with SymPy"))
 
 
 def _sphere_strategy():

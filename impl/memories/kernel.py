@@ -10,7 +10,7 @@ Their SNR interface (``impl.memories.memory``): ``KernelMemory`` (exp, relu, pol
 convention in closed form, C6-C9, sampled plainly, analytically or by importance sampling: impl.estimators.snr_kernel)
 and ``PerformerMemory`` (the exp kernel with temperature tau > 2 replaced by m Performer random features, C9;
 conventions conditional and typical, SNR^{-1} defined as E||r||^2 / (E[c_hat^2] ||v_i||^2)). ``kernel_memory`` builds
-either from a kernel name.
+either from a kernel name; ``SphereMemory`` (keys uniform on the unit sphere, kernel exp(b x^T y), C9).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ import torch
 from impl.estimators import kernel_moments as km
 from impl.estimators import snr_kernel as sk
 from impl.estimators import snr_performer as sp
-from impl.estimators.stats import ratio_interval
+from impl.estimators.snr_sphere import sphere_log_m2
+from impl.estimators.stats import mean_interval, ratio_interval
 from impl.memories.kernels import check_kernel_params, features, log_kernel
 from impl.memories.memory import CONVENTIONS, SAMPLERS, Estimates, Memory, SNRResult, typical_probe
 from impl.numerics.device import generator, resolve_device, resolve_dtype
-from impl.numerics.errors import InputError
+from impl.numerics.errors import InputError, require_positive_int
 
 
 def write_features(phi_K, V):
@@ -255,6 +256,49 @@ class PerformerMemory(Memory):
                 f"plain: Performer {kind} features, m = {m}; E||r||^2 / (E[c_hat^2] ||v_i||^2) at a fixed probe",
                 probe_kappa=kappa, probe_nu=nu)
         return out
+
+
+class SphereMemory(Memory):
+    """The kernel memory exp(b x^T y) with keys uniform on the unit sphere and Gaussian values (C9): the conditional
+    convention (fixed probe, fresh other pairs, plain sampling), exact value (N-1)(d_v/nu) E[e^{2b x^T y}] e^{-2b}
+    with the Bessel form of impl.estimators.snr_sphere."""
+
+    kind = "kernel"
+    name = "sphere"
+    conventions = listed = ("conditional",)
+
+    def __init__(self, b: float):
+        if not (isinstance(b, (int, float)) and math.isfinite(b) and b > 0):
+            raise InputError("b", f"the inverse temperature must be a finite number > 0, got {b!r}")
+        self.b = b
+
+    def parameters(self):
+        return {"b": self.b}
+
+    def label(self):
+        return "sphere exp kernel"
+
+    def check(self, n_pairs, d_k, d_v, trials, conventions, sampler):
+        require_positive_int("d_k", d_k, 2)
+
+    def exact(self, convention, n_pairs, d_k, d_v, kappa=None, nu=None):
+        return (n_pairs - 1) * d_v / nu * math.exp(sphere_log_m2(d_k, self.b))
+
+    def sample(self, n_pairs, d_k, d_v, trials, seed, conventions, *, sampler, alpha, device, dtype, native):
+        b = self.b
+        gen = generator(seed)
+        q = torch.randn(d_k, generator=gen, dtype=torch.float64)
+        q = q / q.norm()
+        v0 = torch.randn(d_v, generator=gen, dtype=torch.float64)
+        nu = float(v0 @ v0)
+        K = torch.randn((trials, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
+        K = K / K.norm(dim=-1, keepdim=True)
+        V = torch.randn((trials, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+        w = torch.exp(b * (K @ q) - b)  # kappa(k_j, q) / kappa(q, q)
+        r = (w[:, None, :] @ V)[:, 0]
+        e = mean_interval(((r * r).sum(-1) / nu).numpy(), alpha)
+        return Estimates(conditional=SNRResult.measured(e, self.exact("conditional", n_pairs, d_k, d_v, 1.0, nu), "plain",
+                                                        "plain: keys uniform on the sphere, fixed probe", probe_nu=nu))
 
 
 def kernel_memory(kernel: str, *, tau=None, p=None, s=None, m=None) -> Memory:
