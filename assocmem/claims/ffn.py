@@ -17,8 +17,8 @@ from impl.estimators.snr import estimate_snr
 from impl.memories.ffn import FFNMemory
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.memories.memory", "impl.estimators.snr",
-           "impl.estimators.stats")
+MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.memories.solu", "impl.memories.memory",
+           "impl.estimators.snr", "impl.estimators.stats")
 
 
 

@@ -21,7 +21,7 @@ from impl.memories import linear as linear_memory
 from impl.numerics.device import generator, resolve_device, resolve_dtype, unit_roundoff
 from theory import snr_linear as th
 
-MEMORY = ("impl.memories.linear", "impl.estimators.sampling")  # what the identity claims run through
+MEMORY = ("impl.memories.linear", "impl.memories.memory", "impl.estimators.sampling")  # what the identity claims run through
 MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.memories.memory", "impl.estimators.snr",
                     "impl.estimators.stats")
 LINEAR = linear_memory.LinearMemory()
