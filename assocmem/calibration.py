@@ -51,12 +51,15 @@ def _seed(base: int, i: int) -> int:
 
 
 def standard_error(res: registry.Result) -> float | None:
-    """The standard error behind a symmetric t interval [lo, hi] at ``level`` from ``n`` samples (n - 1 degrees of
+    """The result's standard error (``Result.se``, which every SNR check carries); for a result without one, the
+    standard error behind its symmetric t interval [lo, hi] at ``level`` from ``n`` samples (n - 1 degrees of
     freedom); None when the result carries no such interval (nothing sampled, or an asymmetric interval)."""
     from impl.estimators.stats import critical_value
 
     if None in (res.lo, res.hi, res.level, res.n, res.estimate) or not res.n or res.n < 2:
         return None
+    if res.se is not None:
+        return res.se
     half = (res.hi - res.lo) / 2
     centre = (res.hi + res.lo) / 2
     if not math.isfinite(half) or abs(centre - res.estimate) > 1e-9 * max(abs(res.estimate), half, 1e-300):

@@ -1,11 +1,15 @@
-"""Shared building blocks for claim checks: turn an interval or an error into a ``Result``."""
+"""Shared building blocks for claim checks: turn an interval or an error into a ``Result`` (``snr``: an estimator's
+SNR^{-1} result, through ``statistical``)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from assocmem.registry import Result
 from impl.estimators.stats import Estimate, detectable
+
+if TYPE_CHECKING:
+    from impl.memories.memory import SNRResult
 
 
 def statistical(claim_id: str, params: Mapping[str, Any], seed: int, theory: float, est: Estimate,
@@ -16,7 +20,7 @@ def statistical(claim_id: str, params: Mapping[str, Any], seed: int, theory: flo
     power_note = f"detects a {detectable(est.se, alpha, 0.99) / abs(theory):.2%} discrepancy with 99% power" if theory else ""
     return Result(
         claim=claim_id, params=dict(params), seed=seed, passed=bool(est.contains(theory)), theory=float(theory),
-        estimate=est.value, lo=est.lo, hi=est.hi, level=est.level, n=est.n,
+        estimate=est.value, lo=est.lo, hi=est.hi, level=est.level, n=est.n, se=est.se,
         note="; ".join(x for x in (note, power_note) if x), extra=extra,
     )
 
@@ -35,3 +39,11 @@ def approximation(claim_id: str, params: Mapping[str, Any], seed: int | None, ex
     rel = abs(approx / exact - 1) if exact else float("inf")
     return Result(claim=claim_id, params=dict(params), seed=seed, passed=bool(rel <= rel_tol), theory=float(approx),
                   estimate=float(exact), lo=lo, hi=hi, error=rel, tolerance=rel_tol, note=note, extra=extra)
+
+
+def snr(claim_id: str, params: Mapping[str, Any], seed: int, result: SNRResult, theory: float | None = None,
+        note: str | None = None, **extra) -> Result:
+    """An SNR^{-1} claim: ``statistical`` on the estimator's result (impl.memories.memory.SNRResult): pass iff
+    ``theory`` (default the result's own exact value) lies in its interval; the note defaults to the result's."""
+    return statistical(claim_id, params, seed, result.exact if theory is None else theory, result.interval(),
+                       note=result.note if note is None else note, **extra)

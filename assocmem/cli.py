@@ -382,8 +382,8 @@ def _backend_options(p, *, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from assocmem import catalogue, report
-    from impl.estimators.snr_kernel import KERNELS, MODES
-    from impl.estimators.snr_linear import CONVENTIONS
+    from impl.estimators.snr_kernel import KERNELS
+    from impl.memories.memory import CONVENTIONS, SAMPLERS as MODES
     from impl.memories.ffn import ACTIVATIONS
     from impl.tasks.models import MODELS
     from impl.tasks.train import TASKS

@@ -64,7 +64,8 @@ class Result:
     """The outcome of one check of one claim at one parameter point.
 
     Statistical checks fill ``estimate``, ``lo``, ``hi`` (a calibrated interval at ``level`` = 1 - alpha),
-    ``n`` (Monte Carlo sample size) and ``theory`` (the exact value the interval must contain).
+    ``n`` (Monte Carlo sample size), ``se`` (the estimate's standard error, where the check has one; calibration
+    uses it) and ``theory`` (the exact value the interval must contain).
     Identity checks fill ``error`` (measured, e.g. max abs difference) and ``tolerance`` (derived from round-off).
     Approximation checks fill ``theory`` (the approximate formula, e.g. the paper's N/d_k), ``estimate`` (the exact
     or measured value, with ``lo``/``hi`` when measured), ``error`` (relative departure) and ``tolerance``.
@@ -88,6 +89,7 @@ class Result:
     extra: Mapping[str, Any] = field(default_factory=dict)
     inconclusive: bool = False
     not_run: bool = False
+    se: float | None = None
 
     def row(self) -> dict[str, Any]:
         """A flat dict for CSV: params first, then the numbers."""

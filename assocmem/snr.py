@@ -9,11 +9,13 @@ fields, set to null, and its note says why.
 
 from __future__ import annotations
 
-import math
 import textwrap
 from dataclasses import asdict, dataclass
 
 from assocmem import numbers
+from impl.estimators.snr import estimate_snr
+from impl.memories import catalog
+from impl.memories.memory import Memory, SNRResult
 
 SCHEMA = "assocmem.snr/1"
 QUANTITY = "SNR^-1 = E_others ||r||^2 / (c^2 ||v_i||^2), S k_i = c v_i + r (paper Eq. 4); larger is worse"
@@ -50,81 +52,29 @@ class Config:
     activation: str | None = None
 
 
-def _entry(estimate=None, lo=None, hi=None, level=None, n=None, exact=None, method="", note="", details=None) -> dict:
-    inside = None if (exact is None or lo is None or hi is None) else bool(lo <= exact <= hi)
-    return {"estimate": estimate, "lo": lo, "hi": hi, "level": level, "n": n, "exact": exact, "inside": inside,
-            "method": method, "note": note, "details": details or {}}
+def _entry(r: SNRResult) -> dict:
+    """One convention's result in the schema (a view of ``impl.memories.memory.SNRResult``)."""
+    return {"estimate": r.estimate, "lo": r.lo, "hi": r.hi, "level": r.level, "n": r.n, "exact": r.exact,
+            "inside": r.inside, "method": r.method, "note": r.note, "details": dict(r.details)}
 
 
-def _linear(cfg: Config) -> tuple[dict, dict]:
-    from impl.estimators.snr_linear import CONVENTIONS, estimate_linear_snr
-
-    conventions = cfg.conventions or CONVENTIONS
-    out = {}
-    if cfg.conventions is None and (cfg.d_k <= 2 or cfg.d_v <= 2):
-        conventions = tuple(c for c in conventions if c != "probe_averaged")
-        out["probe_averaged"] = _entry(note="infinite for d_k <= 2 or d_v <= 2 (E[1/chi^2_d] needs d > 2): not estimated")
-    res = estimate_linear_snr(cfg.n_pairs, cfg.d_k, cfg.d_v, cfg.trials, cfg.seed, device=cfg.device, dtype=cfg.dtype,
-                              alpha=cfg.alpha, conventions=conventions)
-    for conv in conventions:
-        r = res[conv]
-        e = r["estimate"]
-        details = {k: r[k] for k in ("kappa", "nu") if k in r}
-        out[conv] = _entry(e.value, e.lo, e.hi, e.level, e.n, r["theory"], "plain", r.get("note", ""), details)
-    extra = {"paper_asymptote": {"formula": "N/d_k", "value": cfg.n_pairs / cfg.d_k}, "cos_proxy": None}
-    if "cos" in res:
-        c = res["cos"]["estimate"]
-        typical = (cfg.n_pairs - 1) / cfg.d_k
-        extra["cos_proxy"] = {"estimate": c.value, "lo": c.lo, "hi": c.hi, "level": c.level, "n": c.n,
-                              "proxy": 1 / math.sqrt(1 + typical),
-                              "note": "mean over probes of cos(o_i, v_i) against 1/sqrt(1 + SNR^-1), typical convention"}
-    return out, extra
-
-
-def _kernel(cfg: Config) -> dict:
-    from impl.estimators.snr_kernel import CONVENTIONS, estimate_kernel_snr
-
-    extra = {k: getattr(cfg, k) for k in ("tau", "p", "s", "m") if getattr(cfg, k) is not None}
-    res = estimate_kernel_snr(cfg.kernel, cfg.n_pairs, cfg.d_k, cfg.d_v, cfg.trials, cfg.seed, device=cfg.device,
-                              dtype=cfg.dtype, alpha=cfg.alpha, mode=cfg.mode or "auto",
-                              conventions=cfg.conventions or CONVENTIONS, **extra)
-    return {conv: _from_estimator(r) for conv, r in res.items()}
-
-
-def _ffn(cfg: Config) -> dict:
-    from impl.memories.ffn import FFN_CONVENTIONS, estimate_ffn_snr
-
-    res = estimate_ffn_snr(cfg.activation, cfg.n_pairs, cfg.d_k, cfg.d_v, cfg.trials, cfg.seed, device=cfg.device,
-                           dtype=cfg.dtype, alpha=cfg.alpha)
-    return {conv: _from_estimator(res[conv]) for conv in (cfg.conventions or FFN_CONVENTIONS)}
-
-
-def _from_estimator(r: dict) -> dict:
-    """A kernel or FFN estimator's convention dict in the common schema (its other fields go to ``details``)."""
-    est = r.get("estimate")
-    if isinstance(est, dict):  # some estimators nest the interval
-        r = {**r, **{k: est.get(k2) for k, k2 in (("lo", "lo"), ("hi", "hi"), ("level", "level"), ("n", "n"))}}
-        est = est.get("value")
-    known = {"estimate", "lo", "hi", "level", "n", "theory", "mode_used", "note", "infinite"}
-    details = {k: v for k, v in r.items() if k not in known}
-    return _entry(est, r.get("lo"), r.get("hi"), r.get("level"), r.get("n"), r.get("theory"),
-                  r.get("mode_used", ""), r.get("note", ""), details)
+def memory(cfg: Config) -> Memory:
+    """The memory the configuration names (impl.memories.catalog)."""
+    return catalog.make(cfg.memory, kernel=cfg.kernel, tau=cfg.tau, p=cfg.p, s=cfg.s, m=cfg.m,
+                        activation=cfg.activation)
 
 
 def run(cfg: Config) -> dict:
     """The result in the common schema: {schema, quantity, memory, parameters, conventions, paper_asymptote,
-    cos_proxy}."""
-    extra = {"paper_asymptote": None, "cos_proxy": None}
-    if cfg.memory == "linear":
-        conv, extra = _linear(cfg)
-    elif cfg.memory == "kernel":
-        conv = _kernel(cfg)
-    else:
-        conv = _ffn(cfg)
+    cos_proxy}: a view of ``impl.estimators.snr.estimate_snr`` and the memory's ``summary``."""
+    mem = memory(cfg)
+    res = estimate_snr(mem, cfg.n_pairs, cfg.d_k, cfg.d_v, cfg.trials, cfg.seed, conventions=cfg.conventions,
+                       sampler=cfg.mode or "auto", alpha=cfg.alpha, device=cfg.device, dtype=cfg.dtype)
     params = {k: v for k, v in asdict(cfg).items() if k not in ("memory", "conventions")}
     params["level"] = 1 - cfg.alpha
     return {"schema": SCHEMA, "quantity": QUANTITY, "memory": cfg.memory, "parameters": params,
-            "conventions": conv, **extra}
+            "conventions": {c: _entry(r) for c, r in res.items()},
+            **mem.summary(res, cfg.n_pairs, cfg.d_k, cfg.d_v)}
 
 
 def _wrap(text: str, indent: str) -> list[str]:
@@ -134,13 +84,13 @@ def _wrap(text: str, indent: str) -> list[str]:
 def text(res: dict) -> str:
     """A table for people: one row per convention, then the notes, wrapped."""
     p = res["parameters"]
-    what = {"linear": "linear memory", "kernel": f"kernel memory, kernel {p['kernel']}",
-            "ffn": f"FFN memory, activation {p['activation']}"}[res["memory"]]
+    mem = memory(Config(memory=res["memory"], **{k: v for k, v in p.items() if k != "level"}))
+    what = mem.title()
     kparams = ", ".join(f"{k} = {p[k]:g}" for k in ("tau", "p", "s", "m") if p.get(k) is not None)
     lines = [f"{what}{', ' + kparams if kparams else ''}: retrieval SNR⁻¹ = E‖r‖² / (c² ‖v_i‖²) (larger is worse), "
              "Monte Carlo against exact",
              f"N = {p['n_pairs']}, d_k = {p['d_k']}, d_v = {p['d_v']}, trials = {p['trials']}, seed = {p['seed']}, "
-             f"{p['device']}/{p['dtype']}" + (f", mode {p['mode'] or 'auto'}" if res["memory"] == "kernel" else "")
+             f"{p['device']}/{p['dtype']}" + (f", mode {p['mode'] or 'auto'}" if mem.reports_mode else "")
              + f"; intervals at level {p['level']:.10g} (--alpha {p['alpha']:g})",
              "",
              f"{'convention':24s} {'SNR⁻¹ estimate':>15s}  {'interval':24s} {'exact':>11s}  inside",

@@ -3,7 +3,7 @@
 Job 1 (all probes, ``snr_samples``): per trial, write N pairs and probe every stored key, in log space:
 G = K K^T / tau, weights exp(G - log c_i), R = W V. Minimal flop count: the two products, 2 N^2 d_k + 2 N^2 d_v
 per trial (the N^2 exponentials and the sampling are overhead, not counted).
-Job 2 (``estimate_kernel_snr``, typical convention, plain mode): per trial, N - 1 fresh other pairs against one
+Job 2 (``estimate_snr`` of the exp ``KernelMemory``, typical convention, plain mode): per trial, N - 1 fresh other pairs against one
 probe: 2 (N - 1)(d_k + d_v) flops; matrix-vector bound by nature, so its fraction of GEMM throughput is low.
 Naive reference for job 1: a Python loop over probes (one matrix-vector product, exp and weighted sum per probe),
 timed on 256 probes and scaled linearly to N (said in the note).
@@ -17,7 +17,8 @@ import time
 import torch
 
 from benchmarks._common import best_time, row
-from impl.estimators.snr_kernel import estimate_kernel_snr
+from impl.estimators.snr import estimate_snr
+from impl.memories.kernel import KernelMemory
 from impl.memories.kernel import snr_samples
 
 
@@ -52,10 +53,10 @@ def run(quick: bool = False, device: str = "cpu") -> list[dict]:
                         note=f"per trial (N = {n} probes); naive: Python loop over probes, timed on "
                              f"{64 if quick else 256} probes and scaled to N"))
         trials = 20 if quick else 100
-        secs2 = best_time(lambda: estimate_kernel_snr("exp", n, d_k, d_v, trials, 0, tau=tau, dtype=dtype, mode="plain",
-                                                      conventions=("typical",), device=device),
+        secs2 = best_time(lambda: estimate_snr(KernelMemory("exp", tau=tau), n, d_k, d_v, trials, 0, dtype=dtype,
+                                               sampler="plain", conventions=("typical",), device=device),
                           repeats=1, device=device)
-        rows.append(row("estimate_kernel_snr exp, typical, plain", dtype, device,
+        rows.append(row("estimate_snr exp, typical, plain", dtype, device,
                         {"N": n, "d_k": d_k, "d_v": d_v, "tau": tau, "trials": trials}, secs2,
                         2 * (n - 1) * (d_k + d_v) * trials, speedup=None,
                         note="whole call incl. float64 CPU sampling and cast; matrix-vector bound (one probe per trial)"))

@@ -1,4 +1,4 @@
-"""Benchmark: the linear-memory Monte Carlo SNR estimator (``impl.estimators.snr_linear.all_probe_trials``).
+"""Benchmark: the linear-memory Monte Carlo SNR estimator (``impl.memories.linear.all_probe_trials``).
 
 The job: per trial, write a memory of N pairs and read all N probes. Its minimal flop count is that of the two
 matrix products S = V^T K and O = K S^T: 4 N d_k d_v per trial (sampling and the O(N d) elementwise work are
@@ -15,7 +15,7 @@ import time
 import torch
 
 from benchmarks._common import best_time, row
-from impl.estimators.snr_linear import all_probe_trials, probe_statistics
+from impl.memories.linear import all_probe_trials, probe_statistics
 from impl.numerics.device import generator
 
 

@@ -170,7 +170,7 @@ def deltaformer_rows(quick):
 
 
 def snr_rows(quick):
-    from impl.estimators.snr_linear import all_probe_trials
+    from impl.memories.linear import all_probe_trials
     from impl.numerics.device import generator
 
     n, d = (1024, 128) if quick else (4096, 256)

@@ -29,6 +29,20 @@ def test_standard_error_is_recovered_from_the_interval():
     assert calibration.standard_error(asym) is None
 
 
+def test_a_checks_standard_error_is_carried_not_rebuilt():
+    """checks.statistical records the estimator's own standard error on the Result; calibration uses that one (the
+    ratio interval's delta-method se here, which no symmetric-interval arithmetic is asked to recover)."""
+    from assocmem import checks
+    from impl.estimators.stats import ratio_interval
+
+    e = ratio_interval([1.0, 2.5, 4.0, 7.5, 16.0], [1.0, 2.0, 2.0, 3.0, 5.0], alpha=1e-3)
+    r = checks.statistical("x", {}, 0, 2.0, e)
+    assert r.se == e.se
+    assert calibration.standard_error(r) == e.se
+    skewed = Result(claim="x", params={}, seed=0, passed=True, estimate=1.0, lo=0.0, hi=3.0, level=0.95, n=10, se=0.5)
+    assert calibration.standard_error(skewed) == 0.5  # carried: used even where the interval is not symmetric
+
+
 def test_coverage_row_accepts_a_calibrated_interval():
     z = np.random.default_rng(0).standard_t(999, size=4000)
     for alpha in (0.05, 0.01):

@@ -59,3 +59,26 @@ def test_paths_named_in_the_readme_and_docs_exist():
     missing = [p for p in sorted(named) if "*" not in p and "<" not in p and not (ROOT / p).exists()
                and not p.startswith(("reports/scratch", "reports/evidence"))]
     assert not missing, missing
+
+
+def test_the_readme_worked_examples_run(monkeypatch):
+    """The README's two worked examples (a claim; a new memory and its claim family), executed as written: each
+    registers its claims, each claim holds at its first grid point and its mutant is rejected at its power point."""
+    from assocmem import registry
+
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Adding a claim (worked example)"):text.index("## What the current report finds")]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
+    assert len(blocks) == 2
+    registry.claims()  # discover the suite's claims first
+    monkeypatch.setattr(registry, "_CLAIMS", dict(registry._CLAIMS))  # the examples' claims stay in this test
+    before = set(registry._CLAIMS)
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {"__name__": "readme_example"})
+    added = [registry.get(cid) for cid in sorted(set(registry._CLAIMS) - before)]
+    assert [c.id for c in added] == ["C4.my_ratio", "C9.affine.conditional", "C9.affine.typical"]
+    for c in added:
+        held = c.run(dict(c.grid[0]), 1)
+        assert held.passed, (c.id, held)
+        caught = c.mutant(dict(c.power_grid[0]), 1)
+        assert not caught.passed, (c.id, caught)

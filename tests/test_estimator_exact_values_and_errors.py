@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from impl.estimators import kernel_moments as km
-from impl.estimators.snr_kernel import estimate_kernel_snr
+from snr_helpers import kernel_snr, solu_snr
 from impl.numerics.errors import InputError
 
 KEYS = ("estimate", "lo", "hi", "se", "n")
@@ -23,22 +23,22 @@ KEYS = ("estimate", "lo", "hi", "se", "n")
 def test_importance_sampling_interval_contains_the_closed_form(conv, tau, seed):
     n_pairs, d_k, d_v = 8, 4, 6
     exact = math.exp(km.log_snr_inv("exp", conv, n_pairs, d_k, d_v, tau=tau))
-    r = estimate_kernel_snr("exp", n_pairs, d_k, d_v, 4000, seed, tau=tau, mode="importance", alpha=1e-3,
+    r = kernel_snr("exp", n_pairs, d_k, d_v, 4000, seed, tau=tau, mode="importance", alpha=1e-3,
                             conventions=(conv,))[conv]
-    assert r["mode_used"] == "importance" and r["n"] == 4000
-    assert r["theory"] == pytest.approx(exact, rel=1e-12)
-    assert r["lo"] <= exact <= r["hi"], (r["lo"], exact, r["hi"])
+    assert r.method == "importance" and r.n == 4000
+    assert r.exact == pytest.approx(exact, rel=1e-12)
+    assert r.lo <= exact <= r.hi, (r.lo, exact, r.hi)
     # the interval is tight enough to mean something: half-width under 10 % of the value.
     # (The probe-norm proposal scale itself cannot be tested through the estimate: with the zero-variance proposal
     # for the other keys, each sample's dependence on the probe norm cancels exactly against the tilt's likelihood
     # ratio, so the estimate does not depend on how the probe norm is drawn.)
-    assert r["hi"] - r["lo"] < 0.2 * exact
+    assert r.hi - r.lo < 0.2 * exact
 
 
 def test_importance_sampling_is_reproducible_from_the_seed_alone():
     def run():
-        out = estimate_kernel_snr("exp", 6, 3, 5, 300, 11, tau=8.0, mode="importance", alpha=1e-3)
-        return {c: tuple(out[c].get(k) for k in KEYS) for c in out}
+        out = kernel_snr("exp", 6, 3, 5, 300, 11, tau=8.0, mode="importance", alpha=1e-3)
+        return {c: tuple(getattr(out[c], k) for k in KEYS) for c in out}
 
     state = torch.get_rng_state()
     try:
@@ -57,12 +57,12 @@ def test_solu_estimator_reports_the_exact_value_of_each_finite_convention():
     from impl.memories import solu
 
     n_pairs, d_k, d_v, beta = 6, 8, 8, 0.2
-    out = solu.estimate_solu_snr(n_pairs, d_k, d_v, 400, 5, beta=beta, alpha=1e-4,
-                                 conventions=("typical", "probe_averaged", "ratio_of_expectations"))
+    out = solu_snr(n_pairs, d_k, d_v, 400, 5, beta=beta, alpha=1e-4,
+                   conventions=("typical", "probe_averaged", "ratio_of_expectations"))
     for conv, row in out.items():
         exact = solu.theory(conv, n_pairs, d_k, d_v, beta)
-        assert row["theory"] == pytest.approx(exact, rel=1e-12), conv
-        assert row["lo"] <= exact <= row["hi"], (conv, row["lo"], exact, row["hi"])
+        assert row.exact == pytest.approx(exact, rel=1e-12), conv
+        assert row.lo <= exact <= row.hi, (conv, row.lo, exact, row.hi)
 
 
 def _raises(fn, *a, **kw):
@@ -92,9 +92,10 @@ def test_check_qkv_names_v_and_says_dtype_and_device_must_agree():
 
 
 def test_linear_theory_value_rejects_an_unknown_convention_listing_the_known_ones():
-    from impl.estimators.snr_linear import CONVENTIONS, theory_value
+    from impl.memories.linear import LinearMemory
+    from impl.memories.memory import CONVENTIONS
 
-    e = _raises(theory_value, "bogus", 8, 4, 4)
+    e = _raises(LinearMemory().exact, "bogus", 8, 4, 4)
     assert e.parameter == "convention"
     assert "'bogus'" in str(e) and all(c in str(e) for c in CONVENTIONS)
 
@@ -108,5 +109,5 @@ def test_exp_kernel_divergent_snr_names_tau(conv, tau):
 
 @pytest.mark.parametrize("alpha", [0.5, 0.0, -0.1, 1, "0.1"])
 def test_kernel_snr_rejects_alpha_outside_the_open_interval(alpha):
-    e = _raises(estimate_kernel_snr, "exp", 8, 4, 6, 10, 0, alpha=alpha)
+    e = _raises(kernel_snr, "exp", 8, 4, 6, 10, 0, alpha=alpha)
     assert e.parameter == "alpha" and repr(alpha) in str(e)

@@ -22,7 +22,10 @@ from hypothesis import strategies as st
 
 from assocmem.claims.kernels import sympy_value
 from impl.estimators import kernel_moments as km
-from impl.estimators.snr_kernel import CONVENTIONS, estimate_kernel_snr
+from impl.estimators.snr import estimate_snr
+from impl.memories.linear import LinearMemory
+from impl.memories.memory import CONVENTIONS
+from snr_helpers import kernel_snr
 from impl.estimators.stats import critical_value, mean_interval, ratio_interval
 
 ALPHA = 1e-6
@@ -69,7 +72,7 @@ def estimator_cases(draw):
 
 def _estimate(case, seed):
     kw = {k: case[k] for k in ("tau", "p", "s") if k in case}
-    return estimate_kernel_snr(case["kernel"], case["n_pairs"], case["d_k"], case["d_v"], case["trials"], seed,
+    return kernel_snr(case["kernel"], case["n_pairs"], case["d_k"], case["d_v"], case["trials"], seed,
                                mode=case["mode"], alpha=ALPHA, conventions=(case["convention"],), **kw)[case["convention"]]
 
 
@@ -77,25 +80,25 @@ def _exact(case, row, mutant=False):
     params = dict(n_pairs=case["n_pairs"], d_k=case["d_k"], d_v=case["d_v"], **{k: case[k] for k in ("tau", "p", "s") if k in case})
     fixed = case["convention"] in FIXED_PROBE
     return sympy_value(case["kernel"], "conditional" if fixed else case["convention"], params,
-                       row.get("probe_kappa"), row.get("probe_nu"), mutant=mutant)
+                       row.details.get("probe_kappa"), row.details.get("probe_nu"), mutant=mutant)
 
 
 def _check_row(case, row):
     exact = _exact(case, row)
-    assert math.isclose(row["theory"], exact, rel_tol=1e-9), (row["theory"], exact)
-    assert math.isclose(row["level"], 1 - ALPHA, rel_tol=0, abs_tol=1e-15)
+    assert math.isclose(row.exact, exact, rel_tol=1e-9), (row.exact, exact)
+    assert math.isclose(row.level, 1 - ALPHA, rel_tol=0, abs_tol=1e-15)
     want_mode = {"plain": ("plain",), "analytic": ("analytic",), "importance": ("importance",),
                  "auto": ("plain", "importance", "analytic")}[case["mode"]]
-    assert row["mode_used"] in want_mode
+    assert row.method in want_mode
     if case["mode"] == "analytic" and case["convention"] in FIXED_PROBE:  # nothing sampled: the exact value
-        assert row["n"] == 0 and row["lo"] == row["hi"] == row["estimate"] == row["theory"]
+        assert row.n == 0 and row.lo == row.hi == row.estimate == row.exact
         return exact
-    assert row["n"] == case["trials"] and row["dof"] == case["trials"] - 1
-    assert row["se"] > 0
-    width = 2 * critical_value(ALPHA, row["dof"]) * row["se"]
-    assert math.isclose(row["hi"] - row["lo"], width, rel_tol=1e-9)
-    assert math.isclose((row["hi"] + row["lo"]) / 2, row["estimate"], rel_tol=1e-9)
-    assert row["lo"] <= exact <= row["hi"], (case, row)
+    assert row.n == case["trials"] and row.dof == case["trials"] - 1
+    assert row.se > 0
+    width = 2 * critical_value(ALPHA, row.dof) * row.se
+    assert math.isclose(row.hi - row.lo, width, rel_tol=1e-9)
+    assert math.isclose((row.hi + row.lo) / 2, row.estimate, rel_tol=1e-9)
+    assert row.lo <= exact <= row.hi, (case, row)
     return exact
 
 
@@ -130,7 +133,7 @@ def test_every_mode_rejects_the_wrong_formula(case):
     row = _estimate(case, seed)
     _check_row(case, row)
     wrong = _exact(case, row, mutant=True)
-    assert not row["lo"] <= wrong <= row["hi"], f"wrong formula {wrong} inside [{row['lo']}, {row['hi']}]"
+    assert not row.lo <= wrong <= row.hi, f"wrong formula {wrong} inside [{row.lo}, {row.hi}]"
 
 
 def test_cli_importance_mode_agrees_with_the_exact_values():
@@ -217,10 +220,9 @@ def test_heavy_tail_detector_flags_tau_two_and_not_tau_twelve():
 def test_linear_estimator_uses_one_sample_per_memory():
     """probe-averaged and ratio: the per-trial means over the N probes of one memory are the i.i.d. samples
     (n = trials), recomputed here by explicit loops over the same draws."""
-    from impl.estimators.snr_linear import estimate_linear_snr
-
     n, dk, dv, trials, seed = 6, 7, 9, 50, 11
-    res = estimate_linear_snr(n, dk, dv, trials, seed, alpha=0.01, conventions=("probe_averaged", "ratio_of_expectations"))
+    res = estimate_snr(LinearMemory(), n, dk, dv, trials, seed, alpha=0.01,
+                       conventions=("probe_averaged", "ratio_of_expectations"))
     gen = torch.Generator().manual_seed(seed)
     K = torch.randn((trials, n, dk), generator=gen, dtype=torch.float64)
     V = torch.randn((trials, n, dv), generator=gen, dtype=torch.float64)
@@ -237,18 +239,16 @@ def test_linear_estimator_uses_one_sample_per_memory():
         ratio.append(sum(rs) / n)
         noise.append(sum(ns) / n)
         signal.append(sum(ss) / n)
-    for got, want in ((res["probe_averaged"]["estimate"], mean_interval(ratio, 0.01)),
-                      (res["ratio_of_expectations"]["estimate"], ratio_interval(noise, signal, 0.01))):
+    for got, want in ((res["probe_averaged"].interval(), mean_interval(ratio, 0.01)),
+                      (res["ratio_of_expectations"].interval(), ratio_interval(noise, signal, 0.01))):
         assert got.n == trials and got.dof == trials - 1 and math.isclose(got.level, 0.99)
         for f in ("value", "lo", "hi", "se"):
             assert math.isclose(getattr(got, f), getattr(want, f), rel_tol=1e-10), f
 
 
 def test_linear_conditional_estimator_redraws_the_other_pairs_per_trial():
-    from impl.estimators.snr_linear import estimate_linear_snr
-
     n, dk, dv, trials, seed = 5, 6, 4, 40, 3
-    got = estimate_linear_snr(n, dk, dv, trials, seed, alpha=0.05, conventions=("conditional",))["conditional"]
+    got = estimate_snr(LinearMemory(), n, dk, dv, trials, seed, alpha=0.05, conventions=("conditional",))["conditional"]
     gen = torch.Generator().manual_seed(seed)
     k0 = torch.randn(dk, generator=gen, dtype=torch.float64)
     v0 = torch.randn(dv, generator=gen, dtype=torch.float64)
@@ -257,8 +257,8 @@ def test_linear_conditional_estimator_redraws_the_other_pairs_per_trial():
     c = float(k0 @ k0)
     x = [float(((V[t] * (K[t] @ k0)[:, None]).sum(0)).square().sum()) / (c * c * float(v0 @ v0)) for t in range(trials)]
     want = mean_interval(x, 0.05)
-    e = got["estimate"]
-    assert e.n == trials and got["kappa"] == pytest.approx(c, rel=1e-12)
+    e = got.interval()
+    assert e.n == trials and got.details["kappa"] == pytest.approx(c, rel=1e-12)
     assert e.value == pytest.approx(want.value, rel=1e-10) and e.se == pytest.approx(want.se, rel=1e-10)
     assert e.hi - e.lo == pytest.approx(want.hi - want.lo, rel=1e-10)
 

@@ -52,9 +52,9 @@ def test_changed_code_makes_a_record_stale_and_names_the_module(evdir, monkeypat
     evidence.run_job(job, _opts())
     real = cache.module_fingerprint
     monkeypatch.setattr(cache, "module_fingerprint",
-                        lambda m: "edited" if m == "impl.estimators.snr_linear" else real(m))
+                        lambda m: "edited" if m == "impl.estimators.snr" else real(m))
     st = evidence.status(JOB)
-    assert st.state == "stale" and "impl.estimators.snr_linear" in st.detail and st.record is not None
+    assert st.state == "stale" and "impl.estimators.snr" in st.detail and st.record is not None
 
 
 @pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"", lambda b: b"[1, 2]",

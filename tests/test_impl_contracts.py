@@ -22,11 +22,12 @@ def test_swap_batch_names_n_when_too_few_slots():
 
 
 def test_sphere_snr_names_d_v():
-    from impl.estimators.snr_sphere import estimate_sphere_snr
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.kernel import SphereMemory
 
     for bad in (0, 2.5):
         with pytest.raises(InputError) as err:
-            estimate_sphere_snr(4, 3, bad, 1.0, 10, 0)
+            estimate_snr(SphereMemory(1.0), 4, 3, bad, 10, 0)
         assert err.value.parameter == "d_v"
 
 
@@ -97,10 +98,10 @@ def test_performer_extra_noise_matches_derivation(kind):
 
 
 def test_solu_ffn_glu_error_says_what_is_allowed():
-    from impl.memories.ffn import estimate_ffn_snr
+    from impl.memories.ffn import FFNMemory
 
     with pytest.raises(InputError) as err:
-        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
+        FFNMemory("solu", glu=True)
     assert err.value.parameter == "glu"
     # InputError's contract: one line naming the parameter and what is allowed (glu must be False for solu)
     msg = str(err.value)
@@ -108,9 +109,10 @@ def test_solu_ffn_glu_error_says_what_is_allowed():
 
 
 def test_solu_snr_names_n_pairs():
-    from impl.memories.solu import estimate_solu_snr
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.solu import SoLUMemory
 
     for bad in (1, 2.0):
         with pytest.raises(InputError) as err:
-            estimate_solu_snr(bad, 4, 4, 10, 0)
+            estimate_snr(SoLUMemory(), bad, 4, 4, 10, 0)
         assert err.value.parameter == "n_pairs"

@@ -8,7 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from impl.estimators import kernel_moments as km
-from impl.estimators.snr_kernel import CONVENTIONS, KERNELS, estimate_kernel_snr
+from impl.estimators.snr_kernel import KERNELS
+from impl.memories.memory import CONVENTIONS
+from snr_helpers import ffn_snr, kernel_snr
 from impl.memories.kernel import kernel_read, kernel_read_log, snr_samples, softmax_read
 from impl.memories.kernels import log_kernel, performer_kernel, performer_omega
 from impl.numerics.errors import InputError
@@ -25,7 +27,7 @@ def test_bad_input_names_parameter(kw, name):
     args = dict(kernel="linear", n_pairs=8, d_k=4, d_v=4, trials=10, seed=0)
     args.update(kw)
     with pytest.raises(InputError) as err:
-        estimate_kernel_snr(**args)
+        kernel_snr(**args)
     assert err.value.parameter == name
 
 
@@ -38,15 +40,15 @@ def test_bad_input_names_parameter(kw, name):
 def test_divergent_moment_raises_with_condition(kernel, kw, conv, needle):
     d_v = 2 if kernel == "linear" else 8
     with pytest.raises(InputError) as err:
-        estimate_kernel_snr(kernel, 8, 6, d_v, 10, 0, conventions=(conv,), **kw)
+        kernel_snr(kernel, 8, 6, d_v, 10, 0, conventions=(conv,), **kw)
     assert needle in str(err.value)
 
 
 def test_divergent_convention_reported_not_nan_when_all_requested():
-    res = estimate_kernel_snr("exp", 8, 6, 8, 10, 0, tau=2.0)
-    assert res["ratio_of_expectations"]["infinite"] and "estimate" not in res["ratio_of_expectations"]
-    assert "tau > 4" in res["ratio_of_expectations"]["note"]
-    assert all(math.isfinite(res[c]["estimate"]) for c in ("conditional", "probe_averaged", "typical"))
+    res = kernel_snr("exp", 8, 6, 8, 10, 0, tau=2.0)
+    assert res["ratio_of_expectations"].method == "none" and res["ratio_of_expectations"].estimate is None
+    assert "tau > 4" in res["ratio_of_expectations"].note
+    assert all(math.isfinite(res[c].estimate) for c in ("conditional", "probe_averaged", "typical"))
 
 
 def test_log_space_never_overflows():
@@ -58,8 +60,8 @@ def test_log_space_never_overflows():
     x = snr_samples("exp", K, V, tau=1.0)
     assert torch.isfinite(x).all()
     for dtype in ("float64", "float32"):
-        res = estimate_kernel_snr("exp", 64, 1024, 8, 20, 0, tau=1.0, dtype=dtype, conventions=("typical",))
-        assert math.isfinite(res["typical"]["estimate"]) and math.isfinite(res["typical"]["theory"])
+        res = kernel_snr("exp", 64, 1024, 8, 20, 0, tau=1.0, dtype=dtype, conventions=("typical",))
+        assert math.isfinite(res["typical"].estimate) and math.isfinite(res["typical"].exact)
     assert torch.isfinite(softmax_read(K, V, K)).all()
 
 
@@ -88,24 +90,24 @@ def test_numeric_closed_forms_agree_with_sympy(kernel, conv, n, d_k, d_v, tau, p
 
 
 def test_auto_mode_detects_heavy_tail_and_says_so():
-    res = estimate_kernel_snr("exp", 256, 64, 16, 200, 3, tau=2.0, conventions=("typical", "probe_averaged"))
+    res = kernel_snr("exp", 256, 64, 16, 200, 3, tau=2.0, conventions=("typical", "probe_averaged"))
     for conv in ("typical", "probe_averaged"):
         r = res[conv]
-        assert r["mode_used"] == "importance" and not r["plain_reliable"]
-        assert "cannot resolve" in r["note"]
-        assert r["lo"] <= r["theory"] <= r["hi"]
-    plain = estimate_kernel_snr("exp", 256, 64, 16, 200, 3, tau=2.0, mode="plain", conventions=("typical",))["typical"]
-    assert "WARNING" in plain["note"]
+        assert r.method == "importance" and not r.details["plain_reliable"]
+        assert "cannot resolve" in r.note
+        assert r.lo <= r.exact <= r.hi
+    plain = kernel_snr("exp", 256, 64, 16, 200, 3, tau=2.0, mode="plain", conventions=("typical",))["typical"]
+    assert "WARNING" in plain.note
 
 
 def test_auto_mode_keeps_plain_where_reliable():
-    r = estimate_kernel_snr("exp", 32, 8, 8, 500, 0, tau=8.0, conventions=("conditional",))["conditional"]
-    assert r["mode_used"] == "plain" and r["plain_reliable"]
+    r = kernel_snr("exp", 32, 8, 8, 500, 0, tau=8.0, conventions=("conditional",))["conditional"]
+    assert r.method == "plain" and r.details["plain_reliable"]
 
 
 def test_analytic_mode_is_exact_for_conditional():
-    r = estimate_kernel_snr("relu", 32, 8, 8, 100, 0, mode="analytic", conventions=("conditional",))["conditional"]
-    assert r["estimate"] == r["theory"] and r["n"] == 0 and "nothing sampled" in r["note"]
+    r = kernel_snr("relu", 32, 8, 8, 100, 0, mode="analytic", conventions=("conditional",))["conditional"]
+    assert r.estimate == r.exact and r.n == 0 and "nothing sampled" in r.note
 
 
 def test_performer_inputs():
@@ -123,7 +125,7 @@ def test_performer_and_sphere_bad_input():
         performer_estimates,
         performer_memory_noise,
     )
-    from impl.estimators.snr_sphere import estimate_sphere_snr
+    from impl.memories.kernel import SphereMemory
 
     x = torch.zeros(3, dtype=torch.float64)
     with pytest.raises(InputError) as err:
@@ -136,7 +138,7 @@ def test_performer_and_sphere_bad_input():
         performer_memory_noise(x, 4, "positive", 2.0, 10, 0)  # E_k Var diverges at tau <= 2
     assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
     with pytest.raises(InputError) as err:
-        estimate_sphere_snr(8, 4, 4, 0.0, 10, 0)
+        SphereMemory(0.0)
     assert err.value.parameter == "b"
 
 
@@ -146,12 +148,10 @@ def test_performer_and_sphere_bad_input():
     (dict(n_pairs=1), "n_pairs"),
 ])
 def test_ffn_bad_input(kw, name):
-    from impl.memories.ffn import estimate_ffn_snr
-
     args = dict(activation_name="relu", n_pairs=16, d_k=4, d_v=4, trials=10, seed=0)
     args.update(kw)
     with pytest.raises(InputError) as err:
-        estimate_ffn_snr(**args)
+        ffn_snr(**args)
     assert err.value.parameter == name
 
 
@@ -168,13 +168,13 @@ def test_ffn_relu_equals_relu_kernel_memory():
 
 def test_performer_kernel_needs_m_and_tau_above_2():
     with pytest.raises(InputError) as err:
-        estimate_kernel_snr("performer_trig", 8, 4, 4, 10, 0, tau=16.0)
+        kernel_snr("performer_trig", 8, 4, 4, 10, 0, tau=16.0)
     assert err.value.parameter == "m"
     with pytest.raises(InputError) as err:
-        estimate_kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=2.0, m=4)
+        kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=2.0, m=4)
     assert err.value.parameter == "tau" and "tau > 2" in str(err.value)
     with pytest.raises(InputError) as err:
-        estimate_kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=8.0, m=0)
+        kernel_snr("performer_positive", 8, 4, 4, 10, 0, tau=8.0, m=0)
     assert err.value.parameter == "m"
-    res = estimate_kernel_snr("performer_trig", 8, 4, 8, 200, 0, tau=16.0, m=4)
-    assert res["conditional"]["mode_used"] == "plain" and "estimate" not in res["probe_averaged"]
+    res = kernel_snr("performer_trig", 8, 4, 8, 200, 0, tau=16.0, m=4)
+    assert res["conditional"].method == "plain" and res["probe_averaged"].estimate is None

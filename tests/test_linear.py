@@ -10,16 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from impl.estimators.sampling import orthonormal_keys
-from impl.estimators.snr_linear import (
-    CONVENTIONS,
-    decoding_accuracy,
-    estimate_linear_snr,
-    theory_value,
-)
+from impl.estimators.snr import estimate_snr
+from impl.estimators.snr_linear import decoding_accuracy
 from impl.memories import linear as linear_memory
+from impl.memories.memory import CONVENTIONS
 from impl.numerics.device import generator
 from impl.numerics.errors import InputError
 from theory import snr_linear as th
+
+LINEAR = linear_memory.LinearMemory()
 
 
 @given(n=st.integers(1, 20), dk=st.integers(1, 9), dv=st.integers(1, 9), seed=st.integers(0, 2**31 - 1))
@@ -41,7 +40,7 @@ def test_numpy_and_torch_memories_agree(n, dk, dv, seed):
        kappa=st.floats(0.01, 1e4), nu=st.floats(0.01, 1e4))
 def test_numeric_theory_mirror_equals_sympy_derivation(conv, n, dk, dv, kappa, nu):
     expr = th.snr_inv(conv).subs({th.N: n, th.d_k: dk, th.d_v: dv, th.kappa: kappa, th.nu: nu})
-    assert math.isclose(float(expr), theory_value(conv, n, dk, dv, kappa, nu), rel_tol=1e-12)
+    assert math.isclose(float(expr), LINEAR.exact(conv, n, dk, dv, kappa, nu), rel_tol=1e-12)
 
 
 def test_documented_values_at_d16_n64():
@@ -63,20 +62,24 @@ def test_orthonormal_keys_are_orthonormal_and_refuse_overfull():
     (dict(n_pairs=4, d_k=-1, d_v=4, trials=10), "d_k"),
     (dict(n_pairs=4, d_k=4, d_v=0, trials=10), "d_v"),
     (dict(n_pairs=4, d_k=4, d_v=4, trials=1), "trials"),
-    (dict(n_pairs=4, d_k=2, d_v=8, trials=10), "d_k"),  # probe-averaged moment diverges at d <= 2
+    (dict(n_pairs=4, d_k=2, d_v=8, trials=10, conventions=("probe_averaged",)), "d_k"),  # diverges at d <= 2
     (dict(n_pairs=4, d_k=8, d_v=8, trials=10, dtype="float8"), "dtype"),
     (dict(n_pairs=4, d_k=8, d_v=8, trials=10, device="tpu"), "device"),
     (dict(n_pairs=4.5, d_k=8, d_v=8, trials=10), "n_pairs"),
 ])
 def test_bad_input_names_the_parameter(kwargs, param):
     with pytest.raises(InputError) as err:
-        estimate_linear_snr(seed=0, **kwargs)
+        estimate_snr(LINEAR, seed=0, **kwargs)
     assert err.value.parameter == param and "\n" not in str(err.value)
 
 
 def test_divergent_convention_can_be_skipped():
-    res = estimate_linear_snr(8, 2, 2, 50, 0, conventions=("ratio_of_expectations", "typical"))
+    res = estimate_snr(LINEAR, 8, 2, 2, 50, 0, conventions=("ratio_of_expectations", "typical"))
     assert set(res) >= {"ratio_of_expectations", "typical"}
+    every = estimate_snr(LINEAR, 8, 2, 2, 50, 0)  # all conventions: the divergent one is reported, not estimated
+    assert every["probe_averaged"].estimate is None and "d > 2" in every["probe_averaged"].note
+    finite = estimate_snr(LINEAR, 8, 2, 2, 50, 0, conventions=("conditional", "ratio_of_expectations", "typical"))
+    assert all(every[c] == finite[c] for c in finite)  # the divergent one draws nothing
 
 
 def test_non_finite_input_is_refused():
@@ -93,19 +96,19 @@ def test_decoding_accuracy_falls_with_load():
 
 
 def test_same_seed_same_numbers_and_devices_see_same_data():
-    a = estimate_linear_snr(16, 8, 8, 20, 5)
-    b = estimate_linear_snr(16, 8, 8, 20, 5)
-    assert all(a[c]["estimate"] == b[c]["estimate"] for c in a)
-    f32 = estimate_linear_snr(16, 8, 8, 20, 5, dtype="float32")
-    assert math.isclose(f32["typical"]["estimate"].value, a["typical"]["estimate"].value, rel_tol=1e-4)
+    a = estimate_snr(LINEAR, 16, 8, 8, 20, 5)
+    b = estimate_snr(LINEAR, 16, 8, 8, 20, 5)
+    assert all(a[c] == b[c] for c in a)
+    f32 = estimate_snr(LINEAR, 16, 8, 8, 20, 5, dtype="float32")
+    assert math.isclose(f32["typical"].estimate, a["typical"].estimate, rel_tol=1e-4)
 
 
 @pytest.mark.cuda
 def test_cuda_estimator_matches_cpu():
-    a = estimate_linear_snr(32, 16, 16, 40, 3)
-    b = estimate_linear_snr(32, 16, 16, 40, 3, device="cuda")
+    a = estimate_snr(LINEAR, 32, 16, 16, 40, 3)
+    b = estimate_snr(LINEAR, 32, 16, 16, 40, 3, device="cuda")
     for c in CONVENTIONS:
-        assert math.isclose(a[c]["estimate"].value, b[c]["estimate"].value, rel_tol=1e-9), c
+        assert math.isclose(a[c].estimate, b[c].estimate, rel_tol=1e-9), c
 
 
 @pytest.mark.slow

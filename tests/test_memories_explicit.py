@@ -62,7 +62,11 @@ def test_performer_features_reproduce_their_definition(kind):
 
 
 def test_bad_input_names_the_parameter():
-    from impl.estimators.snr_performer import estimate_performer_snr
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.kernel import PerformerMemory
+
+    def estimate_performer_snr(kind, n_pairs, d_k, d_v, trials, seed, *, tau, m):
+        return estimate_snr(PerformerMemory(kind, tau=tau, m=m), n_pairs, d_k, d_v, trials, seed)
 
     X = torch.zeros((2, 3), dtype=torch.float64)
     cases = [

@@ -7,7 +7,9 @@ import pytest
 import torch
 
 from impl.estimators import multihead as mh
+from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import kernel_read, softmax_read
+from impl.memories.multihead import MultiHeadLinearMemory
 from impl.numerics.errors import InputError
 
 
@@ -39,7 +41,7 @@ def test_each_head_reads_its_own_blocks():
 
 def test_heads_must_divide_the_width():
     with pytest.raises(InputError, match="h"):
-        mh.estimate_multihead_snr_linear(16, 32, 32, 3, 10, 1)
+        estimate_snr(MultiHeadLinearMemory(3), 16, 32, 32, 10, 1)
     with pytest.raises(InputError, match="memory"):
         mh.multihead_recall(16, 32, 32, (1, 2), 5, 1, memories=("rnn",))
 

@@ -73,7 +73,7 @@ def test_cache_key_changes_with_code_fingerprint(monkeypatch):
 
 
 def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
-    """Changing impl.estimators.snr_linear changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
+    """Changing impl.estimators.snr (the SNR driver) changes the cache keys of the C4 Monte Carlo claims, not of C1/C2 identities."""
     def keys():
         out = {}
         for cid in ("C1.linear_memory", "C2.signal_noise", "C4.typical", "C4.probe_averaged"):
@@ -83,8 +83,46 @@ def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
 
     before = keys()
     real = cache.module_fingerprint
-    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.estimators.snr_linear" else real(m))
+    monkeypatch.setattr(cache, "module_fingerprint", lambda m: "edited" if m == "impl.estimators.snr" else real(m))
     after = keys()
     assert after["C1.linear_memory"] == before["C1.linear_memory"]
     assert after["C2.signal_noise"] == before["C2.signal_noise"]
     assert after["C4.typical"] != before["C4.typical"] and after["C4.probe_averaged"] != before["C4.probe_averaged"]
+
+
+def test_the_snr_modules_a_claim_lists_are_closed_under_their_imports():
+    """The cache keys and evidence fingerprints of a claim or figure cover the SNR path it lists: every module that a
+    listed memory (impl.memories.*) or SNR estimator (impl.estimators.snr*) imports, anywhere in its source, is listed
+    too (or is glue), read from the import statements themselves."""
+    import ast
+    import importlib.util
+
+    def imports(name):
+        spec = importlib.util.find_spec(name)
+        out = set()
+        for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("impl."):
+                for a in node.names:  # "from pkg import module" names a module; "from module import name" does not
+                    full = f"{node.module}.{a.name}"
+                    out.add(full if importlib.util.find_spec(node.module).submodule_search_locations
+                            and importlib.util.find_spec(full) else node.module)
+            elif isinstance(node, ast.Import):
+                out |= {a.name for a in node.names}
+        return {m for m in out if m.startswith("impl.")}
+
+    def closure(roots):
+        seen, todo = set(), list(roots)
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo += imports(m)
+        return seen
+
+    gaps = {}
+    for item in list(registry.claims()) + list(registry.figures()):
+        roots = [m for m in item.modules if m.startswith(("impl.memories.", "impl.estimators.snr"))]
+        missing = closure(roots) - set(item.modules) - set(cache.GLUE)
+        if missing:
+            gaps[item.id] = sorted(missing)
+    assert not gaps, gaps

@@ -10,6 +10,7 @@ import torch
 
 from impl.memories import solu
 from impl.numerics.errors import InputError
+from snr_helpers import solu_snr
 from theory import ffn as tf
 
 
@@ -65,9 +66,10 @@ def test_infinite_conventions_are_named_not_estimated():
         solu.theory("ratio_of_expectations", 16, 16, 16, 0.25)
     with pytest.raises(InputError, match="d_k"):
         solu.theory("probe_averaged", 16, 2, 16, 0.1)
-    out = solu.estimate_solu_snr(8, 16, 16, 10, 1, beta=0.3, conventions=("ratio_of_expectations", "typical"))
-    assert out["ratio_of_expectations"]["infinite"] and out["ratio_of_expectations"]["theory"] is None
-    assert out["typical"]["n"] == 10
+    out = solu_snr(8, 16, 16, 10, 1, beta=0.3, conventions=("ratio_of_expectations", "typical"))
+    assert out["ratio_of_expectations"].estimate is None and out["ratio_of_expectations"].exact is None
+    assert "beta < 1/4" in out["ratio_of_expectations"].note
+    assert out["typical"].n == 10
 
 
 @pytest.mark.parametrize("kw, name", [(dict(n_pairs=1), "n_pairs"), (dict(beta=-1.0), "beta"), (dict(beta=float("nan")), "beta"),
@@ -78,21 +80,22 @@ def test_bad_input_names_the_parameter(kw, name):
     args = dict(n_pairs=8, d_k=8, d_v=8, trials=10, seed=1)
     args.update(kw)
     with pytest.raises(InputError, match=name):
-        solu.estimate_solu_snr(**{k: v for k, v in args.items() if k not in ("n_pairs", "d_k", "d_v", "trials", "seed")},
+        solu_snr(**{k: v for k, v in args.items() if k not in ("n_pairs", "d_k", "d_v", "trials", "seed")},
                                n_pairs=args["n_pairs"], d_k=args["d_k"], d_v=args["d_v"], trials=args["trials"], seed=1)
 
 
 def test_ffn_hooks():
-    from impl.memories.ffn import activation, estimate_ffn_snr, train_ffn_memory
+    from impl.memories.ffn import activation, train_ffn_memory
+    from snr_helpers import ffn_snr
 
     x = torch.randn(3, 7, dtype=torch.float64)
     assert torch.allclose(activation("solu", x), x * torch.softmax(x, -1))
     with pytest.raises(InputError, match="glu"):
-        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
+        ffn_snr("solu", 16, 8, 8, 10, 1, glu=True)
     with pytest.raises(InputError, match="routing"):
-        estimate_ffn_snr("solu", 16, 8, 8, 10, 1, experts=2, routing="router")
-    res = estimate_ffn_snr("solu", 16, 8, 8, 50, 1, experts=2)["typical"]
-    assert res["theory"] == pytest.approx(solu.theory("typical", 8, 8, 8, 1 / math.sqrt(8)))
+        ffn_snr("solu", 16, 8, 8, 10, 1, experts=2, routing="router")
+    res = ffn_snr("solu", 16, 8, 8, 50, 1, experts=2)["typical"]
+    assert res.exact == pytest.approx(solu.theory("typical", 8, 8, 8, 1 / math.sqrt(8)))
     acc, loss = train_ffn_memory(16, 8, 8, 32, "solu", 1, steps=50)
     assert 0 <= acc <= 1 and math.isfinite(loss)
 

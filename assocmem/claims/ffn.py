@@ -13,9 +13,12 @@ from functools import partial
 import sympy as sp
 
 from assocmem.registry import Claim, Result, derived, register
+from impl.estimators.snr import estimate_snr
+from impl.memories.ffn import FFNMemory
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.estimators.stats")
+MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.memories.solu", "impl.memories.memory",
+           "impl.estimators.snr", "impl.estimators.stats")
 
 
 
@@ -114,23 +117,22 @@ def _mutant_theory(name, n_int, d_v, kappa, nu, beta, glu):
 
 
 def check_ffn(params, seed, *, activation, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
-    from impl.memories.ffn import estimate_ffn_snr
-
     conv = params["convention"]
     beta = params["beta_scale"] / math.sqrt(params["d_k"]) if "beta_scale" in params else None
-    res = estimate_ffn_snr(activation, params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
-                           glu=params["glu"], experts=params.get("experts", 1), beta=beta, device=device, dtype=dtype,
-                           alpha=alpha)[conv]
-    theory = res["theory"]
+    memory = FFNMemory(activation, glu=params["glu"], experts=params.get("experts", 1), beta=beta)
+    res = estimate_snr(memory, params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed, device=device,
+                       dtype=dtype, alpha=alpha)[conv]
+    theory = res.exact
     if mutant:
         n_int = params["n_pairs"] // params.get("experts", 1) - 1
         if params.get("experts", 1) > 1:  # MoE mutant: interfering slots (N - 1)/E instead of N/E - 1
             theory = theory * (params["n_pairs"] - 1) / params["experts"] / n_int
         else:
-            theory = _mutant_theory(activation, n_int, params["d_v"], res["probe_kappa"], res["probe_nu"], res["beta"], params["glu"])
-    return Result(claim=f"C11.{activation}", params=dict(params), seed=seed, passed=res["lo"] <= theory <= res["hi"],
-                  theory=theory, estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
-                  note=res["note"])
+            theory = _mutant_theory(activation, n_int, params["d_v"], res.details["probe_kappa"], res.details["probe_nu"],
+                                    res.details["beta"], params["glu"])
+    return Result(claim=f"C11.{activation}", params=dict(params), seed=seed, passed=res.lo <= theory <= res.hi,
+                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
+                  note=res.note)
 
 
 # The exp activation at the default key scale beta = 1/sqrt(d_k) has lognormal interference weights with log-variance
@@ -189,17 +191,15 @@ register(Claim(
 def check_router(params, seed, *, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """A random linear router (expert = argmax of R k) routes correlated keys together: the measured reduction of
     SNR^{-1} relative to the dense memory is weaker than exact routing's 1/E-type factor (N/E - 1)/(N - 1)."""
-    from impl.memories.ffn import estimate_ffn_snr
-
     kw = dict(device=device, dtype=dtype, alpha=alpha)
     n, d, E, T = params["n_pairs"], params["d_k"], params["experts"], params["trials"]
-    moe = estimate_ffn_snr("relu", n, d, d, T, seed, experts=E, routing="router", **kw)["typical"]
-    dense = estimate_ffn_snr("relu", n, d, d, T, seed + 1, **kw)["typical"]
+    moe = estimate_snr(FFNMemory("relu", experts=E, routing="router"), n, d, d, T, seed, **kw)["typical"]
+    dense = estimate_snr(FFNMemory("relu"), n, d, d, T, seed + 1, **kw)["typical"]
     exact = (n / E - 1) / (n - 1)
-    lo_ratio = moe["lo"] / dense["hi"]
-    ratio = moe["estimate"] / dense["estimate"]
+    lo_ratio = moe.lo / dense.hi
+    ratio = moe.estimate / dense.estimate
     return Result(claim="C11.moe_router", params=dict(params), seed=seed, passed=lo_ratio > exact, theory=exact, estimate=ratio,
-                  lo=lo_ratio, hi=moe["hi"] / max(dense["lo"], 1e-300), level=1 - 2 * alpha, n=T,
+                  lo=lo_ratio, hi=moe.hi / max(dense.lo, 1e-300), level=1 - 2 * alpha, n=T,
                   note="ratio of router-MoE to dense SNR^{-1} (conservative interval from the two intervals) against exact routing's factor")
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from functools import partial
 
 from assocmem.registry import Claim, Result, derived, register
+from impl.estimators.snr import estimate_snr
+from impl.memories.solu import CONVENTIONS, SoLUMemory
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "impl.memories.solu", "impl.estimators.stats")
-CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
+MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.snr", "impl.estimators.stats")
 CONV_WORDS = {
     "conditional": "conditional (a drawn probe held fixed, fresh other pairs)",
     "typical": "typical (probe rescaled to ||k_i||^2 = d_k, ||v_i||^2 = d_v)",
@@ -69,19 +70,17 @@ def check_solu(params, seed, *, convention, mutant=False, device="cpu", dtype="f
     """Monte Carlo SNR^{-1} of the SoLU memory (read through the normalised layer) against the exact value."""
     import math
 
-    from impl.memories.solu import estimate_solu_snr
-
     n, d_k, d_v = params["n_pairs"], params["d_k"], params["d_v"]
     beta = params["beta_scale"] / math.sqrt(d_k)
-    res = estimate_solu_snr(n, d_k, d_v, params["trials"], seed, beta=beta, conventions=(convention,), alpha=alpha,
-                            device=device, dtype=dtype)[convention]
-    kap, nu = res.get("probe_kappa"), res.get("probe_nu")
+    res = estimate_snr(SoLUMemory(beta=beta), n, d_k, d_v, params["trials"], seed, conventions=(convention,),
+                       alpha=alpha, device=device, dtype=dtype)[convention]
+    kap, nu = res.details.get("probe_kappa"), res.details.get("probe_nu")
     theory = (mutant_theory if mutant else _theory)(convention, n, d_k, d_v, beta, kap, nu)
     agree = mutant or math.isclose(theory, _sympy(convention, n, d_k, d_v, beta, kap, nu), rel_tol=1e-9)
-    note = res["note"] + ("" if agree else "; the numeric mirror disagrees with the SymPy form")
+    note = res.note + ("" if agree else "; the numeric mirror disagrees with the SymPy form")
     return Result(claim=f"C11.solu.{convention}", params=dict(params), seed=seed,
-                  passed=bool(agree and res["lo"] <= theory <= res["hi"]), theory=theory, estimate=res["estimate"],
-                  lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"], note=note)
+                  passed=bool(agree and res.lo <= theory <= res.hi), theory=theory, estimate=res.estimate,
+                  lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se, note=note)
 
 
 def _theory(convention, n, d_k, d_v, beta, kappa, nu):
@@ -152,17 +151,15 @@ def check_normaliser(params, seed, *, device="cpu", dtype="float64") -> Result:
     consistent with a departure of at most ``tol``."""
     import math
 
-    from impl.memories.solu import estimate_solu_snr
-
     n, d_k = params["n_pairs"], params["d_k"]
-    res = estimate_solu_snr(n, d_k, params["d_v"], params["trials"], seed, beta=params["beta_scale"] / math.sqrt(d_k),
-                            conventions=("typical",), energies="normalised", alpha=NORMALISER_ALPHA, device=device,
-                            dtype=dtype)["typical"]
-    th, tol = res["theory"], NORMALISER_TOL
-    ok = res["hi"] >= th * (1 - tol) and res["lo"] <= th * (1 + tol)
+    memory = SoLUMemory(beta=params["beta_scale"] / math.sqrt(d_k), energies="normalised")
+    res = estimate_snr(memory, n, d_k, params["d_v"], params["trials"], seed, conventions=("typical",),
+                       alpha=NORMALISER_ALPHA, device=device, dtype=dtype)["typical"]
+    th, tol = res.exact, NORMALISER_TOL
+    ok = res.hi >= th * (1 - tol) and res.lo <= th * (1 + tol)
     return Result(claim="C11.solu.normaliser", params=dict(params), seed=seed, passed=bool(ok), theory=th,
-                  estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
-                  error=res["estimate"] / th - 1, tolerance=tol,
+                  estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n,
+                  error=res.estimate / th - 1, tolerance=tol,
                   note="normalised energies vs the kernel (per-sample) SNR^-1; relative departure in 'error'")
 
 

@@ -14,9 +14,11 @@ import sympy as sp
 import torch
 
 from assocmem.registry import Claim, Result, derived, register
+from impl.estimators.snr import estimate_snr
+from impl.memories.kernel import SphereMemory, kernel_memory
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments", "impl.estimators.stats")
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr")
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",
     "probe_averaged": "probe-averaged (expectation over the probe of the conditional value)",
@@ -172,24 +174,22 @@ def _kernel_params(kernel, params):
 def check_snr(params, seed, *, kernel, convention, mode="plain", mutant=False, device="cpu", dtype="float64",
               alpha=1e-6, claim_id=None) -> Result:
     """Estimate SNR^{-1} by Monte Carlo (``mode``) and check the exact SymPy value lies in the interval."""
-    from impl.estimators.snr_kernel import estimate_kernel_snr
-
-    res = estimate_kernel_snr(kernel, params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
-                              device=device, dtype=dtype, alpha=alpha, mode=mode, conventions=(convention,),
-                              **_kernel_params(kernel, params))[convention]
+    res = estimate_snr(kernel_memory(kernel, **_kernel_params(kernel, params)), params["n_pairs"], params["d_k"],
+                       params["d_v"], params["trials"], seed, device=device, dtype=dtype, alpha=alpha, sampler=mode,
+                       conventions=(convention,))[convention]
     cid = claim_id or f"{kernel}.{convention}"
-    kap, nu = res.get("probe_kappa"), res.get("probe_nu")
+    kap, nu = res.details.get("probe_kappa"), res.details.get("probe_nu")
     theory = sympy_value(kernel, "conditional" if kap is not None else convention, params, kap, nu, mutant)
-    agree = math.isclose(theory, res["theory"], rel_tol=1e-9) if not mutant else True
-    inside = res["lo"] <= theory <= res["hi"]
-    note = res["note"]
+    agree = math.isclose(theory, res.exact, rel_tol=1e-9) if not mutant else True
+    inside = res.lo <= theory <= res.hi
+    note = res.note
     if not agree:
-        note = f"impl closed form {res['theory']:.12g} disagrees with SymPy {theory:.12g}; " + note
-    extra = {"mode_used": res["mode_used"], "plain_reliable": res["plain_reliable"]}
-    if res.get("plain_ess") is not None:
-        extra["plain_ess"] = res["plain_ess"]
+        note = f"impl closed form {res.exact:.12g} disagrees with SymPy {theory:.12g}; " + note
+    extra = {"mode_used": res.method, "plain_reliable": res.details["plain_reliable"]}
+    if res.details.get("plain_ess") is not None:
+        extra["plain_ess"] = res.details["plain_ess"]
     return Result(claim=cid, params=dict(params), seed=seed, passed=bool(inside and agree), theory=theory,
-                  estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"], note=note,
+                  estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se, note=note,
                   extra=extra)
 
 
@@ -280,24 +280,22 @@ for _k, _group in (("exp", "C7"), ("relu", "C9.relu"), ("poly", "C9.poly"), ("rb
 def check_heavy_tail(params, seed, *, convention, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """At tau = 2 the detector must flag plain sampling as unreliable and importance sampling must resolve the exact
     value. Mutant: the *other* convention's value (the conventions' disagreement is the trap)."""
-    from impl.estimators.snr_kernel import estimate_kernel_snr
-
-    res = estimate_kernel_snr("exp", params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
-                              tau=params["tau"], device=device, dtype=dtype, alpha=alpha, mode="auto",
-                              conventions=(convention,))[convention]
-    kap, nu = res.get("probe_kappa"), res.get("probe_nu")
+    res = estimate_snr(kernel_memory("exp", tau=params["tau"]), params["n_pairs"], params["d_k"], params["d_v"],
+                       params["trials"], seed, device=device, dtype=dtype, alpha=alpha, sampler="auto",
+                       conventions=(convention,))[convention]
+    kap, nu = res.details.get("probe_kappa"), res.details.get("probe_nu")
     if not mutant:
         theory = sympy_value("exp", "conditional" if kap is not None else convention, params, kap, nu)
     else:  # typical <-> probe-averaged swapped
         other = "probe_averaged" if convention == "typical" else "typical"
         theory = sympy_value("exp", other, params)
-    flagged = not res["plain_reliable"] and res["mode_used"] == "importance"
-    inside = res["lo"] <= theory <= res["hi"]
+    flagged = not res.details["plain_reliable"] and res.method == "importance"
+    inside = res.lo <= theory <= res.hi
     note = ("detector flagged plain sampling (relative variance of one plain sample "
-            f"{res.get('plain_relvar', float('nan')):.3g}); " if flagged else "detector did NOT flag plain sampling; ") + res["note"]
+            f"{res.details.get('plain_relvar', float('nan')):.3g}); " if flagged else "detector did NOT flag plain sampling; ") + res.note
     return Result(claim=f"C7.heavy_tail.{convention}", params=dict(params), seed=seed, passed=bool(flagged and inside),
-                  theory=theory, estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
-                  note=note, extra={"mode_used": res["mode_used"], "plain_relvar": res.get("plain_relvar")})
+                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
+                  note=note, extra={"mode_used": res.method, "plain_relvar": res.details.get("plain_relvar")})
 
 
 def _heavy_strategy():
@@ -628,20 +626,19 @@ register(Claim(
 
 def check_sphere(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Monte Carlo conditional SNR^{-1} with keys uniform on the sphere against the Bessel form (SymPy, mpmath)."""
-    from impl.estimators.snr_sphere import estimate_sphere_snr
-
     n, d, dv, b = params["n_pairs"], params["d_k"], params["d_v"], params["b"]
-    res = estimate_sphere_snr(n, d, dv, b, params["trials"], seed, alpha=alpha)
+    res = estimate_snr(SphereMemory(b), n, d, dv, params["trials"], seed, alpha=alpha)["conditional"]
+    nu = res.details["probe_nu"]
     if mutant:  # "approximate, do not derive": a uniform key treated as N(0, I/d_k), E[e^{2b x^T y}] ~ e^{2 b^2/d_k}
-        theory = (n - 1) * dv / res["probe_nu"] * math.exp(2 * b**2 / d - 2 * b)
+        theory = (n - 1) * dv / nu * math.exp(2 * b**2 / d - 2 * b)
     else:
-        expr = tk.sphere_snr_inv("conditional").subs({tk.N: n, tk.d_k: d, tk.d_v: dv, tk.nu: res["probe_nu"], tk.b_inv: b})
+        expr = tk.sphere_snr_inv("conditional").subs({tk.N: n, tk.d_k: d, tk.d_v: dv, tk.nu: nu, tk.b_inv: b})
         theory = float(sp.N(expr, 20))
-    agree = mutant or math.isclose(theory, res["theory"], rel_tol=1e-9)
-    return Result(claim="C9.sphere.snr", params=dict(params), seed=seed, passed=bool(agree and res["lo"] <= theory <= res["hi"]),
-                  theory=theory, estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
+    agree = mutant or math.isclose(theory, res.exact, rel_tol=1e-9)
+    return Result(claim="C9.sphere.snr", params=dict(params), seed=seed, passed=bool(agree and res.lo <= theory <= res.hi),
+                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
                   note="keys uniform on S^{d-1}, kernel exp(b x^T y), plain sampling (weights bounded by e^b: light tails)"
-                       + ("" if agree else f"; scipy Bessel value {res['theory']:.12g} disagrees with SymPy"))
+                       + ("" if agree else f"; scipy Bessel value {res.exact:.12g} disagrees with SymPy"))
 
 
 def _sphere_strategy():
@@ -669,17 +666,15 @@ register(Claim(
 
 def check_performer_snr(params, seed, *, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Memory SNR with m Performer features vs its exact value; mutant: the exact-kernel value (features' noise ignored)."""
-    from impl.estimators.snr_kernel import estimate_kernel_snr
-
     conv = params["convention"]
-    res = estimate_kernel_snr(params["kernel"], params["n_pairs"], params["d_k"], params["d_v"], params["trials"], seed,
-                              tau=params["tau"], m=params["m"], alpha=alpha, conventions=(conv,))[conv]
-    theory = res["theory"]
+    res = estimate_snr(kernel_memory(params["kernel"], tau=params["tau"], m=params["m"]), params["n_pairs"],
+                       params["d_k"], params["d_v"], params["trials"], seed, alpha=alpha, conventions=(conv,))[conv]
+    theory = res.exact
     if mutant:
-        theory = sympy_value("exp", "conditional", dict(params), res["probe_kappa"], res["probe_nu"])
-    return Result(claim="C9.performer.memory_snr", params=dict(params), seed=seed, passed=res["lo"] <= theory <= res["hi"],
-                  theory=theory, estimate=res["estimate"], lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
-                  note=res["note"])
+        theory = sympy_value("exp", "conditional", dict(params), res.details["probe_kappa"], res.details["probe_nu"])
+    return Result(claim="C9.performer.memory_snr", params=dict(params), seed=seed, passed=res.lo <= theory <= res.hi,
+                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
+                  note=res.note)
 
 
 def _perf_snr_strategy():

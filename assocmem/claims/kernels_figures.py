@@ -10,9 +10,12 @@ matplotlib.use("Agg")
 
 from assocmem.claims.kernels import sympy_value  # noqa: E402
 from assocmem.registry import Figure, register_figure  # noqa: E402
+from impl.estimators.snr import estimate_snr  # noqa: E402
+from impl.memories.kernel import kernel_memory  # noqa: E402
 
-MODULES = ("theory.kernels", "theory.ffn", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
-           "impl.estimators.snr_performer", "impl.memories.ffn", "impl.estimators.stats")
+MODULES = ("impl.memories.memory", "impl.estimators.snr", "theory.kernels", "theory.ffn", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
+           "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.memories.ffn", "impl.memories.solu",
+           "impl.estimators.stats")
 
 _KPARAMS = {"linear": {}, "relu": {}, "poly": {"p": 2}, "rbf": {"s": 2.0}, "exp2": {"tau": 2.0}, "expsqrt": {}}
 _LABEL = {"linear": "linear", "relu": "ReLU", "poly": "poly p=2", "rbf": "RBF s=2", "exp2": "exp tau=2",
@@ -48,16 +51,14 @@ N_GRID = (16, 64, 256, 1024)
 
 
 def compute_snr_vs_n(point, seed, *, device="cpu", dtype="float64"):
-    from impl.estimators.snr_kernel import estimate_kernel_snr
-
     kernel, prm = _kernel_of(point["kernel"], point["d_k"])
     rows = []
     for i, n in enumerate(N_GRID):
-        r = estimate_kernel_snr(kernel, n, point["d_k"], 16, point["trials"], seed + i, device=device, dtype=dtype,
-                                conventions=("typical",), **prm)["typical"]
+        r = estimate_snr(kernel_memory(kernel, **prm), n, point["d_k"], 16, point["trials"], seed + i, device=device,
+                         dtype=dtype, conventions=("typical",))["typical"]
         th = sympy_value(kernel, "typical", dict(n_pairs=n, d_k=point["d_k"], d_v=16, **prm))
-        rows.append(dict(kernel=point["kernel"], d_k=point["d_k"], n_pairs=n, estimate=r["estimate"], lo=r["lo"], hi=r["hi"],
-                         theory=th, mode=r["mode_used"]))
+        rows.append(dict(kernel=point["kernel"], d_k=point["d_k"], n_pairs=n, estimate=r.estimate, lo=r.lo, hi=r.hi,
+                         theory=th, mode=r.method))
     return rows
 
 
@@ -101,16 +102,14 @@ register_figure(Figure(
 def compute_capacity(point, seed, *, device="cpu", dtype="float64", rho=1.0, n_probe=257):
     """Measured capacity: SNR^{-1} is exactly proportional to N - 1 (C6), so N_max = 1 + rho (N - 1)/SNR^{-1}(N)
     from a measurement at N = ``n_probe``; its interval maps from the SNR interval."""
-    from impl.estimators.snr_kernel import estimate_kernel_snr
-
     kernel, prm = _kernel_of(point["kernel"], point["d_k"])
     conv = point["convention"]
-    r = estimate_kernel_snr(kernel, n_probe, point["d_k"], 16, point["trials"], seed, device=device, dtype=dtype,
-                            conventions=(conv,), **prm)[conv]
+    r = estimate_snr(kernel_memory(kernel, **prm), n_probe, point["d_k"], 16, point["trials"], seed, device=device,
+                     dtype=dtype, conventions=(conv,))[conv]
     th = sympy_value(kernel, conv, dict(n_pairs=n_probe, d_k=point["d_k"], d_v=16, **prm))
     cap = lambda x: 1 + rho * (n_probe - 1) / x if x and x > 0 else math.inf  # noqa: E731
-    return [dict(kernel=point["kernel"], convention=conv, d_k=point["d_k"], estimate=cap(r["estimate"]),
-                 lo=cap(r["hi"]), hi=cap(r["lo"]), theory=cap(th), mode=r["mode_used"], rho=rho)]
+    return [dict(kernel=point["kernel"], convention=conv, d_k=point["d_k"], estimate=cap(r.estimate),
+                 lo=cap(r.hi), hi=cap(r.lo), theory=cap(th), mode=r.method, rho=rho)]
 
 
 def draw_capacity(rows):
@@ -163,16 +162,14 @@ TAUS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
 def compute_tau(point, seed, *, device="cpu", dtype="float64"):
-    from impl.estimators.snr_kernel import estimate_kernel_snr
-
     rows = []
     for i, tau in enumerate(TAUS):
-        res = estimate_kernel_snr("exp", point["n_pairs"], point["d_k"], 16, point["trials"], seed + i, tau=tau,
-                                  device=device, dtype=dtype, conventions=("typical", "probe_averaged"))
+        res = estimate_snr(kernel_memory("exp", tau=tau), point["n_pairs"], point["d_k"], 16, point["trials"],
+                           seed + i, device=device, dtype=dtype, conventions=("typical", "probe_averaged"))
         for conv, r in res.items():
             th = sympy_value("exp", conv, dict(n_pairs=point["n_pairs"], d_k=point["d_k"], d_v=16, tau=tau))
-            rows.append(dict(tau=tau, convention=conv, d_k=point["d_k"], n_pairs=point["n_pairs"], estimate=r["estimate"],
-                             lo=r["lo"], hi=r["hi"], theory=th, mode=r["mode_used"]))
+            rows.append(dict(tau=tau, convention=conv, d_k=point["d_k"], n_pairs=point["n_pairs"], estimate=r.estimate,
+                             lo=r.lo, hi=r.hi, theory=th, mode=r.method))
     return rows
 
 
@@ -282,14 +279,14 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
     glu = point.get("glu", False)
     label = point["activation"] + ("-GLU" if glu else "")
     if point["how"] == "constructed":
-        from impl.memories.ffn import estimate_ffn_snr
+        from impl.memories.ffn import FFNMemory
 
         rows = []
         for i, n in enumerate(FFN_WIDTHS):
-            r = estimate_ffn_snr(point["activation"], n, 16, 16, point["trials"], seed + i, glu=glu, device=device,
-                                 dtype=dtype)["typical"]
-            rows.append(dict(how="constructed", activation=label, d_ff=n, estimate=r["estimate"], lo=r["lo"],
-                             hi=r["hi"], theory=r["theory"]))
+            r = estimate_snr(FFNMemory(point["activation"], glu=glu), n, 16, 16, point["trials"], seed + i,
+                             device=device, dtype=dtype)["typical"]
+            rows.append(dict(how="constructed", activation=label, d_ff=n, estimate=r.estimate, lo=r.lo,
+                             hi=r.hi, theory=r.exact))
         return rows
     from impl.estimators.stats import binomial_interval
     from impl.memories.ffn import train_ffn_memory

@@ -1,7 +1,7 @@
 """Claims C1-C4 (and the cosine proxy of C3): the linear associative memory and its retrieval SNR.
 
 This module is also the worked example of how to add claims: theory from ``theory.snr_linear``, numerics from
-``impl.memories.linear`` / ``impl.estimators.snr_linear``, one ``register(Claim(...))`` per claim.
+``impl.memories.linear`` (the memory and its ``LinearMemory``) through the one SNR driver ``impl.estimators.snr``, one ``register(Claim(...))`` per claim.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from hypothesis import strategies as st
 from assocmem import checks
 from assocmem.registry import Claim, register, steps
 from impl.estimators.sampling import gaussian, rational_orthonormal_keys
-from impl.estimators.snr_linear import estimate_linear_snr, theory_value
+from impl.estimators.snr import estimate_snr
 from impl.memories import linear as linear_memory
 from impl.numerics.device import generator, resolve_device, resolve_dtype, unit_roundoff
 from theory import snr_linear as th
 
-MEMORY = ("impl.memories.linear", "impl.estimators.sampling")  # what the identity claims run through
-MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.estimators.snr_linear", "impl.estimators.stats")
+MEMORY = ("impl.memories.linear", "impl.memories.memory", "impl.estimators.sampling")  # what the identity claims run through
+MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.memories.memory", "impl.estimators.snr",
+                    "impl.estimators.stats")
+LINEAR = linear_memory.LinearMemory()
 
 
 
@@ -201,10 +203,9 @@ def run_convention(convention, params, seed, *, device="cpu", dtype="float64", w
     """Monte Carlo SNR^{-1} in one convention against the exact value (or, for the mutant, a wrong formula)."""
     n, dk, dv = params["n_pairs"], params["d_k"], params["d_v"]
     trials = params.get("trials", 1500)
-    res = estimate_linear_snr(n, dk, dv, trials, seed, device=device, dtype=dtype, conventions=(convention,))[convention]
-    theory = res["theory"] if wrong is None else wrong(n, dk, dv, res.get("kappa"), res.get("nu"))
-    cid = f"C4.{convention}"
-    return checks.statistical(cid, params, seed, theory, res["estimate"], note=res["note"], convention=convention)
+    res = estimate_snr(LINEAR, n, dk, dv, trials, seed, device=device, dtype=dtype, conventions=(convention,))[convention]
+    theory = None if wrong is None else wrong(n, dk, dv, res.details.get("kappa"), res.details.get("nu"))
+    return checks.snr(f"C4.{convention}", params, seed, res, theory, convention=convention)
 
 
 MUTANTS = {
@@ -258,7 +259,7 @@ ASYMPTOTE_CONVENTIONS = ("probe_averaged", "ratio_of_expectations", "typical")
 def run_asymptote(params, seed=None, *, device="cpu", dtype="float64"):
     """Eq. 7 as an approximation: |exact(convention) / (N/d_k) - 1| <= 10 %. Exact arithmetic, no sampling."""
     conv, n, dk, dv = params["convention"], params["n_pairs"], params["d_k"], params["d_v"]
-    exact = theory_value(conv, n, dk, dv, kappa=dk, nu=dv)
+    exact = LINEAR.exact(conv, n, dk, dv, kappa=dk, nu=dv)
     return checks.approximation("C4.asymptote", params, seed, exact, n / dk, 0.10,
                                 note="")
 
@@ -293,10 +294,10 @@ register(Claim(
 def run_cos_proxy(params, seed, *, device="cpu", dtype="float64"):
     """cos(o, v_i) ~ 1/sqrt(1 + SNR^{-1}) (typical convention): measured mean cosine against the proxy, 3 % relative."""
     n, dk, dv = params["n_pairs"], params["d_k"], params["d_v"]
-    res = estimate_linear_snr(n, dk, dv, params.get("trials", 400), seed, device=device, dtype=dtype,
-                              conventions=("ratio_of_expectations",))
-    est = res["cos"]["estimate"]
-    proxy = 1 / math.sqrt(1 + theory_value("typical", n, dk, dv))
+    res = estimate_snr(LINEAR, n, dk, dv, params.get("trials", 400), seed, device=device, dtype=dtype,
+                       conventions=("ratio_of_expectations",))
+    est = res.extra["cos"]
+    proxy = 1 / math.sqrt(1 + LINEAR.exact("typical", n, dk, dv))
     return checks.approximation("C3.cos_proxy", params, seed, est.value, proxy, 0.03, lo=est.lo, hi=est.hi,
                                 note=f"measured mean cos {est.value:.4f} [{est.lo:.4f}, {est.hi:.4f}] vs proxy {proxy:.4f}")
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 import math
 
 from assocmem.registry import Figure, register_figure
-from impl.estimators.snr_linear import (
-    decoding_accuracy,
-    estimate_linear_snr,
-    theory_value,
-)
+from impl.estimators.snr import estimate_snr
+from impl.estimators.snr_linear import decoding_accuracy
 from impl.estimators.stats import binomial_interval
+from impl.memories.linear import LinearMemory
 
 SHOWN = ("probe_averaged", "ratio_of_expectations", "typical")
 COLORS = {"probe_averaged": "tab:red", "ratio_of_expectations": "tab:blue", "typical": "tab:green"}
-MODULES = ("impl.estimators.snr_linear", "impl.memories.linear", "theory.snr_linear")
+MODULES = ("impl.estimators.snr_linear", "impl.memories.linear", "impl.memories.memory", "impl.estimators.snr",
+           "theory.snr_linear")
+LINEAR = LinearMemory()
 
 
 def _trials(n, d, budget=1.5e8, lo=60, hi=1500):
@@ -24,10 +24,10 @@ def _trials(n, d, budget=1.5e8, lo=60, hi=1500):
 def compute_snr(point, seed, *, device="cpu", dtype="float64"):
     n, d = point["n_pairs"], point["d_k"]
     trials = point.get("trials") or _trials(n, d)
-    res = estimate_linear_snr(n, d, d, trials, seed, device=device, dtype=dtype, alpha=1e-3, conventions=SHOWN)
-    return [{"d_k": d, "d_v": d, "n_pairs": n, "load": n / d, "convention": c, "estimate": res[c]["estimate"].value,
-             "lo": res[c]["estimate"].lo, "hi": res[c]["estimate"].hi, "level": res[c]["estimate"].level,
-             "trials": trials, "theory": res[c]["theory"], "paper_N_over_dk": n / d} for c in SHOWN]
+    res = estimate_snr(LINEAR, n, d, d, trials, seed, device=device, dtype=dtype, alpha=1e-3, conventions=SHOWN)
+    return [{"d_k": d, "d_v": d, "n_pairs": n, "load": n / d, "convention": c, "estimate": res[c].estimate,
+             "lo": res[c].lo, "hi": res[c].hi, "level": res[c].level,
+             "trials": trials, "theory": res[c].exact, "paper_N_over_dk": n / d} for c in SHOWN]
 
 
 def draw_snr(rows):
@@ -48,7 +48,7 @@ def draw_snr(rows):
             x = np.array([r["load"] for r in rs])
             _style.errbar(ax, x, rs, fmt=markers[d], color=COLORS[c], lw=0.8)
             xs = np.geomspace(x.min(), x.max(), 50)
-            ax.plot(xs, [theory_value(c, xx * d, d, d) for xx in xs], color=COLORS[c], lw=0.8, alpha=0.6)
+            ax.plot(xs, [LINEAR.exact(c, xx * d, d, d) for xx in xs], color=COLORS[c], lw=0.8, alpha=0.6)
     xs = np.geomspace(min(r["load"] for r in rows), max(r["load"] for r in rows), 50)
     ax.plot(xs, xs, "k--", lw=1.2)
     ax.set(xscale="log", yscale="log", xlabel="load N/d_k (d_v = d_k)", ylabel="SNR$^{-1}$ (convention: colour)",
@@ -63,7 +63,7 @@ def draw_snr(rows):
     ds = np.array(dks)
     dd = np.geomspace(max(3, ds.min()), ds.max(), 60)
     for c in SHOWN:
-        ax2.plot(dd, [theory_value(c, load * x, x, x) / load for x in dd], color=COLORS[c], label=f"{c.replace('_', ' ')}")
+        ax2.plot(dd, [LINEAR.exact(c, load * x, x, x) / load for x in dd], color=COLORS[c], label=f"{c.replace('_', ' ')}")
         rs = [r for r in rows if r["convention"] == c and abs(r["load"] - load) < 1e-9]
         scaled = [dict(estimate=r["estimate"] / load, lo=r["lo"] / load, hi=r["hi"] / load) for r in rs]
         _style.errbar(ax2, [r["d_k"] for r in rs], scaled, color=COLORS[c])
@@ -87,13 +87,13 @@ register_figure(Figure(
 def compute_retrieval(point, seed, *, device="cpu", dtype="float64"):
     n, d = point["n_pairs"], point["d_k"]
     trials = _trials(n, d, budget=5e7, lo=20, hi=400)
-    res = estimate_linear_snr(n, d, d, trials, seed, device=device, dtype=dtype, alpha=1e-3,
-                              conventions=("ratio_of_expectations",))
-    cos = res["cos"]["estimate"]
+    res = estimate_snr(LINEAR, n, d, d, trials, seed, device=device, dtype=dtype, alpha=1e-3,
+                       conventions=("ratio_of_expectations",))
+    cos = res.extra["cos"]
     ok, tot = decoding_accuracy(n, d, d, max(2, trials // 4), seed + 1, device=device, dtype=dtype)
     acc = binomial_interval(ok, tot, alpha=1e-3)
     return [{"d_k": d, "n_pairs": n, "load": n / d, "cos": cos.value, "cos_lo": cos.lo, "cos_hi": cos.hi,
-             "proxy": 1 / math.sqrt(1 + theory_value("typical", n, d, d)), "accuracy": acc.value,
+             "proxy": 1 / math.sqrt(1 + LINEAR.exact("typical", n, d, d)), "accuracy": acc.value,
              "acc_lo": acc.lo, "acc_hi": acc.hi, "decoded": tot}]
 
 

@@ -13,8 +13,8 @@ from functools import partial
 
 from assocmem.registry import Claim, Figure, Result, register, register_figure
 
-MODULES = ("impl.estimators.multihead", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
-           "impl.memories.kernels", "impl.estimators.stats", "theory.kernels", "theory.ffn")
+MODULES = ("impl.memories.memory", "impl.estimators.snr", "impl.memories.multihead", "impl.estimators.multihead", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
+           "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.stats", "theory.kernels", "theory.ffn")
 D = 32
 HEADS = (1, 2, 4, 8)
 TAU_RULES = {"2": lambda dh: 2.0, "sqrt": lambda dh: math.sqrt(dh)}
@@ -33,25 +33,25 @@ def per_head_theory(kernel: str, n_pairs: int, d: int, h: int, tau_rule: str | N
 def check_snr(params, seed, *, kernel, mutant=False, device="cpu", dtype="float64", alpha=1e-6) -> Result:
     """Per-head typical SNR^{-1} of an h-head memory against the per-head theory. Linear: the h-head memory written
     and read (plain sampling). Exp: one head of width d/h (heads are independent memories), by
-    ``estimate_kernel_snr`` (importance sampling where plain sampling cannot resolve the exponential kernel)."""
-    from impl.estimators.multihead import estimate_multihead_snr_linear
-    from impl.estimators.snr_kernel import estimate_kernel_snr
+    ``estimate_snr`` of the exp ``KernelMemory`` (importance sampling where plain sampling cannot resolve it)."""
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.kernel import kernel_memory
+    from impl.memories.multihead import MultiHeadLinearMemory
 
     n, d, h, T = params["n_pairs"], params["d"], params["h"], params["trials"]
     if kernel == "linear":
-        res = estimate_multihead_snr_linear(n, d, d, h, T, seed, alpha=alpha, device=device, dtype=dtype)
-        mode = "plain"
+        res = estimate_snr(MultiHeadLinearMemory(h), n, d, d, T, seed, alpha=alpha, device=device, dtype=dtype)
     else:
         tau = TAU_RULES[params["tau_rule"]](d / h)
-        res = estimate_kernel_snr("exp", n, d // h, d // h, T, seed, tau=tau, alpha=alpha, device=device, dtype=dtype,
-                                  conventions=("typical",))["typical"]
-        mode = res["mode_used"]
+        res = estimate_snr(kernel_memory("exp", tau=tau), n, d // h, d // h, T, seed, alpha=alpha, device=device,
+                           dtype=dtype, conventions=("typical",))
+    res = res["typical"]
     theory = per_head_theory(kernel, n, d, h, params.get("tau_rule"), unsplit=mutant)
-    agree = mutant or math.isclose(theory, res["theory"], rel_tol=1e-9)
+    agree = mutant or math.isclose(theory, res.exact, rel_tol=1e-9)
     return Result(claim=f"C12.heads_snr.{kernel}", params=dict(params), seed=seed,
-                  passed=bool(agree and res["lo"] <= theory <= res["hi"]), theory=theory, estimate=res["estimate"],
-                  lo=res["lo"], hi=res["hi"], level=res["level"], n=res["n"],
-                  note=f"{mode}; " + res["note"] + ("" if agree else "; estimator's closed form disagrees"))
+                  passed=bool(agree and res.lo <= theory <= res.hi), theory=theory, estimate=res.estimate,
+                  lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
+                  note=f"{res.method}; " + res.note + ("" if agree else "; estimator's closed form disagrees"))
 
 
 def _snr_strategy(kernel):

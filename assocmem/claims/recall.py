@@ -20,7 +20,9 @@ from assocmem.registry import Claim, Figure, Result, derived, register, register
 from theory import recall as tr
 
 MODULES = ("theory.recall", "theory.kernels", "impl.estimators.recall_prediction", "impl.estimators.recall_measured",
-           "impl.estimators.stats", "impl.memories.kernel", "impl.memories.kernels", "impl.rules.deltanet")
+           "impl.estimators.stats", "impl.memories.kernel", "impl.memories.kernels", "impl.rules.deltanet",
+           "impl.memories.memory", "impl.estimators.kernel_moments", "impl.estimators.snr_kernel",
+           "impl.estimators.snr_performer", "impl.estimators.snr_sphere")
 TOL = 0.02
 LEVEL_ALPHA = 1e-3
 D = 16  # d_k = d_v throughout

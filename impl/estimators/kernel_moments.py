@@ -18,9 +18,9 @@ import math
 
 from scipy.special import gammaln
 
+from impl.memories.memory import CONVENTIONS
 from impl.numerics.errors import InputError
 
-CONVENTIONS = ("conditional", "probe_averaged", "ratio_of_expectations", "typical")
 ANALYTIC_KERNELS = ("linear", "exp", "relu", "poly", "rbf")
 
 

@@ -12,10 +12,11 @@ block rescaled to ||k^(m)||^2 = d/h, ||v^(m)||^2 = d_v/h) every head has the sam
 read's SNR^{-1} = sum_m ||r_m||^2 / (c^2 sum_m nu_m) is the per-head value: linear (N-1) h/d, exponential
 (N-1) e^{a(tau) d/h}, a(tau) = 2(1/tau^2 - 1/tau) (C12).
 
-    estimate_multihead_snr_linear(n_pairs, d, d_v, h, trials, seed, *, alpha) -> dict(estimate, lo, hi, level, n,
-        theory): the h-head linear memory written and read at the typical probe, fresh other pairs (plain sampling).
+    impl.memories.multihead.MultiHeadLinearMemory(h): the h-head linear memory's SNR interface, written and read at
+        the typical probe with fresh other pairs (plain sampling), through impl.estimators.snr.estimate_snr.
         (Exponential heads are heavy-tailed: their per-head SNR is measured as a single memory of width d/h by
-        ``impl.estimators.snr_kernel.estimate_kernel_snr``, importance sampling where plain sampling cannot resolve it.)
+        ``impl.estimators.snr.estimate_snr`` of the exp ``KernelMemory``, importance sampling where plain sampling
+        cannot resolve it.)
     multihead_recall(n_pairs, d, d_v, heads, trials, seed, *, memories) -> {memory: {h: hits}}
         one query per memory at a random stored position, decoded to the nearest stored value (cosine over the full
         d_v); every head count reads the SAME memories (paired across h). memories: "linear", "softmax_sqrt"
@@ -29,14 +30,13 @@ import math
 import torch
 
 from impl.estimators.sampling import batches
-from impl.estimators.stats import mean_interval
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 
 RECALL_MEMORIES = ("linear", "softmax_sqrt", "softmax_2", "exp_sqrt")
 
 
-def _check_split(d, d_v, h):
+def check_split(d, d_v, h):
     d, d_v, h = require_positive_int("d", d), require_positive_int("d_v", d_v), require_positive_int("h", h)
     if d % h or d_v % h:
         raise InputError("h", f"the number of heads must divide d = {d} and d_v = {d_v}, got h = {h}")
@@ -73,32 +73,6 @@ def multihead_read(memory: str, K, V, q, h: int):
     return (w[..., None, :] @ Vh)[..., 0, :].reshape(V.shape[0], V.shape[-1])
 
 
-def estimate_multihead_snr_linear(n_pairs: int, d: int, d_v: int, h: int, trials: int, seed: int, *,
-                                  alpha: float = 1e-6, device="cpu", dtype="float64") -> dict:
-    """SNR^{-1} of the h-head linear memory's concatenated read at the typical probe (plain sampling; t-interval)."""
-    n_pairs = require_positive_int("n_pairs", n_pairs, 2)
-    d, d_v, h = _check_split(d, d_v, h)
-    trials = require_positive_int("trials", trials, 2)
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
-    gen = generator(seed)
-    kb = torch.randn((d,), generator=gen, dtype=torch.float64).reshape(h, d // h)  # blocks as ``split`` cuts them
-    vb = torch.randn((d_v,), generator=gen, dtype=torch.float64).reshape(h, d_v // h)
-    k0 = (kb * math.sqrt(d / h) / kb.norm(dim=-1, keepdim=True)).reshape(d)  # typical per block
-    v0 = (vb * math.sqrt(d_v / h) / vb.norm(dim=-1, keepdim=True)).reshape(d_v)
-    c, nu = d / h, float(d_v)
-    samples = []
-    for t in batches(trials, n_pairs * (d + d_v)):
-        K = torch.randn((t, n_pairs, d), generator=gen, dtype=torch.float64)
-        V = torch.randn((t, n_pairs, d_v), generator=gen, dtype=torch.float64)
-        K[:, 0], V[:, 0] = k0, v0
-        o = multihead_read("linear", K.to(dev, dt), V.to(dev, dt), k0.expand(t, d).to(dev, dt), h).double().cpu()
-        r = o - c * v0
-        samples.append((r * r).sum(-1) / (c * c * nu))
-    e = mean_interval(torch.cat(samples).numpy(), alpha)
-    return {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n,
-            "theory": (n_pairs - 1) * h / d, "note": f"h = {h} linear heads of width {d // h}, typical probe per block"}
-
-
 def multihead_recall(n_pairs: int, d: int, d_v: int, heads, trials: int, seed: int, *, memories=RECALL_MEMORIES,
                      device="cpu", dtype="float64") -> dict:
     """Hits {memory: {h: hits}} of nearest-value decoding over ``trials`` independent memories, each queried once at a
@@ -106,7 +80,7 @@ def multihead_recall(n_pairs: int, d: int, d_v: int, heads, trials: int, seed: i
     under key "pairs" ({memory: {h: bool tensor [T]}}) for paired comparisons."""
     n_pairs = require_positive_int("n_pairs", n_pairs, 2)
     for h in heads:
-        _check_split(d, d_v, h)
+        check_split(d, d_v, h)
     trials = require_positive_int("trials", trials)
     for m in memories:
         if m not in RECALL_MEMORIES:

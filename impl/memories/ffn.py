@@ -9,27 +9,26 @@ Top-1 MoE: E experts; each stored pair lives in one expert; the probe is routed 
 expert's slots answer. Routing "hash": pairs split evenly by index (exact routing); "router": expert =
 argmax_e (R k)_e for a Gaussian router R [E, d_k] (keys in one expert are correlated).
 
-CLI entry point:
-    ACTIVATIONS = ("relu", "relu2", "gelu", "silu", "exp", "linear", "solu")
-    estimate_ffn_snr(activation, n_pairs, d_k, d_v, trials, seed, *, beta=None, glu=False, experts=1, routing="hash",
-                     device="cpu", dtype="float64", alpha=1e-6, mode="plain") -> dict
-        {convention: {estimate, lo, hi, level, n, theory, mode_used, note}} for "conditional" and "typical";
-        beta defaults to 1/sqrt(d_k). theory is None for routing="router" (no closed form).
+Its SNR interface is ``FFNMemory(activation, beta=None, glu=False, experts=1, routing="hash")``, estimated by
+``impl.estimators.snr.estimate_snr`` in the conditional and typical conventions (ACTIVATIONS names the activations).
 
 SoLU (x * softmax(x) over the hidden units, Elhage et al. 2022) is not elementwise: its memory, estimator and
-theory are in ``impl.memories.solu``; ``estimate_ffn_snr("solu", ...)`` reads that memory (no GLU; with hash-routed
-experts, the probe's expert is a SoLU memory of N/E pairs).
+theory are in ``impl.memories.solu``; ``FFNMemory("solu")`` reads that memory (no GLU; with hash-routed experts, the
+probe's expert is a SoLU memory of N/E pairs).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import torch
 from scipy import integrate, special
 
+from impl.estimators.sampling import batches
 from impl.estimators.stats import mean_interval
+from impl.memories.memory import Estimates, Memory, SNRResult, typical_probe
 from impl.numerics.device import generator, resolve_device, resolve_dtype
 from impl.numerics.errors import InputError, require_positive_int
 
@@ -116,87 +115,9 @@ def ffn_forward(W_up, W_down, X, name: str, glu: bool = False, W_gate=None):
     return hidden @ W_down.transpose(-1, -2)
 
 
-def estimate_ffn_snr(activation_name: str, n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, *, beta=None,
-                     glu: bool = False, experts: int = 1, routing: str = "hash", device="cpu", dtype="float64",
-                     alpha: float = 1e-6, mode: str = "plain") -> dict:
-    """Monte Carlo SNR^{-1} of a constructed FFN memory probed with a stored key (fixed probe, fresh other pairs per
-    trial); conditional (the drawn probe) and typical (probe rescaled to ||k||^2 = d_k, ||v||^2 = d_v)."""
-    if activation_name not in ACTIVATIONS:
-        raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {activation_name!r}")
-    n_pairs = require_positive_int("n_pairs", n_pairs, 2)
-    d_k, d_v = require_positive_int("d_k", d_k), require_positive_int("d_v", d_v)
-    trials = require_positive_int("trials", trials, 2)
-    experts = require_positive_int("experts", experts)
-    if routing not in ("hash", "router"):
-        raise InputError("routing", f"must be 'hash' or 'router', got {routing!r}")
-    if routing == "hash" and n_pairs % experts:
-        raise InputError("experts", f"hash routing splits the N = {n_pairs} pairs evenly: E must divide N")
-    if mode != "plain":
-        raise InputError("mode", "FFN memories are estimated by plain sampling only (mode='plain')")
-    if activation_name == "solu":
-        return _solu_ffn(n_pairs, d_k, d_v, trials, seed, beta=beta, glu=glu, experts=experts, routing=routing,
-                         device=device, dtype=dtype, alpha=alpha)
-    beta = 1 / math.sqrt(d_k) if beta is None else beta
-    if not (isinstance(beta, (int, float)) and math.isfinite(beta) and beta > 0):
-        raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
-    gen = generator(seed)
-    pk = torch.randn(d_k, generator=gen, dtype=torch.float64)
-    pv = torch.randn(d_v, generator=gen, dtype=torch.float64)
-    R = torch.randn((experts, d_k), generator=gen, dtype=torch.float64) if routing == "router" else None
-    out = {}
-    for conv in FFN_CONVENTIONS:
-        k0, v0 = pk, pv
-        if conv == "typical":
-            k0, v0 = pk * math.sqrt(d_k) / pk.norm(), pv * math.sqrt(d_v) / pv.norm()
-        kappa, nu = float(k0 @ k0), float(v0 @ v0)
-        n_int = n_pairs // experts - 1 if routing == "hash" else n_pairs - 1
-        samples = []
-        step = max(1, 2**22 // (n_pairs * (d_k + d_v)))
-        for start in range(0, trials, step):
-            t = min(step, trials - start)
-            K = torch.randn((t, n_int, d_k), generator=gen, dtype=torch.float64)
-            V = torch.randn((t, n_int, d_v), generator=gen, dtype=torch.float64)
-            mask = None
-            if R is not None:  # only keys routed to the probe's expert answer
-                mask = ((K @ R.T).argmax(-1) == int((R @ k0).argmax())).to(torch.float64)
-            K, V, x = K.to(dev, dt), V.to(dev, dt), k0.to(dev, dt)
-            pre = beta * (K @ x)  # [t, n]
-            w = activation(activation_name, pre) * (pre if glu else 1)
-            if mask is not None:
-                w = w * mask.to(dev, dt)
-            r = (w[:, None, :] @ V)[:, 0]
-            c = activation(activation_name, torch.tensor(beta * kappa, dtype=dt, device=dev)) * (beta * kappa if glu else 1)
-            samples.append(((r * r).sum(-1) / (c * c * nu)).to("cpu", torch.float64).numpy())
-        e = mean_interval(np.concatenate(samples), alpha)
-        theory = None if routing == "router" else ffn_theory(activation_name, n_int, d_v, kappa, nu, beta, glu)
-        note = (f"plain: constructed FFN (W_up = beta K, W_down = V^T, beta = {beta:.4g}"
-                f"{', GLU' if glu else ''}{f', top-1 MoE E={experts} routing {routing}' if experts > 1 else ''}), fixed probe")
-        out[conv] = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "theory": theory,
-                     "mode_used": "plain", "note": note, "probe_kappa": kappa, "probe_nu": nu, "beta": beta}
-    return out
-
-
 # ------------------------------------------------------------------------------------------------------------------
 # Trained FFN memories (tiny, CPU, seconds)
 # ------------------------------------------------------------------------------------------------------------------
-
-
-def _solu_ffn(n_pairs, d_k, d_v, trials, seed, *, beta, glu, experts, routing, device, dtype, alpha):
-    from impl.memories.solu import estimate_solu_snr
-
-    if glu:
-        raise InputError("glu", "SoLU is not gated here (glu must be False with activation solu)")
-    if routing != "hash":
-        raise InputError("routing", "SoLU memories support exact (hash) routing only")
-    if n_pairs // experts < 2:
-        raise InputError("experts", f"each expert needs at least 2 pairs: N/E = {n_pairs // experts}")
-    out = estimate_solu_snr(n_pairs // experts, d_k, d_v, trials, seed, beta=beta, conventions=FFN_CONVENTIONS,
-                            alpha=alpha, device=device, dtype=dtype)
-    if experts > 1:
-        for row in out.values():
-            row["note"] += f"; top-1 MoE E={experts}, hash routing: the probe's expert holds N/E = {n_pairs // experts} pairs"
-    return out
 
 
 def train_ffn_memory(n_pairs: int, d_k: int, d_v: int, d_ff: int, activation_name: str, seed: int, *, glu: bool = False,
@@ -230,3 +151,111 @@ def train_ffn_memory(n_pairs: int, d_k: int, d_v: int, d_ff: int, activation_nam
         cos = torch.nn.functional.normalize(out, dim=-1) @ torch.nn.functional.normalize(V, dim=-1).T
         acc = float((cos.argmax(-1) == torch.arange(n_pairs)).double().mean())
     return acc, float(loss.detach())
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The SNR interface
+# ------------------------------------------------------------------------------------------------------------------
+
+
+class FFNMemory(Memory):
+    """The constructed FFN memory (W_up = beta K, W_down = V^T; GLU, top-1 MoE optional) with activation s, probed
+    at a stored key with a fixed probe and fresh other pairs per trial: the conditional and typical conventions, exact
+    value (N-1)(d_v/nu) E[s(Z)^2] / s(beta kappa)^2 (C6 for the FFN; None for routing "router": no closed form).
+    beta defaults to 1/sqrt(d_k). Both conventions are always drawn (conditional first), so either one alone has
+    the same numbers. SoLU is read through ``impl.memories.solu`` (no GLU; hash-routed experts: the probe's expert
+    is a SoLU memory of N/E pairs)."""
+
+    kind = "ffn"
+    conventions = listed = FFN_CONVENTIONS
+
+    def __init__(self, activation_name: str, *, beta=None, glu: bool = False, experts: int = 1, routing: str = "hash"):
+        if activation_name not in ACTIVATIONS:
+            raise InputError("activation", f"must be one of {', '.join(ACTIVATIONS)}, got {activation_name!r}")
+        experts = require_positive_int("experts", experts)
+        if routing not in ("hash", "router"):
+            raise InputError("routing", f"must be 'hash' or 'router', got {routing!r}")
+        if beta is not None and not (isinstance(beta, (int, float)) and not isinstance(beta, bool)
+                                     and math.isfinite(beta) and beta > 0):
+            raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
+        if activation_name == "solu" and glu:
+            raise InputError("glu", "SoLU is not gated here (glu must be False with activation solu)")
+        if activation_name == "solu" and routing != "hash":
+            raise InputError("routing", "SoLU memories support exact (hash) routing only")
+        self.name, self.beta, self.glu, self.experts, self.routing = activation_name, beta, glu, experts, routing
+
+    def parameters(self):
+        return {"activation": self.name}
+
+    def label(self):
+        return f"FFN ({self.name})"
+
+    def title(self):
+        return f"FFN memory, activation {self.name}"
+
+    def _beta(self, d_k):
+        return 1 / math.sqrt(d_k) if self.beta is None else self.beta
+
+    def _interfering(self, n_pairs):
+        return n_pairs // self.experts - 1 if self.routing == "hash" else n_pairs - 1
+
+    def check(self, n_pairs, d_k, d_v, trials, conventions, sampler):
+        if self.routing == "hash" and n_pairs % self.experts:
+            raise InputError("experts", f"hash routing splits the N = {n_pairs} pairs evenly: E must divide N")
+        if self.name == "solu" and n_pairs // self.experts < 2:
+            raise InputError("experts", f"each expert needs at least 2 pairs: N/E = {n_pairs // self.experts}")
+
+    def exact(self, convention, n_pairs, d_k, d_v, kappa=None, nu=None):
+        if self.routing == "router":
+            return None
+        if kappa is None:
+            kappa, nu = float(d_k), float(d_v)
+        return ffn_theory(self.name, self._interfering(n_pairs), d_v, kappa, nu, self._beta(d_k), self.glu)
+
+    def sample(self, n_pairs, d_k, d_v, trials, seed, conventions, *, sampler, alpha, device, dtype, native):
+        if self.name == "solu":
+            return self._solu(n_pairs, d_k, d_v, trials, seed, alpha, device, dtype)
+        name, glu, beta = self.name, self.glu, self._beta(d_k)
+        dev, dt = resolve_device(device), resolve_dtype(dtype)
+        gen = generator(seed)
+        pk = torch.randn(d_k, generator=gen, dtype=torch.float64)
+        pv = torch.randn(d_v, generator=gen, dtype=torch.float64)
+        R = torch.randn((self.experts, d_k), generator=gen, dtype=torch.float64) if self.routing == "router" else None
+        note = (f"plain: constructed FFN (W_up = beta K, W_down = V^T, beta = {beta:.4g}{', GLU' if glu else ''}"
+                f"{f', top-1 MoE E={self.experts} routing {self.routing}' if self.experts > 1 else ''}), fixed probe")
+        n_int = self._interfering(n_pairs)
+        out = Estimates()
+        for conv in FFN_CONVENTIONS:
+            k0, v0 = (pk, pv) if conv == "conditional" else typical_probe(pk, pv)
+            kappa, nu = float(k0 @ k0), float(v0 @ v0)
+            samples = []
+            for t in batches(trials, n_pairs * (d_k + d_v)):
+                K = torch.randn((t, n_int, d_k), generator=gen, dtype=torch.float64)
+                V = torch.randn((t, n_int, d_v), generator=gen, dtype=torch.float64)
+                mask = None
+                if R is not None:  # only keys routed to the probe's expert answer
+                    mask = ((K @ R.T).argmax(-1) == int((R @ k0).argmax())).to(torch.float64)
+                K, V, x = K.to(dev, dt), V.to(dev, dt), k0.to(dev, dt)
+                pre = beta * (K @ x)  # [t, n]
+                w = activation(name, pre) * (pre if glu else 1)
+                if mask is not None:
+                    w = w * mask.to(dev, dt)
+                r = (w[:, None, :] @ V)[:, 0]
+                c = activation(name, torch.tensor(beta * kappa, dtype=dt, device=dev)) * (beta * kappa if glu else 1)
+                samples.append(((r * r).sum(-1) / (c * c * nu)).to("cpu", torch.float64).numpy())
+            out[conv] = SNRResult.measured(mean_interval(np.concatenate(samples), alpha),
+                                           self.exact(conv, n_pairs, d_k, d_v, kappa, nu), "plain", note,
+                                           probe_kappa=kappa, probe_nu=nu, beta=beta)
+        return out
+
+    def _solu(self, n_pairs, d_k, d_v, trials, seed, alpha, device, dtype):
+        """The SoLU layer (impl.memories.solu) on the probe's expert of N/E pairs."""
+        from impl.memories.solu import SoLUMemory
+
+        out = SoLUMemory(beta=self.beta).sample(n_pairs // self.experts, d_k, d_v, trials, seed, FFN_CONVENTIONS,
+                                                sampler="plain", alpha=alpha, device=device, dtype=dtype, native=False)
+        if self.experts > 1:
+            moe = (f"; top-1 MoE E={self.experts}, hash routing: the probe's expert holds N/E = "
+                   f"{n_pairs // self.experts} pairs")
+            out = Estimates({c: replace(r, note=r.note + moe) for c, r in out.items()})
+        return out

@@ -5,10 +5,40 @@
     split:  S k_i = c v_i + r,  c = k_i^T k_i,  r = sum_{j != i} v_j (k_j^T k_i)      (Eq. 4)
 
 Arrays are batched over independent trials: K [..., N, d_k], V [..., N, d_v], S [..., d_v, d_k].
-Works unchanged on NumPy arrays and PyTorch tensors (any device and dtype): only ``@`` and ``swapaxes``.
+``write``/``read``/``signal_noise`` work unchanged on NumPy arrays and PyTorch tensors (any device and dtype): only
+``@`` and ``swapaxes``.
+
+``LinearMemory`` is the memory's SNR interface (``impl.memories.memory``), estimated in every convention of C3:
+
+* ``probe_averaged``   E over everything of ||r_i||^2 / (c_i^2 ||v_i||^2). One trial writes a fresh memory of N
+  Gaussian pairs and probes all N of them (S = V^T K, O = K S^T: 4 N d_k d_v flops); the trial mean over its N
+  probes is one i.i.d. sample; t-interval over trials. Its variance is finite only for d_k > 4 and d_v > 4
+  (E[1/chi^2_d^2] needs d > 4); below that the interval is not calibrated and the result says so.
+* ``ratio_of_expectations``  E||r||^2 / E[c^2 ||v_i||^2] from the same trials (per-trial means of numerator and
+  denominator), delta-method interval for the ratio of means.
+* ``conditional``  one probe pair (k_i, v_i) drawn from the seed and held fixed; each trial redraws the other N-1
+  pairs, writes the memory (the probe included) and reads o = S k_i; t-interval over trials. Theory:
+  (N-1) d_v / (||k_i||^2 ||v_i||^2) at that probe.
+* ``typical``  the conditional estimator with the probe rescaled to ||k_i||^2 = d_k, ||v_i||^2 = d_v.
+
+All sampling is seeded (``impl.numerics.device.generator``); reference data is drawn in float64 on the CPU, then cast
+and moved (``native=True`` draws on the device, for benchmarks). Statistics are accumulated in float64.
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from impl.estimators.sampling import batches, gaussian
+from impl.estimators.stats import mean_interval, ratio_interval
+from impl.memories.memory import Estimates, Memory, SNRResult, check_convention, typical_probe
+from impl.numerics.device import generator, resolve_device, resolve_dtype
+from impl.numerics.errors import InputError
+
+BUDGET = 2**23  # numbers per batch of trials
 
 
 def write(K, V):
@@ -57,3 +87,146 @@ def _diag_embed(c, like):
     idx = np.arange(c.shape[-1])
     out[..., idx, idx] = c
     return out
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Retrieval SNR (C3, C4)
+# ------------------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrialStats:
+    """Per-trial means over all N probes (float64, CPU)."""
+
+    ratio: list = field(default_factory=list)  # mean_i ||r_i||^2 / (c_i^2 ||v_i||^2)
+    noise: list = field(default_factory=list)  # mean_i ||r_i||^2
+    signal: list = field(default_factory=list)  # mean_i c_i^2 ||v_i||^2
+    cos: list = field(default_factory=list)  # mean_i cos(o_i, v_i)
+
+
+def per_trial(n_pairs, d_k, d_v) -> int:
+    """Numbers held per trial (keys, values and read-outs): the unit of the batch budget."""
+    return n_pairs * (d_k + 2 * d_v)
+
+
+def probe_statistics(K, V) -> dict:
+    """Write the memories of a batch of trials (Eq. 1) and probe every stored key (Eq. 4): per probe, the ratio
+    ||r_i||^2 / (c_i^2 ||v_i||^2), the noise ||r_i||^2, the signal c_i^2 ||v_i||^2 and cos(o_i, v_i)."""
+    S = write(K, V)
+    O = read(S, K)
+    # Fused reductions (no temporaries beyond r): c_i = ||k_i||^2, r_i = o_i - c_i v_i computed directly
+    # (not via ||o||^2 - 2c<o,v> + c^2||v||^2, which cancels catastrophically at high SNR).
+    c = torch.linalg.vector_norm(K, dim=-1).square()
+    vv = torch.linalg.vector_norm(V, dim=-1).square()
+    rr = torch.linalg.vector_norm(torch.addcmul(O, c.unsqueeze(-1), V, value=-1), dim=-1).square()
+    sig = c * c * vv
+    cos = torch.linalg.vecdot(O, V) / (torch.linalg.vector_norm(O, dim=-1) * vv.sqrt())
+    return {"ratio": rr / sig, "noise": rr, "signal": sig, "cos": cos}
+
+
+def all_probe_trials(n_pairs, d_k, d_v, trials, gen, *, device="cpu", dtype="float64", native=False) -> TrialStats:
+    """Write ``trials`` independent memories of N Gaussian pairs and probe every stored key (Eq. 1, Eq. 4)."""
+    out = TrialStats()
+    for b in batches(trials, per_trial(n_pairs, d_k, d_v), BUDGET):
+        K = gaussian((b, n_pairs, d_k), gen, device=device, dtype=dtype, native=native)
+        V = gaussian((b, n_pairs, d_v), gen, device=device, dtype=dtype, native=native)
+        for name, x in probe_statistics(K, V).items():
+            getattr(out, name).extend(x.double().mean(-1).cpu().tolist())
+    return out
+
+
+def conditional_trials(n_pairs, d_k, d_v, trials, gen, *, typical=False, device="cpu", dtype="float64", native=False):
+    """Hold one probe pair fixed and redraw the other N-1 pairs per trial. Returns (samples, kappa, nu, cos)
+    with samples_t = ||r||^2 / (c^2 ||v_i||^2), kappa = ||k_i||^2, nu = ||v_i||^2 of the probe as used."""
+    k_i = gaussian((d_k,), gen, dtype="float64")
+    v_i = gaussian((d_v,), gen, dtype="float64")
+    if typical:
+        k_i, v_i = typical_probe(k_i, v_i)
+    kappa, nu = float(k_i @ k_i), float(v_i @ v_i)
+    device, dtype_t = resolve_device(device), resolve_dtype(dtype)
+    k_dev, v_dev = k_i.to(device, dtype_t), v_i.to(device, dtype_t)
+    samples, coss = [], []
+    for b in batches(trials, per_trial(n_pairs, d_k, d_v), BUDGET):
+        K = torch.empty((b, n_pairs, d_k), device=device, dtype=dtype_t)
+        V = torch.empty((b, n_pairs, d_v), device=device, dtype=dtype_t)
+        K[:, 0], V[:, 0] = k_dev, v_dev
+        if n_pairs > 1:
+            K[:, 1:] = gaussian((b, n_pairs - 1, d_k), gen, device=device, dtype=dtype, native=native)
+            V[:, 1:] = gaussian((b, n_pairs - 1, d_v), gen, device=device, dtype=dtype, native=native)
+        o = read(write(K, V), k_dev.expand(b, 1, d_k))[:, 0]
+        c = (k_dev * k_dev).sum()
+        r = o - c * v_dev
+        samples.extend(((r * r).sum(-1) / (c * c * (v_dev * v_dev).sum())).double().cpu().tolist())
+        coss.extend(((o * v_dev).sum(-1) / (o.norm(dim=-1) * v_dev.norm())).double().cpu().tolist())
+    return samples, kappa, nu, coss
+
+
+class LinearMemory(Memory):
+    """S = V^T K (Eq. 1), probed at a stored key (Eq. 4): every convention of C3 in closed form (C4)."""
+
+    name = kind = "linear"
+    min_pairs = 1
+
+    def divergence(self, convention, d_k, d_v):
+        if convention == "probe_averaged" and (d_k <= 2 or d_v <= 2):
+            return "d_k > 2 and d_v > 2 (E[1/chi^2_d] = 1/(d-2) is finite only for d > 2)"
+        return ""
+
+    def infinite(self, convention, reason):
+        return SNRResult(note="infinite for d_k <= 2 or d_v <= 2 (E[1/chi^2_d] needs d > 2): not estimated")
+
+    def refuse(self, convention, n_pairs, d_k, d_v, reason):
+        raise InputError(
+                "d_k" if d_k <= 2 else "d_v",
+                "the probe-averaged SNR^{-1} is infinite for d <= 2 (it needs E[1/chi^2_d] = 1/(d-2), finite only for "
+                f"d > 2); got d_k = {d_k}, d_v = {d_v}; use another convention",
+            )
+
+    def exact(self, convention, n_pairs, d_k, d_v, kappa=None, nu=None):
+        """The exact SNR^{-1} (docs/CLAIMS.md C4) — numeric mirror of theory/snr_linear.py, used to print beside
+        estimates. (The test suite checks that this mirror equals the SymPy derivation.)"""
+        if convention == "conditional":
+            return (n_pairs - 1) * d_v / (kappa * nu)
+        if convention == "probe_averaged":
+            return (n_pairs - 1) * d_v / ((d_k - 2) * (d_v - 2))
+        if convention == "ratio_of_expectations":
+            return (n_pairs - 1) / (d_k + 2)
+        if convention == "typical":
+            return (n_pairs - 1) / d_k
+        check_convention(convention)
+
+    def sample(self, n_pairs, d_k, d_v, trials, seed, conventions, *, sampler, alpha, device, dtype, native):
+        """All-probe trials first (probe-averaged, ratio of expectations and the mean cosine), then one fixed probe
+        per conditional and typical convention, all from one generator."""
+        gen = generator(seed)
+        out = Estimates()
+        if "probe_averaged" in conventions or "ratio_of_expectations" in conventions:
+            ts = all_probe_trials(n_pairs, d_k, d_v, trials, gen, device=device, dtype=dtype, native=native)
+            if "probe_averaged" in conventions:
+                note = "" if (d_k > 4 and d_v > 4) else (
+                    "variance infinite for d_k <= 4 or d_v <= 4: the t-interval is NOT calibrated here")
+                out["probe_averaged"] = SNRResult.measured(mean_interval(ts.ratio, alpha),
+                                                           self.exact("probe_averaged", n_pairs, d_k, d_v), "plain", note)
+            if "ratio_of_expectations" in conventions:
+                out["ratio_of_expectations"] = SNRResult.measured(
+                    ratio_interval(ts.noise, ts.signal, alpha), self.exact("ratio_of_expectations", n_pairs, d_k, d_v),
+                    "plain")
+            out.extra["cos"] = mean_interval(ts.cos, alpha)
+        for conv, typ in (("conditional", False), ("typical", True)):
+            if conv in conventions:
+                s, kappa, nu, _ = conditional_trials(n_pairs, d_k, d_v, trials, gen, typical=typ, device=device,
+                                                     dtype=dtype, native=native)
+                out[conv] = SNRResult.measured(mean_interval(s, alpha), self.exact(conv, n_pairs, d_k, d_v, kappa, nu),
+                                               "plain", f"probe with ||k_i||^2 = {kappa:.6g}, ||v_i||^2 = {nu:.6g}",
+                                               kappa=kappa, nu=nu)
+        return out
+
+    def summary(self, results, n_pairs, d_k, d_v):
+        extra = {"paper_asymptote": {"formula": "N/d_k", "value": n_pairs / d_k}, "cos_proxy": None}
+        c = results.extra.get("cos")
+        if c is not None:
+            extra["cos_proxy"] = {"estimate": c.value, "lo": c.lo, "hi": c.hi, "level": c.level, "n": c.n,
+                                  "proxy": 1 / math.sqrt(1 + self.exact("typical", n_pairs, d_k, d_v)),
+                                  "note": "mean over probes of cos(o_i, v_i) against 1/sqrt(1 + SNR^-1), typical "
+                                          "convention"}
+        return extra

@@ -15,12 +15,11 @@ exactly, and C6 gives (theory.ffn.solu_snr_inv)
 
 Z is correlated with the noise (it holds the noise slots' e^{z_j}); energies averaged separately,
 E||r||^2 / (E[c^2] nu) with the normalised r and c ("normalised energies"), therefore differ from the kernel value:
-``estimate_solu_snr(..., energies="normalised")`` measures that departure.
+``SoLUMemory(energies="normalised")`` measures that departure.
 
-    CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
-    estimate_solu_snr(n_pairs, d_k, d_v, trials, seed, *, beta=None, conventions=CONVENTIONS, energies="per_sample",
-                      alpha=1e-6, device="cpu", dtype="float64") -> {convention: dict(estimate, lo, hi, level, n,
-                      theory, mode_used, note, [probe_kappa, probe_nu], beta)}
+    SoLUMemory(beta=None, energies="per_sample"): the SNR interface (impl.memories.memory), estimated by
+    impl.estimators.snr.estimate_snr in CONVENTIONS = ("conditional", "typical", "probe_averaged",
+    "ratio_of_expectations"), in that order.
 """
 
 from __future__ import annotations
@@ -32,10 +31,13 @@ import torch
 
 from impl.estimators.sampling import batches
 from impl.estimators.stats import mean_interval, ratio_interval
+from impl.memories.memory import CONVENTIONS as ALL_CONVENTIONS
+from impl.memories.memory import Estimates, Memory, SNRResult, typical_probe
 from impl.numerics.device import generator, resolve_device, resolve_dtype
-from impl.numerics.errors import InputError, require_positive_int
+from impl.numerics.errors import InputError
 
-CONVENTIONS = ("conditional", "typical", "probe_averaged", "ratio_of_expectations")
+FIXED_PROBE = ("conditional", "typical")
+CONVENTIONS = FIXED_PROBE + tuple(c for c in ALL_CONVENTIONS if c not in FIXED_PROBE)  # estimated in this order
 ENERGIES = ("per_sample", "normalised")
 
 
@@ -88,28 +90,8 @@ def theory(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float, kappa
     raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
 
 
-def _check(n_pairs, d_k, d_v, trials, beta, conventions, energies, alpha):
-    n_pairs = require_positive_int("n_pairs", n_pairs, 2)
-    d_k, d_v = require_positive_int("d_k", d_k), require_positive_int("d_v", d_v)
-    trials = require_positive_int("trials", trials, 2)
-    beta = 1 / math.sqrt(d_k) if beta is None else beta
-    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta) or beta <= 0:
-        raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
-    for c in conventions:
-        if c not in CONVENTIONS:
-            raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {c!r}")
-    if energies not in ENERGIES:
-        raise InputError("energies", f"must be one of {', '.join(ENERGIES)}, got {energies!r}")
-    if energies == "normalised" and any(c not in ("conditional", "typical") for c in conventions):
-        raise InputError("energies", "normalised energies are measured at a fixed probe (conditional or typical) only")
-    if not (isinstance(alpha, float) and 0 < alpha < 0.5):
-        raise InputError("alpha", f"must be a float in (0, 0.5), got {alpha!r}")
-    return n_pairs, d_k, d_v, trials, float(beta)
-
-
-def estimate_solu_snr(n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, *, beta=None, conventions=CONVENTIONS,
-                      energies: str = "per_sample", alpha: float = 1e-6, device="cpu", dtype="float64") -> dict:
-    """Monte Carlo SNR^{-1} of the constructed SoLU FFN memory, read through the normalised layer itself.
+class SoLUMemory(Memory):
+    """The constructed SoLU FFN memory read through the normalised layer itself (module doc), every convention.
 
     conditional / typical: one probe (typical: rescaled to ||k||^2 = d_k, ||v||^2 = d_v), fresh other pairs per trial;
         samples ||r||^2/(c^2 nu) (t-interval); with ``energies="normalised"`` the ratio E||r||^2 / (E[c^2] nu) of the
@@ -119,64 +101,97 @@ def estimate_solu_snr(n_pairs: int, d_k: int, d_v: int, trials: int, seed: int, 
         c_u = Z c (delta-method interval).
     Plain sampling throughout: at beta = 1/sqrt(d_k) and d_k >= 16 the slot kernel z e^z is heavy-tailed (the relative
     variance of one term, E[Z^4 e^{4Z}]/E[Z^2 e^{2Z}]^2, is about 780 at s2 = 1) and the interval under-covers; the
-    claims use beta = s/sqrt(d_k) with s <= 1/2.
+    claims use beta = s/sqrt(d_k) with s <= 1/2. beta defaults to 1/sqrt(d_k).
     """
-    n_pairs, d_k, d_v, trials, beta = _check(n_pairs, d_k, d_v, trials, beta, conventions, energies, alpha)
-    dev, dt = resolve_device(device), resolve_dtype(dtype)
-    gen = generator(seed)
-    pk = torch.randn(d_k, generator=gen, dtype=torch.float64)
-    pv = torch.randn(d_v, generator=gen, dtype=torch.float64)
-    out = {}
-    for conv in conventions:
-        bad = finiteness(conv, d_k, d_v, beta)
-        if bad:
-            out[conv] = {"theory": None, "infinite": True, "mode_used": "none", "beta": beta,
-                         "note": f"infinite (not estimated): needs {bad}"}
-            continue
-        fixed = conv in ("conditional", "typical")
-        k0, v0 = pk, pv
-        if conv == "typical":
-            k0, v0 = pk * math.sqrt(d_k) / pk.norm(), pv * math.sqrt(d_v) / pv.norm()
-        ys, xs = [], []
-        for t in batches(trials, n_pairs * (d_k + d_v)):
-            if fixed:
-                probe, pvs = k0.expand(t, d_k), v0.expand(t, d_v)
-            else:
-                probe = torch.randn((t, d_k), generator=gen, dtype=torch.float64)
-                pvs = torch.randn((t, d_v), generator=gen, dtype=torch.float64)
-            K = torch.randn((t, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
-            V = torch.randn((t, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
-            c, r, logz = solu_read(beta, probe.to(dev, dt), K.to(dev, dt), V.to(dev, dt))
-            c, r, logz = c.double().cpu(), r.double().cpu(), logz.double().cpu()
-            nu = (pvs * pvs).sum(-1)
-            rr = (r * r).sum(-1)
-            if conv == "ratio_of_expectations":  # unnormalised energies, on a common scale (no overflow)
-                ys.append(torch.log(rr) + 2 * logz)
-                xs.append(torch.log(c * c * nu) + 2 * logz)
+
+    name = "solu"
+    kind = "ffn"
+    conventions = listed = CONVENTIONS
+
+    def __init__(self, *, beta=None, energies: str = "per_sample"):
+        if beta is not None and (isinstance(beta, bool) or not isinstance(beta, (int, float)) or not math.isfinite(beta)
+                                 or beta <= 0):
+            raise InputError("beta", f"the key scale must be a finite number > 0, got {beta!r}")
+        if energies not in ENERGIES:
+            raise InputError("energies", f"must be one of {', '.join(ENERGIES)}, got {energies!r}")
+        self.beta, self.energies = beta, energies
+
+    def label(self):
+        return "SoLU FFN"
+
+    def _beta(self, d_k):
+        return 1 / math.sqrt(d_k) if self.beta is None else float(self.beta)
+
+    def check(self, n_pairs, d_k, d_v, trials, conventions, sampler):
+        if self.energies == "normalised" and any(c not in FIXED_PROBE for c in conventions):
+            raise InputError("energies", "normalised energies are measured at a fixed probe (conditional or typical) only")
+
+    def divergence(self, convention, d_k, d_v):
+        return finiteness(convention, d_k, d_v, self._beta(d_k))
+
+    def infinite(self, convention, reason):
+        return SNRResult(method="none", note=f"infinite (not estimated): needs {reason}")
+
+    def refuse(self, convention, n_pairs, d_k, d_v, reason):
+        theory(convention, n_pairs, d_k, d_v, self._beta(d_k))  # raises, naming the condition
+
+    def exact(self, convention, n_pairs, d_k, d_v, kappa=None, nu=None):
+        if convention in FIXED_PROBE and kappa is not None:
+            convention = "conditional"  # at the probe as used
+        return theory(convention, n_pairs, d_k, d_v, self._beta(d_k), kappa, nu)
+
+    def sample(self, n_pairs, d_k, d_v, trials, seed, conventions, *, sampler, alpha, device, dtype, native):
+        beta, energies = self._beta(d_k), self.energies
+        dev, dt = resolve_device(device), resolve_dtype(dtype)
+        gen = generator(seed)
+        pk = torch.randn(d_k, generator=gen, dtype=torch.float64)
+        pv = torch.randn(d_v, generator=gen, dtype=torch.float64)
+        out = Estimates()
+        for conv in conventions:
+            fixed = conv in FIXED_PROBE
+            k0, v0 = pk, pv
+            if conv == "typical":
+                k0, v0 = typical_probe(pk, pv)
+            ys, xs = [], []
+            for t in batches(trials, n_pairs * (d_k + d_v)):
+                if fixed:
+                    probe, pvs = k0.expand(t, d_k), v0.expand(t, d_v)
+                else:
+                    probe = torch.randn((t, d_k), generator=gen, dtype=torch.float64)
+                    pvs = torch.randn((t, d_v), generator=gen, dtype=torch.float64)
+                K = torch.randn((t, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
+                V = torch.randn((t, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+                c, r, logz = solu_read(beta, probe.to(dev, dt), K.to(dev, dt), V.to(dev, dt))
+                c, r, logz = c.double().cpu(), r.double().cpu(), logz.double().cpu()
+                nu = (pvs * pvs).sum(-1)
+                rr = (r * r).sum(-1)
+                if conv == "ratio_of_expectations":  # unnormalised energies, on a common scale (no overflow)
+                    ys.append(torch.log(rr) + 2 * logz)
+                    xs.append(torch.log(c * c * nu) + 2 * logz)
+                elif energies == "normalised":
+                    ys.append(rr)
+                    xs.append(c * c * nu)
+                else:
+                    ys.append(rr / (c * c * nu))
+            y = torch.cat(ys).numpy()
+            if conv == "ratio_of_expectations":
+                x = torch.cat(xs).numpy()
+                g = float(np.max(x))
+                e = ratio_interval(np.exp(y - g), np.exp(x - g), alpha)
+                note = "plain: E||r_u||^2 / E[c_u^2 nu] over fresh probes, unnormalised energies (delta-method interval)"
             elif energies == "normalised":
-                ys.append(rr)
-                xs.append(c * c * nu)
+                e = ratio_interval(y, torch.cat(xs).numpy(), alpha)
+                note = ("normalised energies E||r||^2 / (E[c^2] nu) of the SoLU layer's output, fixed probe "
+                        "(delta-method interval)")
             else:
-                ys.append(rr / (c * c * nu))
-        y = torch.cat(ys).numpy()
-        if conv == "ratio_of_expectations":
-            x = torch.cat(xs).numpy()
-            g = float(np.max(x))
-            e = ratio_interval(np.exp(y - g), np.exp(x - g), alpha)
-            note = "plain: E||r_u||^2 / E[c_u^2 nu] over fresh probes, unnormalised energies (delta-method interval)"
-        elif energies == "normalised":
-            e = ratio_interval(y, torch.cat(xs).numpy(), alpha)
-            note = "normalised energies E||r||^2 / (E[c^2] nu) of the SoLU layer's output, fixed probe (delta-method interval)"
-        else:
-            e = mean_interval(y, alpha)
-            note = ("plain: the SoLU layer read at a fixed probe, fresh other pairs" if fixed
-                    else "plain: fresh probe and other pairs per trial")
-        row = {"estimate": e.value, "lo": e.lo, "hi": e.hi, "level": e.level, "n": e.n, "mode_used": "plain",
-               "note": note + f" (beta = {beta:.4g})", "beta": beta}
-        if fixed:
-            kappa, nu0 = float(k0 @ k0), float(v0 @ v0)
-            row.update(theory=theory("conditional", n_pairs, d_k, d_v, beta, kappa, nu0), probe_kappa=kappa, probe_nu=nu0)
-        else:
-            row["theory"] = theory(conv, n_pairs, d_k, d_v, beta)
-        out[conv] = row
-    return out
+                e = mean_interval(y, alpha)
+                note = ("plain: the SoLU layer read at a fixed probe, fresh other pairs" if fixed
+                        else "plain: fresh probe and other pairs per trial")
+            details = {"beta": beta}
+            kappa = nu0 = None
+            if fixed:
+                kappa, nu0 = float(k0 @ k0), float(v0 @ v0)
+                details.update(probe_kappa=kappa, probe_nu=nu0)
+            out[conv] = SNRResult.measured(e, self.exact(conv, n_pairs, d_k, d_v, kappa, nu0), "plain",
+                                           note + f" (beta = {beta:.4g})", **details)
+        return out
