@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -376,7 +377,9 @@ def _backend_options(p, *, what: str) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="with --backend dask: a running scheduler, tcp://HOST:PORT (default: start a local "
                         "cluster); refused within %g s when nothing answers there" % inputs.SCHEDULER_TIMEOUT_S)
-    p.add_argument("--fresh", action="store_true", help="ignore the result cache (.cache/results) and recompute")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute every result instead of reading the result cache (new results are still cached "
+                        "as they finish, so an interrupted run loses nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or start line")
 
 
@@ -535,9 +538,26 @@ def _main(argv) -> int:
     except InputError as e:
         print(_error_line(e), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("assocmem: interrupted; completed results are cached, existing reports are untouched", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(interrupted_line(e, sys.argv[1:] if argv is None else argv), file=sys.stderr)
         return 130
+
+
+def interrupted_line(e: KeyboardInterrupt, argv) -> str:
+    """What Ctrl-C leaves: for a sweep, how many of its results are cached and the command that reuses them (the
+    same one, without --fresh); otherwise that nothing was kept. Reports and evidence records are written whole
+    or not at all, so existing ones are untouched either way."""
+    from assocmem.sweep import Interrupted
+
+    if not isinstance(e, Interrupted):
+        return "assocmem: interrupted; no result was cached, existing reports and records are untouched"
+    rerun = "assocmem " + shlex.join(a for a in argv if a != "--fresh")
+    if e.cached == 0:
+        return (f"assocmem: interrupted; none of the {e.total} {e.desc} results had finished, so a rerun starts "
+                "again; existing reports and records are untouched")
+    how = " (without --fresh)" if not e.read_cache else ""
+    return (f"assocmem: interrupted; {e.cached} of {e.total} {e.desc} results are cached; `{rerun}`{how} reuses "
+            "them; existing reports and records are untouched")
 
 
 def main(argv=None) -> int:

@@ -51,7 +51,7 @@ class JobOptions:
     quick: bool = False
 
     def sweep_kwargs(self) -> dict:
-        return dict(backend=self.backend, n_jobs=self.n_jobs, scheduler=self.scheduler, use_cache=not self.fresh,
+        return dict(backend=self.backend, n_jobs=self.n_jobs, scheduler=self.scheduler, read_cache=not self.fresh,
                     progress=self.progress)
 
 

@@ -294,7 +294,7 @@ def build(opts: Options, out_dir: Path) -> dict:
     claims = select(opts)
     kept = {c.id for c in claims} | {c.group for c in claims}
     figures = [f for f in registry.figures() if any(x in kept for x in f.claims)]
-    run_kw = dict(backend=opts.backend, n_jobs=opts.n_jobs, scheduler=opts.scheduler, use_cache=not opts.fresh,
+    run_kw = dict(backend=opts.backend, n_jobs=opts.n_jobs, scheduler=opts.scheduler, read_cache=not opts.fresh,
                   progress=opts.progress)
     mk = sweep.Task.make
 
