@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from assocmem import inputs
+from assocmem import environment, inputs
 from impl.numerics.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,6 +178,7 @@ def cmd_report(args) -> int:
                           progress=None if not args.quiet else False, only=tuple(args.only or ()))
     report.select(opts)
     report.check_destination(opts, out)
+    environment.require_cache()
     inputs.require_writable_dir(out)
     if not args.quiet:
         what = opts.subset or "the full report"
@@ -210,6 +211,8 @@ def cmd_evidence(args) -> int:
     _check_backend(args)
     args.seed = 20250525 if args.seed is None else args.seed
     selected = evidence.select(args.job)
+    environment.require_cache()
+    environment.require_evidence()
     opts = evidence.JobOptions(backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler, fresh=args.fresh,
                                progress=None if not args.quiet else False, seed=args.seed, quick=args.quick)
     for job in selected:
@@ -391,7 +394,7 @@ def build_parser() -> argparse.ArgumentParser:
     from impl.tasks.models import MODELS
     from impl.tasks.train import TASKS
 
-    p = _Parser(prog="assocmem", description=DESCRIPTION)
+    p = _Parser(prog="assocmem", description=DESCRIPTION, epilog=environment.epilog())
     p.add_argument("--version", action="version", version=f"assocmem {__import__('assocmem').__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 

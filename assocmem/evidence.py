@@ -116,9 +116,18 @@ def select(patterns) -> list[Job]:
         if not hit:
             from impl.numerics.errors import InputError
 
-            raise InputError("JOB", f"no evidence job matches {p!r}; known: {', '.join(j.id for j in all_jobs)}")
+            raise InputError("JOB", f"no evidence job matches {p!r}{_closest(p, all_jobs)}; see `assocmem evidence list`")
         out += [j for j in hit if j not in out]
     return out
+
+
+def _closest(pattern: str, all_jobs) -> str:
+    """'; did you mean A or B' for the (at most three) job ids or id prefixes closest to a mistyped pattern."""
+    import difflib
+
+    names = sorted({j.id for j in all_jobs} | {j.id.split("/")[0] for j in all_jobs})
+    near = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(near)}" if near else ""
 
 
 def module_fingerprints(job: Job) -> dict[str, str]:
