@@ -660,20 +660,24 @@ def _main(argv) -> int:
 
 
 def interrupted_line(e: KeyboardInterrupt, argv) -> str:
-    """What Ctrl-C leaves: for a sweep, how many of its results are cached and the command that reuses them (the
-    same one, without --fresh); otherwise that nothing was kept. Reports and evidence records are written whole
-    or not at all, so existing ones are untouched either way."""
-    from assocmem.sweep import Interrupted
+    """What Ctrl-C leaves: how many results of this process's sweeps are in the result cache (the one it stopped
+    and those that finished before) and the command that reuses them (the same one, without --fresh). Reports and
+    evidence records are replaced whole or not at all, so none is half-written."""
+    from assocmem.sweep import FINISHED, Interrupted
 
-    if not isinstance(e, Interrupted):
-        return "assocmem: interrupted; no result was cached, existing reports and records are untouched"
+    done = sum(n for _, n in FINISHED)
+    parts = []
+    if isinstance(e, Interrupted):
+        parts.append(f"{e.cached} of {e.total} {e.desc} results are cached")
+    if done:
+        parts.append(f"all {done} results of the finished {', '.join(dict.fromkeys(d for d, _ in FINISHED))} "
+                     f"sweep{'s' if len(FINISHED) > 1 else ''} are cached")
+    tail = "no report or record is half-written"
+    if not parts or (isinstance(e, Interrupted) and e.cached == 0 and not done):
+        return f"assocmem: interrupted; no result was cached, so a rerun starts again; {tail}"
     rerun = "assocmem " + shlex.join(a for a in argv if a != "--fresh")
-    if e.cached == 0:
-        return (f"assocmem: interrupted; none of the {e.total} {e.desc} results had finished, so a rerun starts "
-                "again; existing reports and records are untouched")
-    how = " (without --fresh)" if not e.read_cache else ""
-    return (f"assocmem: interrupted; {e.cached} of {e.total} {e.desc} results are cached; `{rerun}`{how} reuses "
-            "them; existing reports and records are untouched")
+    how = " (without --fresh)" if "--fresh" in argv else ""
+    return f"assocmem: interrupted; {'; '.join(parts)}; `{rerun}`{how} reuses them; {tail}"
 
 
 def main(argv=None) -> int:

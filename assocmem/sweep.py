@@ -26,6 +26,9 @@ from assocmem import cache, registry
 BACKENDS = ("serial", "joblib", "dask", "ray")
 
 
+FINISHED: list[tuple[str, int]] = []  # (desc, number of tasks) of every sweep this process completed, in order
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C during a sweep: ``cached`` of its ``total`` results are in the cache (and a run that reads the cache
     reuses them); ``read_cache`` says whether this run read it (False under ``--fresh``)."""
@@ -189,6 +192,7 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
         bar.close()
         raise Interrupted(desc, sum(cache.exists(k, root) for k in keys), len(tasks), read_cache) from None
     bar.close()
+    FINISHED.append((desc, len(tasks)))
     return values
 
 

@@ -23,6 +23,12 @@ EVALUATED: list[int] = []
 STOP_AT: list[int] = []  # the seed at which the task raises KeyboardInterrupt (empty: never)
 
 
+@pytest.fixture(autouse=True)
+def _no_earlier_sweeps(monkeypatch):
+    """Each test is one command: no sweep of an earlier test counts as finished (the CLI runs one per process)."""
+    monkeypatch.setattr(sweep, "FINISHED", [])
+
+
 def counted(params, seed, *, device="cpu", dtype="float64"):
     """A sweep task that records its seed (in this process: the serial backend) and stops at ``STOP_AT``."""
     if STOP_AT and seed == STOP_AT[0]:
@@ -80,7 +86,7 @@ def test_report_fresh_interrupted_says_how_many_results_the_rerun_reuses(tmp_pat
     err = capsys.readouterr().err.strip()
     assert rc == 130
     m = re.fullmatch(r"assocmem: interrupted; (\d+) of (\d+) report results are cached; `(.+)` \(without --fresh\) "
-                     r"reuses them; existing reports and records are untouched", err)
+                     r"reuses them; no report or record is half-written", err)
     assert m, err
     cached, total, rerun = int(m[1]), int(m[2]), m[3]
     assert cached == k < total
@@ -101,6 +107,30 @@ def test_interrupt_outside_a_sweep_claims_nothing_was_cached(monkeypatch, capsys
     assert cli.main(["claims"]) == 130
     err = capsys.readouterr().err
     assert "no result was cached" in err and "results are cached" not in err
+
+
+def test_interrupt_after_a_finished_sweep_says_its_results_are_cached(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the report is being written, after its sweep finished: every result is cached, and the rerun
+    computes none."""
+    import assocmem.report as report_module
+
+    original = report_module._csv_text
+
+    def stop_writing(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report_module, "_csv_text", stop_writing)
+    assert cli.main(_report_args(tmp_path, "--fresh")) == 130
+    err = capsys.readouterr().err.strip()
+    m = re.fullmatch(r"assocmem: interrupted; all (\d+) results of the finished report sweep are cached; `(.+)` "
+                     r"\(without --fresh\) reuses them; no report or record is half-written", err)
+    assert m, err
+    monkeypatch.setattr(report_module, "_csv_text", original)
+    calls = []
+    real = sweep.evaluate
+    monkeypatch.setattr(sweep, "evaluate", lambda task: calls.append(task) or real(task))
+    assert cli.main(_report_args(tmp_path)) == 0
+    assert calls == [] and int(m[1]) > 0
 
 
 def test_sigint_to_a_fresh_parallel_report_keeps_what_finished(tmp_path):
