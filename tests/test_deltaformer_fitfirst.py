@@ -207,3 +207,17 @@ def test_more_passes_reach_more_and_one_pass_is_the_reference_rule():
             r = [passes_reachable(inst.edges, s, t, p) for p in (1, 2, 3, 4)]
             assert r[0] == one_pass_reachable(inst.edges, s, t) and r == sorted(r)
             assert r[3] == (shortest_hops(inst.edges, s, t) is not None)  # k passes suffice for k hops
+
+
+def test_bad_input_to_the_new_pieces():
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputError, match="rng"):
+        dag_batch(2, 15, 2, 4, 0)
+    with pytest.raises(InputError, match="batch"):
+        dag_batch(2, 15, 2, 0, rng)
+    with pytest.raises(InputError, match="n_nodes"):
+        dag_batch(4, 14, 2, 4, rng)
+    with pytest.raises(InputError, match="passes"):
+        passes_reachable([(0, 1)], 0, 1, 0)
+    with pytest.raises(InputError, match="out_dim"):
+        ReachModel(15, 3)

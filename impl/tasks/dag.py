@@ -161,8 +161,8 @@ class DagInstance:
     k: int
 
 
-def dag_instance(k: int, n_nodes: int, extra: int, rng: np.random.Generator, *, order: str = "shuffled") -> DagInstance:
-    """One instance with k-hop chains; see the module docstring."""
+def _check_instance_args(k, n_nodes, extra, order) -> tuple[int, int]:
+    """(k, n_nodes) checked, with ``extra`` and ``order``; one-line InputErrors naming the argument."""
     k = require_positive_int("k", k, 1)
     n_nodes = require_positive_int("n_nodes", n_nodes, 2)
     if n_nodes < 3 * (k + 1):
@@ -171,6 +171,12 @@ def dag_instance(k: int, n_nodes: int, extra: int, rng: np.random.Generator, *, 
         raise InputError("extra", f"must be an integer >= 0, got {extra!r}")
     if order not in ORDERS:
         raise InputError("order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
+    return k, n_nodes
+
+
+def dag_instance(k: int, n_nodes: int, extra: int, rng: np.random.Generator, *, order: str = "shuffled") -> DagInstance:
+    """One instance with k-hop chains; see the module docstring."""
+    k, n_nodes = _check_instance_args(k, n_nodes, extra, order)
     labels = [int(x) for x in rng.permutation(n_nodes)[: 3 * (k + 1)]]
     a, b, c = labels[: k + 1], labels[k + 1 : 2 * (k + 1)], labels[2 * (k + 1) :]
     edges = [(ch[i], ch[i + 1]) for ch in (a, b, c) for i in range(k)]
@@ -267,15 +273,8 @@ def dag_batch(k: int, n_nodes: int, extra: int, batch: int, rng: np.random.Gener
     queries in random order, the answers and the auxiliary ``successor`` targets. Edge order: a uniform random
     permutation (``shuffled``) or a random topological order (``in_order``; ``_topological_times``; a different
     random topological order than ``dag_instance``'s, which is kept as the per-instance reference)."""
-    k = require_positive_int("k", k, 1)
-    n_nodes = require_positive_int("n_nodes", n_nodes, 2)
+    k, n_nodes = _check_instance_args(k, n_nodes, extra, order)
     batch = require_positive_int("batch", batch, 1)
-    if n_nodes < 3 * (k + 1):
-        raise InputError("n_nodes", f"must be >= 3 (k + 1) = {3 * (k + 1)} for three chains of {k} hops, got {n_nodes}")
-    if isinstance(extra, bool) or not isinstance(extra, (int, np.integer)) or extra < 0:
-        raise InputError("extra", f"must be an integer >= 0, got {extra!r}")
-    if order not in ORDERS:
-        raise InputError("order", f"must be one of {', '.join(ORDERS)}, got {order!r}")
     if not isinstance(rng, np.random.Generator):
         raise InputError("rng", "must be a numpy.random.Generator (seeded)")
     k1 = k + 1
