@@ -45,7 +45,7 @@ WALL_BUDGET_S = 3600
 D4_ARMS = ("deltaformer", "deltaformer_exp", "deltaformer_lin1", "deltanet", "transformer")
 D4_SLOTS = (2, 3, 5)
 D4_SEEDS = (0, 1, 2)
-D4_CONFIG = replace(get_config("swap"), steps=10000)  # width 32, depth 2, 2 heads, batch 32, L = 1..8
+D4_CONFIG = replace(get_config("swap"), steps=8000)  # width 32, depth 2, 2 heads, batch 32, L = 1..8
 D4_SELECT_STEPS = 1000
 D4_QUICK = replace(get_config("swap", quick=True), steps=12, eval_samples=20, check_every=4, val_samples=16,
                    warmup=2)
@@ -176,7 +176,7 @@ def run_pilot(opts: evidence.JobOptions) -> dict:
 
 D4_JOB = evidence.Job(
     id="d4.swap", title="D4 swap task: trained arms x slots x seeds (fit-first, learning rate per arm)", run=run_d4,
-    modules=TRAIN_MODULES, cost="15 x 3 selection runs of 1000 steps and 45 fit-first runs (cap 10000 steps)",
+    modules=TRAIN_MODULES, cost="15 x 3 selection runs of 1000 steps and 45 fit-first runs (cap 8000 steps)",
     description="five arms (three DeltaFormers, DeltaNet, Transformer), n = 2, 3, 5 slots, 3 seeds each")
 D5_JOB = evidence.Job(
     id="d5.dag", title="D5 DAG task: trained arms x edge order x seeds (fit-first, learning rate per arm)",
