@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from impl.numerics.errors import InputError
 from impl.tasks import train as tr
-from impl.tasks.construction import ReachModel, construction_state
+from impl.tasks.construction import ReachModel, SwapModel, construction_state, swap_construction_state
 from impl.tasks.dag import (
     dag_batch,
     dag_instance,
@@ -163,11 +163,36 @@ def test_construction_model_answers_like_the_one_pass_closure(k, seed):
             assert row == [int(one_pass_reachable(inst.edges, s, t)) for s, t in inst.queries]
 
 
+def test_swap_construction_with_zero_learning_rate_scores_one():
+    for n in (2, 3, 5):
+        cfg = replace(get_config("swap"), size=n, init="construction", init_noise=0.0, lr=0.0, steps=100,
+                      check_every=50, eval_samples=100, val_samples=64)
+        out = train_and_evaluate(cfg, "swap_linear", 0)
+        assert all(e["correct"] == e["total"] == 100 for e in out["eval"])  # every length up to 32
+        assert out["steps_to_fit"] == 50
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(2, 5), L=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
+def test_swap_construction_tracks_every_slot_after_every_token(n, L, seed):
+    """Against the permutation applied swap by swap (impl.tasks.swap's targets, built without the model)."""
+    from impl.tasks.swap import swap_batch
+
+    model = SwapModel(n)
+    swap_construction_state(model)
+    b = swap_batch(n, L, 8, np.random.default_rng(seed))
+    with torch.no_grad():
+        pred = model(b.tokens).view(8, L + 1, n, n).argmax(-1)
+    assert torch.equal(pred[:, 1:], b.targets[:, 1:])
+
+
 def test_construction_start_is_refused_for_other_arms():
     with pytest.raises(InputError, match="init"):
         train_and_evaluate(replace(get_config("dag", quick=True), init="construction"), "deltanet", 0)
     with pytest.raises(InputError, match="model"):
         train_and_evaluate(get_config("swap", quick=True), "reach_linear", 0)
+    with pytest.raises(InputError, match="model"):
+        train_and_evaluate(get_config("dag", quick=True), "swap_linear", 0)
     with pytest.raises(InputError, match="init"):
         train_and_evaluate(replace(get_config("dag", quick=True), init="zeros"), "reach_linear", 0)
 

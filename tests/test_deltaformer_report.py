@@ -112,6 +112,12 @@ def test_verdicts_from_a_record_follow_the_positive_control(evdir):
     assert "| 50, 70 |" in text  # steps to fit in the table
 
 
+def test_an_older_record_with_an_arm_this_design_does_not_judge_still_renders(evdir):
+    _write_d4({("deltanet", 2): [_run(0, GOOD, steps=50)], ("old_arm", 2): [_run(0, GOOD, steps=50)]})
+    text = [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
+    assert "| old_arm | 2 |" in text and "not judged" in text
+
+
 def test_failed_pilot_makes_every_d5_cell_inconclusive_infeasible(evdir):
     evidence.run_job(evidence.get_job("d5.dag"), _opts())
     rec = evidence.results("d5.dag")[0]

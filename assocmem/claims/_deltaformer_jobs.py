@@ -42,7 +42,12 @@ SELECT_SEED = 100  # the learning-rate selection seed, never a main seed
 POSITIVE_CONTROL = "deltanet"  # the named positive control of D4 and D5
 WALL_BUDGET_S = 3600
 
-D4_ARMS = ("deltaformer", "deltaformer_exp", "deltaformer_lin1", "deltanet", "transformer")
+D4_MODELS = {"deltaformer": ("deltaformer", "random", 0.0), "deltaformer_exp": ("deltaformer_exp", "random", 0.0),
+             "deltaformer_lin1": ("deltaformer_lin1", "random", 0.0), "deltanet": ("deltanet", "random", 0.0),
+             "transformer": ("transformer", "random", 0.0),
+             # the construction-initialised control: n linear-kernel heads that can express D3.permutation
+             "swap_linear": ("swap_linear", "random", 0.0), "swap_linear_init": ("swap_linear", "construction", 0.05)}
+D4_ARMS = tuple(D4_MODELS)
 D4_SLOTS = (2, 3, 5)
 D4_SEEDS = (0, 1, 2)
 D4_CONFIG = replace(get_config("swap"), steps=8000)  # width 32, depth 2, 2 heads, batch 32, L = 1..8
@@ -117,10 +122,12 @@ def run_d4(opts: evidence.JobOptions) -> dict:
     t0 = time.perf_counter()
     cfg = D4_QUICK if opts.quick else D4_CONFIG
     seeds = D4_SEEDS[:1] if opts.quick else D4_SEEDS
-    cells = {(arm, n): (replace(cfg, size=n), arm) for arm in D4_ARMS for n in D4_SLOTS}
+    cells = {(arm, n): (replace(cfg, size=n, init=D4_MODELS[arm][1], init_noise=D4_MODELS[arm][2]), D4_MODELS[arm][0])
+             for arm in D4_ARMS for n in D4_SLOTS}
     sel, runs = _two_stage(cells, seeds, 4 if opts.quick else D4_SELECT_STEPS, opts, "d4.swap")
-    config = {k: v for k, v in asdict(cfg).items() if k not in ("size", "lr")}
-    return {"config": config, "arms": list(D4_ARMS), "slots": list(D4_SLOTS), "seeds": list(seeds), "fit_at": FIT_AT,
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("size", "lr", "init", "init_noise")}
+    return {"config": config, "arms": list(D4_ARMS),
+            "models": {a: {"model": m, "init": i, "init_noise": z} for a, (m, i, z) in D4_MODELS.items()}, "slots": list(D4_SLOTS), "seeds": list(seeds), "fit_at": FIT_AT,
             "lr_grid": list(LR_GRID[:2] if opts.quick else LR_GRID), "select_seed": SELECT_SEED,
             "select_steps": 4 if opts.quick else D4_SELECT_STEPS, "positive_control": POSITIVE_CONTROL,
             "selection": [{"arm": a, "n": n, **v} for (a, n), v in sel.items()],
@@ -176,8 +183,9 @@ def run_pilot(opts: evidence.JobOptions) -> dict:
 
 D4_JOB = evidence.Job(
     id="d4.swap", title="D4 swap task: trained arms x slots x seeds (fit-first, learning rate per arm)", run=run_d4,
-    modules=TRAIN_MODULES, cost="15 x 3 selection runs of 1000 steps and 45 fit-first runs (cap 8000 steps)",
-    description="five arms (three DeltaFormers, DeltaNet, Transformer), n = 2, 3, 5 slots, 3 seeds each")
+    modules=TRAIN_MODULES, cost="21 x 3 selection runs of 1000 steps and 63 fit-first runs (cap 8000 steps)",
+    description="seven arms (three DeltaFormers, DeltaNet, Transformer, the construction arm from a random start and "
+                "from the construction plus noise), n = 2, 3, 5 slots, 3 seeds each")
 D5_JOB = evidence.Job(
     id="d5.dag", title="D5 DAG task: trained arms x edge order x seeds (fit-first, learning rate per arm)",
     run=run_d5, modules=TRAIN_MODULES,

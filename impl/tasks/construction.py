@@ -1,5 +1,5 @@
-"""A trained arm that can express the D5 construction (``impl.deltaformer.constructions.reachability_tokens``): the
-construction-initialised control of the DAG task (docs/CLAIMS.md D5).
+"""Trained arms that can express an exact construction: the construction-initialised controls of the DAG task
+(D5, ``ReachModel``) and the swap task (D4, ``SwapModel``) (docs/CLAIMS.md D3.permutation, D5.construction).
 
 ``ReachModel``: embedding of width V = 2 n + 2 (one row per token id; the three ids of a position summed) ->
 one linear-kernel DeltaFormer head as wide as the labels, with its own w projection and an unbounded b:
@@ -80,3 +80,76 @@ def perturb(model: nn.Module, noise: float, generator: torch.Generator) -> None:
     """Add independent N(0, noise^2) to every parameter (the "construction plus noise" start)."""
     for p in model.parameters():
         p.add_(noise * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+
+
+class SwapModel(nn.Module):
+    """tokens [B, T] of the swap task over n slots -> logits [B, T, n * n] (slot-major: index slot * n + item).
+
+    n heads of a linear-kernel DeltaFormer with w = k (the delta rule, D2), head width n, every projection a linear
+    map of the one-hot token (an embedding table per head):
+
+        u_t = v_t - b_t sum_{j<t} (k_t . k_j) u_j,   o_t = sum_{j<=t} (q_t . k_j) u_j = S_t q_t,  S_t = sum_j u_j k_j^T,
+
+    then the heads' outputs summed, a ReLU layer of width 3 n^2 and a linear head. The construction
+    (``swap_construction_state``; D3.permutation read in one pass): head h's start token writes S = e_h e_h^T
+    (k = v = e_h); a swap (i j) is b = 2, k = (e_i - e_j)/sqrt(2), v = 0, so S <- S (I - 2 k k^T) swaps coordinates
+    i and j of the key side, and S = e_h p_h^T with p_h the one-hot of the slot holding item h; "no swap" is k = 0.
+    Every token reads q = c = (1, 2, ..., n), so head h returns e_h (slot of item h + 1) and the sum is the vector
+    r with r_y = 1 + slot of item y. The ReLU layer forms bump(r_y - x - 1) = ReLU(z + 1) - 2 ReLU(z) + ReLU(z - 1)
+    (1 at z = 0, 0 at every other integer), which is 1 exactly when item y is in slot x.
+    """
+
+    def __init__(self, n_slots: int):
+        super().__init__()
+        from impl.tasks.swap import vocab_size
+
+        self.n = n_slots
+        V = vocab_size(n_slots)
+        self.q, self.k, self.v = (nn.Embedding(V, n_slots * n_slots) for _ in range(3))  # n heads x width n
+        self.beta = nn.Embedding(V, n_slots)
+        self.hidden = nn.Linear(n_slots, 3 * n_slots * n_slots)
+        self.head = nn.Linear(3 * n_slots * n_slots, n_slots * n_slots)
+
+    def forward(self, tokens):
+        from impl.deltaformer.parallel import deltaformer_parallel
+
+        if tokens.dim() != 2:
+            raise InputError("tokens", f"must be [B, T] swap ids, got shape {tuple(tokens.shape)}")
+        B, T = tokens.shape
+        n = self.n
+        q, k, v = (m(tokens).view(B, T, n, n).transpose(1, 2) for m in (self.q, self.k, self.v))  # [B, n, T, n]
+        beta = self.beta(tokens).transpose(1, 2)  # [B, n, T]
+        o = deltaformer_parallel(q, k, v, beta, kernel="linear", scale=1.0)  # w = k
+        r = o.sum(1)  # [B, T, n]
+        return self.head(torch.relu(self.hidden(r)))
+
+
+@torch.no_grad()
+def swap_construction_state(model: SwapModel) -> None:
+    """Set ``model`` to the construction (``SwapModel`` docstring), in place."""
+    import math
+
+    from impl.tasks.swap import FIRST_PAIR, START, swap_pairs
+
+    n = model.n
+    for p in model.parameters():
+        p.zero_()
+    c = torch.arange(1, n + 1, dtype=model.q.weight.dtype)
+    model.q.weight.copy_(c.repeat(n))  # every head, every token: q = c
+    for h in range(n):
+        model.k.weight[START, h * n + h] = 1.0
+        model.v.weight[START, h * n + h] = 1.0
+    for p, (i, j) in enumerate(swap_pairs(n)):
+        for h in range(n):
+            model.k.weight[FIRST_PAIR + p, h * n + i] = 1 / math.sqrt(2)
+            model.k.weight[FIRST_PAIR + p, h * n + j] = -1 / math.sqrt(2)
+        model.beta.weight[FIRST_PAIR + p, :] = 2.0
+    # hidden unit (x, y, m), m = 0, 1, 2: ReLU(r_y - (x + 1) + 1 - m); logit (x, y) = A (u0 - 2 u1 + u2) - A/2
+    for x in range(n):
+        for y in range(n):
+            for m, w in enumerate((1.0, -2.0, 1.0)):
+                unit = 3 * (x * n + y) + m
+                model.hidden.weight[unit, y] = 1.0
+                model.hidden.bias[unit] = -(x + 1) + 1 - m
+                model.head.weight[x * n + y, unit] = ANSWER_SCALE * w
+    model.head.bias.fill_(-ANSWER_SCALE / 2)

@@ -98,7 +98,8 @@ LARGE = {  # a GPU setting (not run on the CPU): same tasks, wider and deeper mo
     "dag": replace(CONFIGS[("dag", False)], size=51, d=128, depth=4, heads=4, steps=20000, batch=64, train_max=8,
                    patience=1500, eval_lengths=(2, 4, 6, 7, 8, 9, 12, 16)),
 }
-CONTROL_MODELS = ("reach_linear",)  # impl.tasks.construction.ReachModel: DAG only
+CONTROL_MODELS = ("reach_linear", "swap_linear")  # impl.tasks.construction: ReachModel (DAG), SwapModel (swap)
+CONTROL_TASK = {"reach_linear": "dag", "swap_linear": "swap"}
 INITS = ("random", "construction")
 
 
@@ -234,23 +235,26 @@ def choose_lr(rows) -> float:
 
 
 def build_task_model(cfg: TaskConfig, model_name: str, seed: int):
-    """The model of a run: an ``impl.tasks.models`` model, or the construction arm ``reach_linear`` (DAG only) from
-    a random start or from the construction plus N(0, init_noise^2) noise."""
+    """The model of a run: an ``impl.tasks.models`` model, or a construction arm (``reach_linear`` for the DAG task,
+    ``swap_linear`` for the swap task) from a random start or from the construction plus N(0, init_noise^2) noise."""
     vocab, out_dim = _vocab_out(cfg)
     if cfg.init not in INITS:
         raise InputError("init", f"must be one of {', '.join(INITS)}, got {cfg.init!r}")
     if model_name in CONTROL_MODELS:
-        from impl.tasks.construction import ReachModel, construction_state, perturb
+        from impl.tasks import construction as con
 
-        if cfg.task != "dag":
-            raise InputError("model", f"{model_name} is a DAG-task control; the swap task has no such arm")
-        model = ReachModel(cfg.size, out_dim)
+        if cfg.task != CONTROL_TASK[model_name]:
+            raise InputError("model", f"{model_name} is a {CONTROL_TASK[model_name]}-task control, not a {cfg.task} arm")
+        if model_name == "reach_linear":
+            model, set_state = con.ReachModel(cfg.size, out_dim), con.construction_state
+        else:
+            model, set_state = con.SwapModel(cfg.size), con.swap_construction_state
         if cfg.init == "construction":
-            construction_state(model)
-            perturb(model, cfg.init_noise, torch.Generator().manual_seed(seed))
+            set_state(model)
+            con.perturb(model, cfg.init_noise, torch.Generator().manual_seed(seed))
         return model
     if cfg.init != "random":
-        raise InputError("init", f"only the construction arm {CONTROL_MODELS[0]} has a construction start")
+        raise InputError("init", f"only the construction arms {', '.join(CONTROL_MODELS)} have a construction start")
     return build_model(model_name, vocab, out_dim, d=cfg.d, depth=cfg.depth, heads=cfg.heads)
 
 
