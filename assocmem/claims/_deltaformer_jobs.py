@@ -20,7 +20,11 @@ the CPU (one thread, deterministic algorithms, fixed seeds); the record's ``timi
 the cores it ran on) is the only part that differs between reruns.
 
 Budget (the whole D4 + D5 evidence, learning-rate selection and controls included): at most ``WALL_BUDGET_S`` =
-60 minutes wall on 2 cores, checked against the records' ``timing``. ``impl.tasks.train.LARGE`` is a GPU setting
+60 minutes wall on 2 cores, checked against the records' ``timing``. Estimate before the first full run, from
+one-core pilots on a loaded machine (35-45 ms per step for the DeltaFormer, DeltaNet and Transformer arms at batch
+32, 10-16 ms for the construction arms): about 120 minutes of one core for d4.swap (most of it the arms that run to
+the 8000-step cap), 50 for d5.dag and 2 for d5.pilot, i.e. about 90 minutes wall on 2 loaded cores and, if the
+steps run 2-3 times faster on idle cores as one-core timings in the issue suggest, 30-45 minutes there. ``impl.tasks.train.LARGE`` is a GPU setting
 that is documented, not run.
 """
 
@@ -51,7 +55,7 @@ D4_ARMS = tuple(D4_MODELS)
 D4_SLOTS = (2, 3, 5)
 D4_SEEDS = (0, 1, 2)
 D4_CONFIG = replace(get_config("swap"), steps=8000)  # width 32, depth 2, 2 heads, batch 32, L = 1..8
-D4_SELECT_STEPS = 1000
+D4_SELECT_STEPS = 500
 D4_QUICK = replace(get_config("swap", quick=True), steps=12, eval_samples=20, check_every=4, val_samples=16,
                    warmup=2)
 
@@ -183,7 +187,7 @@ def run_pilot(opts: evidence.JobOptions) -> dict:
 
 D4_JOB = evidence.Job(
     id="d4.swap", title="D4 swap task: trained arms x slots x seeds (fit-first, learning rate per arm)", run=run_d4,
-    modules=TRAIN_MODULES, cost="21 x 3 selection runs of 1000 steps and 63 fit-first runs (cap 8000 steps)",
+    modules=TRAIN_MODULES, cost="21 x 3 selection runs of 500 steps and 63 fit-first runs (cap 8000 steps)",
     description="seven arms (three DeltaFormers, DeltaNet, Transformer, the construction arm from a random start and "
                 "from the construction plus noise), n = 2, 3, 5 slots, 3 seeds each")
 D5_JOB = evidence.Job(
