@@ -116,6 +116,11 @@ def test_an_older_record_with_an_arm_this_design_does_not_judge_still_renders(ev
     _write_d4({("deltanet", 2): [_run(0, GOOD, steps=50)], ("old_arm", 2): [_run(0, GOOD, steps=50)]})
     text = [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
     assert "| old_arm | 2 |" in text and "not judged" in text
+    # an arm of this design that the record lacks is not run, never judged on zero runs
+    c = get("D4.swap.swap_linear")
+    rs = [c.run(p, 0) for p in c.grid]
+    assert all(r.not_run and "has no runs of this arm" in r.note for r in rs)
+    assert registry.verdict(c, rs)[0] == "not run"
 
 
 def test_failed_pilot_makes_every_d5_cell_inconclusive_infeasible(evdir):

@@ -192,6 +192,10 @@ def _judge(job_id, group, key, expect_of, p, seed):
     res, st = evidence.results(job_id)
     if res is None:
         return _missing(cid, p, seed, job_id, st)
+    if not any(r["arm"] == p["arm"] and r[key] == p[key] for r in res["runs"]):
+        return Result(cid, dict(p), seed, passed=False, not_run=True,
+                      note=f"the {job_id} record ({st.state}) has no runs of this arm at {key} = {p[key]} (it "
+                           f"predates the arm): run `assocmem evidence run {job_id}`")
     s, outcome, why = cell_verdict(res, p["arm"], key, p[key], expect_of[p["arm"]][1])
     tm = res["config"]["train_max"]
     if job_id == "d5.dag":
