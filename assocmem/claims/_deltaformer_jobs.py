@@ -107,8 +107,7 @@ def _two_stage(cells: dict, seeds, select_steps: int, opts: evidence.JobOptions,
     sel_runs = sweep.run(sel_tasks, desc=desc + " lr", **opts.sweep_kwargs())
     table: dict = {key: [] for key in cells}
     for (key, lr), r in zip(sel_points, sel_runs):
-        table[key].append({"lr": lr, "val_loss": r["val_loss"], "diverged_at": r["diverged_at"],
-                           "steps_to_fit_at_select": None})
+        table[key].append({"lr": lr, "val_loss": r["val_loss"], "diverged_at": r["diverged_at"]})
     chosen = {key: choose_lr(rows) for key, rows in table.items()}
     points = [(key, s) for key in cells for s in seeds]
     runs = sweep.run([_task(replace(cells[key][0], lr=chosen[key]), cells[key][1], s) for key, s in points],
