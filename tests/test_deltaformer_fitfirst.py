@@ -246,3 +246,34 @@ def test_bad_input_to_the_new_pieces():
         passes_reachable([(0, 1)], 0, 1, 0)
     with pytest.raises(InputError, match="out_dim"):
         ReachModel(15, 3)
+
+
+@pytest.mark.parametrize("field,value", [("lr", -1e-3), ("lr", float("nan")), ("fit_stop", 0.0), ("fit_stop", 1.5),
+                                         ("check_every", 0), ("warmup", -1), ("steps", 0)])
+def test_bad_schedule_is_refused_naming_the_field(field, value):
+    with pytest.raises(InputError, match=field):
+        train_and_evaluate(replace(get_config("swap", quick=True), **{field: value}), "deltanet", 0)
+
+
+def test_a_forward_pass_that_overflows_in_training_is_a_divergence(monkeypatch):
+    cfg = replace(get_config("dag", quick=True), steps=20, check_every=5)
+    calls = {"n": 0}
+    real = tr.build_task_model
+
+    def exploding(c, name, seed):
+        model = real(c, name, seed)
+        forward = model.forward
+
+        def fwd(tokens):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise InputError("q", "non-finite")
+            return forward(tokens)
+
+        model.forward = fwd
+        return model
+
+    monkeypatch.setattr(tr, "build_task_model", exploding)
+    out = train_and_evaluate(cfg, "transformer", 0)
+    assert out["diverged_at"] == 2 and out["steps_to_fit"] is None and out["val_loss"] is None
+    assert all(e["correct"] == 0 for e in out["eval"])

@@ -212,7 +212,10 @@ def validate(model, cfg: TaskConfig, val) -> dict:
     model.eval()
     losses, acc = [], {}
     for length, tokens, targets in val:
-        logits = model(tokens)
+        try:
+            logits = model(tokens)
+        except InputError:  # overflow inside a layer: every answer wrong, infinite loss
+            logits = torch.full((*tokens.shape[:2], model.head.out_features), float("nan"), device=tokens.device)
         lg, tg = answer_logits(cfg, logits, targets)
         losses.append(float(torch.nn.functional.cross_entropy(lg.reshape(-1, lg.shape[-1]), tg.reshape(-1))))
         ok = lg.argmax(-1) == tg
@@ -315,6 +318,19 @@ def _diverged(model) -> bool:
     return not all(bool(torch.isfinite(p).all()) for p in model.parameters())
 
 
+def _check_schedule(cfg: TaskConfig) -> None:
+    """One-line InputErrors for a training schedule that cannot run as stated."""
+    if not (isinstance(cfg.lr, (int, float)) and math.isfinite(cfg.lr) and cfg.lr >= 0):
+        raise InputError("lr", f"must be a finite number >= 0, got {cfg.lr!r}")
+    if cfg.fit_stop is not None and not (isinstance(cfg.fit_stop, (int, float)) and 0 < cfg.fit_stop <= 1):
+        raise InputError("fit_stop", f"must be in (0, 1] or None, got {cfg.fit_stop!r}")
+    for name in ("steps", "check_every", "val_samples"):
+        if not isinstance(getattr(cfg, name), int) or getattr(cfg, name) < 1:
+            raise InputError(name, f"must be an integer >= 1, got {getattr(cfg, name)!r}")
+    if not isinstance(cfg.warmup, int) or cfg.warmup < 0:
+        raise InputError("warmup", f"must be an integer >= 0, got {cfg.warmup!r}")
+
+
 def train_and_evaluate(cfg: TaskConfig, model_name: str, seed: int, *, device="cpu", progress: bool = False) -> dict:
     """Train one model on one task with one seed until it fits or reaches the cap (module docstring), then
     evaluate. Plain JSON data; no wall-clock time (reruns are identical)."""
@@ -326,6 +342,7 @@ def train_and_evaluate(cfg: TaskConfig, model_name: str, seed: int, *, device="c
         raise InputError("model", f"must be one of {', '.join(MODELS + CONTROL_MODELS)}, got {model_name!r}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError("seed", f"must be an integer >= 0, got {seed!r}")
+    _check_schedule(cfg)
     dev = resolve_device(device)
     with deterministic_cpu() if dev.type == "cpu" else _nullcontext():
         torch.manual_seed(seed)
@@ -341,7 +358,12 @@ def train_and_evaluate(cfg: TaskConfig, model_name: str, seed: int, *, device="c
                          leave=False):
             length = _train_length(cfg, cur, rng)
             tokens, targets, aux = make_batch(cfg, length, cfg.batch, rng, dev, with_aux=True)
-            loss, acc = loss_and_accuracy(cfg, model(tokens), targets, aux)
+            try:
+                logits = model(tokens)
+            except InputError:  # a form refused non-finite activations: the run diverged here
+                diverged = step
+                break
+            loss, acc = loss_and_accuracy(cfg, logits, targets, aux)
             if not math.isfinite(float(loss.detach())):
                 diverged = step
                 break
