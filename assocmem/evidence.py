@@ -9,9 +9,10 @@ cache, so an interrupted run resumes) and writes one JSON record, ``reports/evid
 
 The report reads the latest record of every job it shows, prints its fingerprint and says whether it is *fresh*
 (the code it depends on is unchanged), *stale* (and which modules changed since) or *missing* (and the command
-that produces it). A record holds no wall-clock time, so rerunning a job on unchanged code rewrites it
-byte-identically. A corrupt or truncated record is reported as missing with a one-line notice, never used and
-never a crash; records are written to a temporary file and renamed into place.
+that produces it). A record holds no wall-clock time (the trained D4/D5 grids excepted: their ``timing`` field), so
+rerunning a job on unchanged code rewrites it byte-identically. A corrupt or truncated record is reported as
+missing with a one-line notice, never used and never a crash; records are written to a temporary file and renamed
+into place.
 """
 
 from __future__ import annotations
