@@ -230,7 +230,7 @@ register(Claim(
     strategy=lambda: _rls_rate_strategy(),
     power_grid=[{"d_k": 4, "d_v": 2, "t": 14, "sigma": 0.5, "trials": 4000},
                 {"d_k": 16, "d_v": 2, "t": 4, "sigma": 0.5, "trials": 4000}],
-    grid=[{"d_k": 8, "d_v": 4, "t": t, "sigma": 0.3, "trials": 4000} for t in (16, 64, 256)]
+    grid=[{"d_k": 8, "d_v": 4, "t": t, "sigma": 0.3, "trials": 4000} for t in (18, 64, 256)]
     + [{"d_k": 24, "d_v": 4, "t": 8, "sigma": 0.3, "trials": 4000}], modules=MODULES,
 ))
 
