@@ -253,7 +253,12 @@ def _environment(opts: Options) -> dict:
     }
 
 
-_SVG_ATTR = re.compile(r'(="|=\')([^"\']*)(["\'])')
+SVG_GEOMETRY = ("d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "rx", "ry", "width", "height", "viewBox",
+                "transform", "points")
+"""The SVG attributes whose numbers are coordinates and lengths derived from the layout: the only ones
+``stable_svg`` rounds. The XML declaration (``version="1.0"``), namespaces, ``version="1.1"``, colours and styles
+are left byte for byte as matplotlib wrote them."""
+_SVG_ATTR = re.compile(r'(\s(?:' + "|".join(SVG_GEOMETRY) + r')=")([^"]*)(")')
 _SVG_NUMBER = re.compile(r"-?\d+\.\d+")
 _SVG_ID = re.compile(r'id="([A-Za-z]?[0-9a-f]{8,})"')
 
@@ -264,8 +269,9 @@ def _round_svg_number(m: re.Match) -> str:
 
 
 def stable_svg(text: str) -> str:
-    """Matplotlib's SVG with every coordinate rounded to 0.001 pt (invisible) and its content-hash ids renumbered in
-    order of appearance, so that a figure does not change with the last binary digits of its layout."""
+    """Matplotlib's SVG with every coordinate (the attributes in ``SVG_GEOMETRY``) rounded to 0.001 pt (invisible)
+    and its content-hash ids renumbered in order of appearance, so that a figure does not change with the last binary
+    digits of its layout. Everything else, the XML declaration first, is kept as written."""
     text = _SVG_ATTR.sub(lambda m: m.group(1) + _SVG_NUMBER.sub(_round_svg_number, m.group(2)) + m.group(3), text)
     ids = list(dict.fromkeys(_SVG_ID.findall(text)))
     for i, old in enumerate(ids):
