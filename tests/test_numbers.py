@@ -118,3 +118,36 @@ def test_perturbation_check_detects_a_value_on_a_rounding_boundary():
 def test_round_off_in_the_last_digits_does_not_change_typical_results(k):
     rows = [{"memory": "rls", "t": 11, "dist2": 11.43275619, "dist2_lo": 8.01213, "dist2_hi": 14.853381, "theory": 8.1}]
     assert report.figure_rows(rows)[0] == report.figure_rows(perturbed(rows, k))[0]
+
+
+def _decade_above(x: float) -> int:
+    """Brute force: the least integer k whose decimal 1e<k>, read as a float, is >= x."""
+    k = -40
+    while float(f"1e{k}") < x:
+        k += 1
+    return k
+
+
+@given(st.floats(min_value=1e-30, max_value=1e30, allow_nan=False, allow_infinity=False))
+def test_roundoff_ratio_prints_the_power_of_ten_at_or_above_it(x):
+    k = _decade_above(x)
+    text = numbers.roundoff_decade(x)
+    assert text.startswith("<=") and float(text[2:]) == float(f"1e{k}")
+
+
+def test_roundoff_ratio_edges():
+    assert [numbers.roundoff_decade(x) for x in (0.065146, 0.0562682, 0.078, 0.00183631, 0.00175579)] == \
+        ["<=0.1", "<=0.1", "<=0.1", "<=0.01", "<=0.01"]
+    assert numbers.roundoff_decade(1.0) == "<=1" and numbers.roundoff_decade(0.1) == "<=0.1"
+    assert numbers.roundoff_decade(1.0000001) == "<=10"
+    assert numbers.roundoff_decade(None) == "" and numbers.roundoff_decade(0.0) == "0"
+    assert numbers.roundoff_decade(float("inf")) == "inf"
+
+
+def test_a_roundoff_ratio_claim_prints_its_error_as_a_decade_and_keeps_the_verdict():
+    c = Claim(id="U9.x", title="t", tag="suite", ref="r", statement="s", kind="approximation",
+              run=lambda *a, **k: None, roundoff_ratio=True)
+    for err, text in ((0.065146, "<=0.1"), (0.0562682, "<=0.1"), (3.2, "<=10")):
+        r = Result(claim="U9.x", params={}, seed=1, passed=err <= 1, error=err, tolerance=1.0)
+        row = report.result_text(c, r)
+        assert row["error"] == text and row["passed"] == str(err <= 1)

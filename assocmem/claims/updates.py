@@ -299,7 +299,8 @@ def run_lowprec(params, seed, *, device="cpu", dtype="float64"):
             worst = max(worst, ratio)
             notes.append(f"{form} {kind}: rel RMS tol {tol:.3g}{'' if ratio <= 1 else ' EXCEEDED'}")
     return checks.identity("U2.lowprec_forms", params, seed, worst, 1.0,
-                           note="relative RMS error as a multiple of its tolerance; " + "; ".join(notes))
+                           note="worst relative RMS error as a multiple of its tolerance, printed as the power of ten "
+                                "at or above it; " + "; ".join(notes))
 
 
 def mutant_lowprec(params, seed, *, device="cpu", dtype="float64"):
@@ -331,7 +332,12 @@ register(Claim(
     mutant_says="chunked form without state passing",
     power_grid=[dict(POWER_FORMS[0], extras="high", rule=r, dtype=d) for r in ("deltanet", "gated_deltanet") for d in ("float32", "bfloat16")],
     grid=[dict(GRID_FORMS[1], rule=r, dtype=d) for r in sorted(RULES) for d in ("float32", "bfloat16")],
-    quick_grid=[dict(GRID_FORMS[1], rule="deltanet", dtype="bfloat16")], modules=MODULES,
+    quick_grid=[dict(GRID_FORMS[1], rule="deltanet", dtype="bfloat16")], modules=MODULES, roundoff_ratio=True,
+    notes="The departure is the worst ratio of a form's RMS error to its tolerance, printed as the power of ten at "
+          "or above it (<=0.1: at most a tenth of the tolerance). Float32 and bfloat16 round-off depends on the "
+          "order of summation, which the CPU's kernel path chooses: the unrounded ratio moved by up to 20 % between "
+          "code paths (DeltaNet float32: 0.065 with MKL's default path, 0.078 with MKL_CBWR=COMPATIBLE), so more "
+          "digits would describe the machine, not the forms. The verdict uses the unrounded ratio.",
 ))
 
 register(Claim(
