@@ -192,7 +192,7 @@ def _calibration_rows(claims) -> list[dict]:
         fresh = st.state + (f" ({st.fingerprint})" if st.fingerprint else "")
         if st.record is None or "coverage" not in (st.record["results"].get("rows") or [{}])[0]:
             rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
-                             verdict="missing" if st.record is None else "record predates coverage rows",
+                             verdict=st.state if st.record is None else "record predates coverage rows",
                              verdict_failures="—", max_t="—", record=fresh, note=st.detail))
             continue
         for r in st.record["results"]["rows"]:

@@ -84,8 +84,7 @@ def criterion(summary: dict, train_max: int, gen_lengths, expect: str) -> tuple[
 
 
 def _missing(claim_id, p, seed, job_id, st) -> Result:
-    return Result(claim_id, dict(p), seed, passed=False, not_run=True,
-                  note=f"no record of the evidence job {job_id}: run `assocmem evidence run {job_id}`")
+    return Result(claim_id, dict(p), seed, passed=False, not_run=True, note=st.absent)
 
 
 def _cell_result(claim_id, p, seed, runs, train_max, gen_lengths, expect, st) -> Result:
@@ -420,7 +419,7 @@ def _record_table(job: str, rows) -> str:
     """One evidence job's accuracy table: its record's state and fingerprint, the seed count, then ``rows(record)``."""
     res, st = evidence.results(job)
     if res is None:
-        return f"_(no {job} record: run `assocmem evidence run {job}`)_"
+        return f"_({st.absent})_"
     return (f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds; *diverged*: runs "
             "whose training loss became NaN or inf, with the evaluation queries whose logits were not finite (counted "
             "wrong) where there were any.\n\n" + "\n".join(rows(res)))
@@ -474,9 +473,9 @@ SEARCH_AT = 0.99
 def search_sentence() -> str:
     """The search for S_n constructions outside D3.obstruction's scope: trained two-layer positive-kernel
     DeltaFormers (their second layer's keys depend on context)."""
-    res, _ = evidence.results("d4.swap")
+    res, st = evidence.results("d4.swap")
     if res is None:
-        return "The search needs the d4.swap record (`assocmem evidence run d4.swap`)."
+        return f"The search needs the d4.swap record ({st.absent})."
     tm = res["config"]["train_max"]
     found, tried = [], 0
     for r in res["runs"]:
