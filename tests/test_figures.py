@@ -118,3 +118,128 @@ def test_fresh_stabilised_figure_renders(tmp_path):
     svg.write_text(report.stable_svg(_fresh_figure()))
     out = _render(svg, png)
     assert out.returncode == 0, out.stderr
+
+
+# ---- readable at page width: drawn from the committed quick data, and as committed --------------------------------
+
+PAGE_PX = 880  # a Markdown page's width
+MIN_PX = 9.0  # the smallest text a reader can read there
+MIN_MARKER = 4.0  # points: a marker that tells a series apart must be big enough to see its shape
+
+
+def _value(text: str):
+    if text == "":
+        return None
+    if text in ("True", "False"):
+        return text == "True"
+    if re.fullmatch(r"-?\d+", text):
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _quick_rows(figure_id: str) -> list[dict]:
+    import csv
+
+    with open(ROOT / "reports" / "quick" / "data" / f"{figure_id}.csv", newline="") as f:
+        return [{k: _value(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def _figures():
+    from assocmem import registry
+
+    return registry.figures()
+
+
+def _is_key_colour(colour) -> bool:
+    """Black and greys: the entries that say what a line, a point or a band means, not a series."""
+    from matplotlib.colors import to_rgb
+
+    r, g, b = to_rgb(colour)
+    return abs(r - g) < 1e-6 and abs(g - b) < 1e-6
+
+
+def _legend_entries(fig):
+    """Per legend: (text, colour, (marker, line style, filled)) of every entry drawn with lines, read from the
+    legend's own drawing of the entry (an error-bar entry is a line, a marker and bars)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.offsetbox import DrawingArea, HPacker, TextArea
+
+    none = ("None", "none", "", " ")
+    legends = list(fig.legends) + [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+    for leg in legends:
+        entries = []
+        for box in leg.findobj(HPacker):
+            kids = box.get_children()
+            if len(kids) != 2 or not isinstance(kids[0], DrawingArea) or not isinstance(kids[1], TextArea):
+                continue
+            lines = [a for a in kids[0].get_children() if isinstance(a, Line2D)]
+            if not lines:
+                continue
+            marked = [ln for ln in lines if str(ln.get_marker()) not in none + ("_", "|")]  # not the bars' caps
+            styled = [ln for ln in lines if str(ln.get_linestyle()) not in none]
+            marker = str(marked[0].get_marker()) if marked else ""
+            ls = str(styled[0].get_linestyle()) if styled else ""
+            filled = bool(marked) and marked[0].get_markerfacecolor() not in ("none", "white", (1.0, 1.0, 1.0, 1.0))
+            if marked:
+                assert marked[0].get_markersize() >= MIN_MARKER, (kids[1].get_text(), marked[0].get_markersize())
+            entries.append((kids[1].get_text(), lines[0].get_color(), (marker, ls, filled)))
+        yield leg, entries
+
+
+@pytest.mark.parametrize("figure", _figures(), ids=lambda f: f.id)
+def test_figure_is_readable_at_page_width(figure):
+    """Drawn from the committed quick data: at most MAX_WIDTH inches wide, panels in rows of at most MAX_COLS, no
+    text below MIN_FONT points, and no two legend entries of different colours that look alike without colour."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from assocmem.claims import _style
+
+    fig = figure.draw(_quick_rows(figure.id))
+    try:
+        fig.canvas.draw()
+        assert fig.get_figwidth() <= _style.MAX_WIDTH + 1e-9, fig.get_figwidth()
+        rows: dict[float, int] = {}
+        for ax in fig.axes:
+            if ax.axison and ax.get_visible():
+                y = round(ax.get_position().y0, 3)
+                rows[y] = rows.get(y, 0) + 1
+        assert max(rows.values()) <= _style.MAX_COLS, rows
+        small = {t.get_text(): t.get_fontsize() for t in fig.findobj(matplotlib.text.Text)
+                 if t.get_text().strip() and t.get_visible() and t.get_fontsize() < _style.MIN_FONT}
+        assert not small, small
+        for leg, entries in _legend_entries(fig):
+            for i, (ta, ca, ka) in enumerate(entries):
+                for tb, cb, kb in entries[i + 1:]:
+                    if _is_key_colour(ca) or _is_key_colour(cb):
+                        continue
+                    same_colour = matplotlib.colors.same_color(ca, cb)
+                    assert same_colour or ka != kb, f"{ta!r} and {tb!r} differ only in colour ({ka})"
+    finally:
+        plt.close(fig)
+
+
+def test_figures_redraw_byte_identically(tmp_path):
+    for fid in ("recall_vs_n", "D5.dag_accuracy", "kernels_multihead"):
+        figure = next(f for f in _figures() if f.id == fid)
+        texts = []
+        for name in ("a", "b"):
+            report._save_svg(figure.draw(_quick_rows(fid)), tmp_path / f"{name}.svg")
+            texts.append((tmp_path / f"{name}.svg").read_bytes())
+        assert texts[0] == texts[1], fid
+
+
+@pytest.mark.parametrize("svg", COMMITTED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_figure_text_is_readable_at_page_width(svg):
+    """As committed: shown at most PAGE_PX wide (never enlarged), every text is at least MIN_PX pixels high."""
+    root = ET.parse(svg).getroot()
+    width_pt = float(root.get("width").removesuffix("pt"))
+    px_per_unit = 4 / 3 * min(1.0, PAGE_PX / (width_pt * 4 / 3))  # viewBox units are points; 96 dpi
+    sizes = [float(m) for m in re.findall(r"font-size: ([\d.]+)px", svg.read_text())]
+    assert sizes, "no text found"
+    assert min(sizes) * px_per_unit >= MIN_PX, (width_pt, min(sizes), round(min(sizes) * px_per_unit, 1))

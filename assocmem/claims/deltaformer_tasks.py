@@ -254,9 +254,12 @@ def compute_d5(point, seed, *, device="cpu", dtype="float32"):
             for r in res["runs"] for e in r["eval"]]
 
 
-ARM_STYLE = {"deltaformer": ("tab:green", "o"), "deltaformer_exp": ("tab:olive", "s"),
-             "deltaformer_lin1": ("tab:purple", "^"), "deltanet": ("tab:blue", "D"), "transformer": ("tab:red", "v"),
-             "deltaformer_deep": ("darkgreen", "P"), "transformer_deep": ("darkred", "X")}
+ARM_STYLE = {"deltaformer": ("tab:green", "o", "-"), "deltaformer_exp": ("tab:olive", "s", "--"),
+             "deltaformer_lin1": ("tab:purple", "^", "-."), "deltanet": ("tab:blue", "D", ":"),
+             "transformer": ("tab:red", "v", "-"),
+             "deltaformer_deep": ("darkgreen", "P", "--"), "transformer_deep": ("darkred", "X", "--")}
+"""Per arm: colour, marker, line style; no two arms share a marker, and the deep arms (dark shades of their shallow
+arm's colour) are dashed with open markers, so that no arm is told from another by colour alone."""
 
 
 def _series(ax, rows, arm, offset):
@@ -266,12 +269,13 @@ def _series(ax, rows, arm, offset):
     mean = [sum(a) / len(a) for a in accs]
     lo = [m - min(a) for m, a in zip(mean, accs)]
     hi = [max(a) - m for m, a in zip(mean, accs)]
-    colour, marker = ARM_STYLE.get(arm, ("black", "o"))
+    colour, marker, ls = ARM_STYLE.get(arm, ("black", "o", "-"))
+    open_marker = dict(mfc="white", mew=1.2) if arm.endswith("_deep") else {}
     seeds = len({r["seed"] for r in rows})
     div = len({r["seed"] for r in rows if r["diverged"]})
     label = f"{arm} ({seeds} seed{'s' if seeds != 1 else ''}" + (f", {div} diverged)" if div else ")")
-    ax.errorbar([L + offset for L in lengths], mean, yerr=[lo, hi], color=colour, marker=marker, ms=3.5, lw=1,
-                capsize=2, elinewidth=0.8, label=label)
+    ax.errorbar([L + offset for L in lengths], mean, yerr=[lo, hi], color=colour, marker=marker, ms=5, lw=1, ls=ls,
+                capsize=2, elinewidth=0.8, label=label, **open_marker)
 
 
 def _empty(title):
@@ -284,16 +288,13 @@ def _empty(title):
 
 
 def draw_d4(rows):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
     if not rows:
         return _empty("assocmem evidence run d4.swap")
     slots = sorted({r["n"] for r in rows})
     arms = [a for a in ARM_STYLE if any(r["arm"] == a for r in rows)]
-    fig, axes = plt.subplots(1, len(slots), figsize=(4.2 * len(slots), 3.9), sharey=True)
+    fig, axes, spare = _style.panels(len(slots), height=3.4, legend_slot=True)
     tm = rows[0]["train_max"]
     for ax, n in zip(axes, slots):
         ax.axvspan(0.5, tm + 0.5, color="0.92", lw=0)
@@ -304,31 +305,25 @@ def draw_d4(rows):
         ax.set_title(f"n = {n} slots")
         ax.set_xlabel("tokens after the start token, L")
         ax.set_ylim(-0.02, 1.04)
-    axes[0].set_ylabel("accuracy (seed mean; bar: min to max)")
+        ax.set_ylabel("accuracy (seed mean; bar: min to max)")
     handles, labels = axes[0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles += [Patch(color="0.92"), Line2D([], [], color="black", ls=":"), Line2D([], [], color="grey", ls="--")]
     labels += [f"training lengths 1..{tm}", "chance 1/n", f"fit / replication threshold {FIT_AT}"]
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
-    fig.suptitle("Swap task (D4): accuracy of one slot query after L tokens")
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
-    return fig
+    _style.shared_legend(fig, handles, labels, spare, ncol=2)
+    return _style.finish(fig, "Swap task (D4): accuracy of one slot query after L tokens")
 
 
 def draw_d5(rows):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
     if not rows:
         return _empty("assocmem evidence run d5.dag")
     orders = [o for o in ("in_order", "shuffled") if any(r["order"] == o for r in rows)]
     arms = [a for a in ARM_STYLE if any(r["arm"] == a for r in rows)]
-    fig, axes = plt.subplots(1, len(orders), figsize=(5.2 * len(orders), 3.9), sharey=True)
-    axes = list(axes) if len(orders) > 1 else [axes]
+    fig, axes, spare = _style.panels(len(orders), height=4.6, sharey=True)
     tm = rows[0]["train_max"]
     for ax, order in zip(axes, orders):
         ax.axvspan(0.5, tm + 0.5, color="0.92", lw=0)
@@ -350,10 +345,8 @@ def draw_d5(rows):
     handles += [Line2D([], [], color="black", ls="--"), Patch(color="0.92"), Line2D([], [], color="black", ls=":")]
     labels += ["one-pass forward closure = the exact construction (D5.construction)", f"training hops 1..{tm}",
                "chance 0.5"]
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
-    fig.suptitle("DAG reachability (D5): accuracy of the first query against hops")
-    fig.tight_layout(rect=(0, 0.15, 1, 1))
-    return fig
+    _style.shared_legend(fig, handles, labels, spare, ncol=2)
+    return _style.finish(fig, "DAG reachability (D5): accuracy of the first query against hops")
 
 
 register_figure(Figure(
