@@ -43,7 +43,7 @@ def panels(n: int, *, height: float = 3.3, width: float = MAX_WIDTH, cols: int =
         ax.set_axis_off()
     return fig, flat[:n], flat[n:]
 
-SNR_INV = "SNR$^{-1}$"
+SNR_INV = "SNR⁻¹"  # Unicode superscripts: mathtext would shrink "-1" to 0.7 of a 7 pt legend
 
 
 def plt():
