@@ -117,9 +117,6 @@ class Claim:
     ``evidence`` names an evidence job (``assocmem.evidence``) whose latest record the claim's ``run`` reads instead
     of computing (trained-model grids and the like): the report then calls ``run`` in its own process, uncached,
     and the claim's section says whether the record is fresh or stale.
-    ``roundoff_ratio`` says that ``error`` is a low-precision round-off error as a multiple of its tolerance, which
-    changes with the CPU's kernel path: the report prints it as the power of ten at or above it
-    (``numbers.roundoff_decade``).
     """
 
     id: str
@@ -144,7 +141,6 @@ class Claim:
     modules: tuple[str, ...] = ()
     notes: str = ""
     evidence: str = ""
-    roundoff_ratio: bool = False
 
     def __post_init__(self):
         if not re.fullmatch(r"[CUD]\d+[a-z]?(\.[a-z0-9_]+)*", self.id):

@@ -116,8 +116,6 @@ def result_text(claim: registry.Claim, r: registry.Result) -> dict[str, str]:
             out[k] = "" if v is None else numbers.exact(v)
         elif k in ("estimate", "lo", "hi"):
             out[k] = {"estimate": est, "lo": lo, "hi": hi}[k]
-        elif k == "error" and claim.roundoff_ratio:
-            out[k] = numbers.roundoff_decade(r.error)
         elif k == "error" and claim.kind == "identity":
             out[k] = numbers.identity_error(r.error, r.tolerance)
         elif k == "tolerance":

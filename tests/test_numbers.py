@@ -129,25 +129,16 @@ def _decade_above(x: float) -> int:
 
 
 @given(st.floats(min_value=1e-30, max_value=1e30, allow_nan=False, allow_infinity=False))
-def test_roundoff_ratio_prints_the_power_of_ten_at_or_above_it(x):
-    k = _decade_above(x)
-    text = numbers.roundoff_decade(x)
-    assert text.startswith("<=") and float(text[2:]) == float(f"1e{k}")
+def test_decade_above_is_the_power_of_ten_at_or_above_and_keeps_the_verdict(x):
+    d = numbers.decade_above(x)
+    assert d == float(f"1e{_decade_above(x)}") and d >= x
+    assert (d <= 1.0) == (x <= 1.0)  # the verdict of a ratio to its tolerance does not change
 
 
-def test_roundoff_ratio_edges():
-    assert [numbers.roundoff_decade(x) for x in (0.065146, 0.0562682, 0.078, 0.00183631, 0.00175579)] == \
-        ["<=0.1", "<=0.1", "<=0.1", "<=0.01", "<=0.01"]
-    assert numbers.roundoff_decade(1.0) == "<=1" and numbers.roundoff_decade(0.1) == "<=0.1"
-    assert numbers.roundoff_decade(1.0000001) == "<=10"
-    assert numbers.roundoff_decade(None) == "" and numbers.roundoff_decade(0.0) == "0"
-    assert numbers.roundoff_decade(float("inf")) == "inf"
-
-
-def test_a_roundoff_ratio_claim_prints_its_error_as_a_decade_and_keeps_the_verdict():
-    c = Claim(id="U9.x", title="t", tag="suite", ref="r", statement="s", kind="approximation",
-              run=lambda *a, **k: None, roundoff_ratio=True)
-    for err, text in ((0.065146, "<=0.1"), (0.0562682, "<=0.1"), (3.2, "<=10")):
-        r = Result(claim="U9.x", params={}, seed=1, passed=err <= 1, error=err, tolerance=1.0)
-        row = report.result_text(c, r)
-        assert row["error"] == text and row["passed"] == str(err <= 1)
+def test_decade_above_edges():
+    assert [numbers.decade_above(x) for x in (0.065146, 0.0562682, 0.078, 0.00183631, 0.00175579)] == \
+        [0.1, 0.1, 0.1, 0.01, 0.01]
+    assert numbers.decade_above(1.0) == 1.0 and numbers.decade_above(0.1) == 0.1
+    assert numbers.decade_above(1.0000001) == 10.0
+    assert numbers.decade_above(0.0) == 0.0 and numbers.decade_above(float("inf")) == float("inf")
+    assert [numbers.other(numbers.decade_above(x)) for x in (0.05, 0.005, 3.0)] == ["0.1", "0.01", "10"]

@@ -97,12 +97,8 @@ def render_peers(verdicts) -> str:
             job = f"{JOB}/{pkg}-{v}"
             res, st = evidence.results(job)
             parts.append(f"**Earlier release: {pkg} {v}** (`{job}`; refresh with `assocmem evidence run {job}` where that "
-                         "release is what imports). " + (_no_record(st) if res is None else _render_record(job, head=False)))
+                         "release is what imports). " + ("No record." if res is None else _render_record(job, head=False)))
     return "\n\n".join(parts)
-
-
-def _no_record(st) -> str:
-    return "No record." if st.state == "missing" else f"The record is unreadable: {st.detail}."
 
 
 def _render_record(job: str, head: bool = True) -> str:
@@ -116,7 +112,7 @@ def _render_record(job: str, head: bool = True) -> str:
     if not show_head:
         head = ""
     if res is None:
-        return f"{head}\n\n" + (f"No record ({st.detail})." if st.state == "missing" else _no_record(st))
+        return f"{head}\n\nNo record ({st.detail})."
     vers = ", ".join(f"{p} {v or 'not installed'}" for p, v in sorted(res["versions"].items()))
     lines = [head, "", f"Record: {st.state}" + (f" — {st.detail}" if st.detail else "") + f"; peers: {vers}; "
              f"{res['examples']} Hypothesis cases per function and dtype.", "",
