@@ -111,13 +111,15 @@ def handle(**kw):
 
 def shared_legend(fig, handles, labels, spare=(), *, ncol: int = 2, **kw):
     """One legend for several panels: in the first spare panel of ``panels`` when there is one, else centred below
-    the panels (``finish`` leaves room for it)."""
+    the panels, the figure growing by the legend's height (``finish`` keeps that strip free)."""
     kw.setdefault("fontsize", MIN_FONT + 0.5)
     kw.setdefault("frameon", False)
     if spare:
         return spare[0].legend(handles, labels, loc="center", **kw)
-    rows = math.ceil(len(labels) / ncol)
-    fig._assocmem_bottom = (0.22 * rows + 0.15) / fig.get_figheight()
+    rows = math.ceil(len(labels) / ncol) + (1 if kw.get("title") else 0)
+    strip = 0.17 * rows + 0.1
+    fig.set_figheight(fig.get_figheight() + strip)
+    fig._assocmem_bottom = strip / fig.get_figheight()
     return fig.legend(handles, labels, loc="lower center", ncol=ncol, **kw)
 
 

@@ -323,7 +323,7 @@ def draw_d5(rows):
         return _empty("assocmem evidence run d5.dag")
     orders = [o for o in ("in_order", "shuffled") if any(r["order"] == o for r in rows)]
     arms = [a for a in ARM_STYLE if any(r["arm"] == a for r in rows)]
-    fig, axes, spare = _style.panels(len(orders), height=4.6, sharey=True)
+    fig, axes, spare = _style.panels(len(orders), height=3.6, sharey=True)
     tm = rows[0]["train_max"]
     for ax, order in zip(axes, orders):
         ax.axvspan(0.5, tm + 0.5, color="0.92", lw=0)

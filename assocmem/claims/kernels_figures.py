@@ -65,7 +65,7 @@ def draw_snr_vs_n(rows):
     from assocmem.claims import _style
 
     dks = sorted({r["d_k"] for r in rows})
-    fig, axes, spare = _style.panels(len(dks), height=4.6, legend_slot=True)
+    fig, axes, spare = _style.panels(len(dks), height=3.6, legend_slot=True)
     shown = {}
     for ax, dk in zip(axes, dks):
         for j, name in enumerate(_LABEL):
@@ -312,7 +312,7 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
 def draw_ffn(rows):
     from assocmem.claims import _style
 
-    fig, axes, spare = _style.panels(2, height=4.8)
+    fig, axes, spare = _style.panels(2, height=3.8)
     acts = sorted({r["activation"] for r in rows})
     styles = [_style.series(j) for j, _ in enumerate(acts)]
     for a, st in zip(acts, styles):

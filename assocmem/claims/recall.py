@@ -324,7 +324,7 @@ def draw_recall_figure(rows):
     from assocmem.claims import _style
 
     setups = [s for s in MEMORY_SETUPS if any(r["setup"] == s for r in rows)]
-    fig, axes, spare = _style.panels(len(setups), height=3.0, legend_slot=True)
+    fig, axes, spare = _style.panels(len(setups), height=3.1, legend_slot=True)
     for ax, s in zip(axes, setups):
         rs = sorted((r for r in rows if r["setup"] == s), key=lambda r: r["n_pairs"])
         x = [r["n_pairs"] for r in rs]
@@ -341,7 +341,7 @@ def draw_recall_figure(rows):
         ax.set(xscale="log", xlabel="N (stored pairs)", title=MEMORY_SETUPS[s][2], ylim=(-0.02, 1.02))
         ax.set_xticks(x, [str(n) for n in x])
         ax.minorticks_off()
-        ax.set_ylabel("recall (nearest stored value)")
+        ax.set_ylabel("recall (nearest value)")
     handles, labels = axes[-1].get_legend_handles_labels()
     _style.shared_legend(fig, handles, labels, spare, ncol=2)
     return _style.finish(fig, f"Nearest-value recall against N, d_k = d_v = {D}: measured and predicted from the SNR")
