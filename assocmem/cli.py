@@ -595,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evidence", help="list or run the expensive evidence jobs (calibration, trained grids, mutation)",
                        description="Expensive evidence runs as its own cached job and writes a fingerprinted record, "
                                    "reports/evidence/JOB.json, which the report reads: list shows each job with the "
-                                   "state of its record (fresh, stale or missing); run computes it.")
+                                   "state of its record (fresh, stale, missing or unreadable); run computes it.")
     e.add_argument("action", choices=("list", "status", "run"), help="list (or status): every job and its record; run: run jobs")
     e.add_argument("job", nargs="*", metavar="JOB", help="with run: job ids or prefixes, e.g. calibration or calibration/C4.typical")
     e.add_argument("--quick", action="store_true", help="a reduced run (its record says so)")

@@ -66,7 +66,7 @@ def test_missing_record_is_not_run_with_the_command(evdir):
     rs = [c.run(p, 0) for p in c.grid]
     assert all(r.not_run and "assocmem evidence run d4.swap" in r.note for r in rs)
     assert registry.verdict(c, rs) == ("not run", rs[0].note)
-    assert "no d4.swap record" in [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
+    assert "no record of the evidence job d4.swap" in [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
     assert dt.compute_d4({}, 0) == []
 
 

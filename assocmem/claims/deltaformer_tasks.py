@@ -122,8 +122,7 @@ def criterion(summary: dict, train_max: int, gen_lengths, expect: str, control: 
 
 
 def _missing(claim_id, p, seed, job_id, st) -> Result:
-    return Result(claim_id, dict(p), seed, passed=False, not_run=True,
-                  note=f"no record of the evidence job {job_id}: run `assocmem evidence run {job_id}`")
+    return Result(claim_id, dict(p), seed, passed=False, not_run=True, note=st.absent)
 
 
 def _cell_result(claim_id, p, seed, s, outcome, why, gen_lengths, st) -> Result:
@@ -370,7 +369,7 @@ def _steps_panel(ax, rows, arms):
     cap = max((r["cap"] for r in rows), default=1)
     for i, arm in enumerate(arms):
         runs = {(r["seed"]): r for r in rows if r["arm"] == arm}
-        colour, marker = ARM_STYLE.get(arm, ("black", "o"))
+        colour, marker, _ = ARM_STYLE.get(arm, ("black", "o", "-"))
         for j, r in enumerate(runs.values()):
             x = i + (j - len(runs) / 2) * 0.12
             if r["steps_to_fit"] is None:
@@ -386,11 +385,15 @@ def _steps_panel(ax, rows, arms):
     ax.set_xlabel("arm", fontsize=7)
 
 
-ARM_STYLE = {"deltaformer": ("tab:green", "o"), "deltaformer_exp": ("tab:olive", "s"),
-             "deltaformer_lin1": ("tab:purple", "^"), "deltanet": ("tab:blue", "D"), "transformer": ("tab:red", "v"),
-             "deltaformer_deep": ("darkgreen", "P"), "transformer_deep": ("darkred", "X"),
-             "reach_linear": ("tab:cyan", "*"), "reach_linear_init": ("tab:brown", "h"),
-             "swap_linear": ("tab:cyan", "*"), "swap_linear_init": ("tab:brown", "h")}
+ARM_STYLE = {"deltaformer": ("tab:green", "o", "-"), "deltaformer_exp": ("tab:olive", "s", "--"),
+             "deltaformer_lin1": ("tab:purple", "^", "-."), "deltanet": ("tab:blue", "D", ":"),
+             "transformer": ("tab:red", "v", "-"),
+             "deltaformer_deep": ("darkgreen", "P", "--"), "transformer_deep": ("darkred", "X", "--"),
+             "reach_linear": ("tab:cyan", "*", "-."), "reach_linear_init": ("tab:brown", "h", ":"),
+             "swap_linear": ("tab:cyan", "*", "-."), "swap_linear_init": ("tab:brown", "h", ":")}
+"""Per arm: colour, marker, line style; no two arms of one task share a marker (reach_* are D5's and swap_* D4's
+construction controls), and the deep arms (dark shades of their shallow arm's colour) are dashed with open markers,
+so that no arm is told from another by colour alone."""
 
 
 def _series(ax, rows, arm, offset):
@@ -400,12 +403,13 @@ def _series(ax, rows, arm, offset):
     mean = [sum(a) / len(a) for a in accs]
     lo = [m - min(a) for m, a in zip(mean, accs)]
     hi = [max(a) - m for m, a in zip(mean, accs)]
-    colour, marker = ARM_STYLE.get(arm, ("black", "o"))
+    colour, marker, ls = ARM_STYLE.get(arm, ("black", "o", "-"))
+    open_marker = dict(mfc="white", mew=1.2) if arm.endswith("_deep") else {}
     seeds = len({r["seed"] for r in rows})
     div = len({r["seed"] for r in rows if r["diverged"]})
     label = f"{arm} ({seeds} seed{'s' if seeds != 1 else ''}" + (f", {div} diverged)" if div else ")")
-    ax.errorbar([L + offset for L in lengths], mean, yerr=[lo, hi], color=colour, marker=marker, ms=3.5, lw=1,
-                capsize=2, elinewidth=0.8, label=label)
+    ax.errorbar([L + offset for L in lengths], mean, yerr=[lo, hi], color=colour, marker=marker, ms=5, lw=1, ls=ls,
+                capsize=2, elinewidth=0.8, label=label, **open_marker)
 
 
 def _empty(title):
@@ -418,18 +422,15 @@ def _empty(title):
 
 
 def draw_d4(rows):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
     if not rows:
         return _empty("assocmem evidence run d4.swap")
     slots = sorted({r["n"] for r in rows})
     arms = [a for a in ARM_STYLE if any(r["arm"] == a for r in rows)]
-    fig, grid = plt.subplots(2, len(slots), figsize=(4.2 * len(slots), 6.4), squeeze=False,
-                             gridspec_kw={"height_ratios": (3, 2)})
-    axes, steps_axes = list(grid[0]), list(grid[1])
+    # one row per n: accuracy against L (left), each run's steps to fit (right)
+    fig, flat, spare = _style.panels(2 * len(slots), height=3.4)
+    axes, steps_axes = flat[0::2], flat[1::2]
     tm = rows[0]["train_max"]
     for ax, sax, n in zip(axes, steps_axes, slots):
         ax.axvspan(0.5, tm + 0.5, color="0.92", lw=0)
@@ -440,34 +441,29 @@ def draw_d4(rows):
         ax.set_title(f"n = {n} slots")
         ax.set_xlabel("tokens after the start token, L")
         ax.set_ylim(-0.02, 1.04)
+        ax.set_ylabel("accuracy (seed mean; bar: min to max)")
         _steps_panel(sax, [r for r in rows if r["n"] == n and r["length"] == rows[0]["length"]], arms)
-        sax.set_title(f"n = {n}: steps to fit (dotted: cap; dashed: a tenth of it)", fontsize=7)
-    axes[0].set_ylabel("accuracy (seed mean; bar: min to max)")
+        sax.set_title(f"n = {n}: steps to fit (dotted: cap; dashed: a tenth of it)")
     handles, labels = axes[0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles += [Patch(color="0.92"), Line2D([], [], color="black", ls=":"), Line2D([], [], color="grey", ls="--")]
     labels += [f"training lengths 1..{tm}", "chance 1/n", f"fit / replication threshold {FIT_AT}"]
-    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=7, frameon=False)
-    fig.suptitle("Swap task (D4): accuracy of one slot query after L tokens, and steps to fit")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    return fig
+    _style.shared_legend(fig, handles, labels, spare, ncol=2)
+    return _style.finish(fig, "Swap task (D4): accuracy of one slot query after L tokens, and steps to fit")
 
 
 def draw_d5(rows):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
     if not rows:
         return _empty("assocmem evidence run d5.dag")
     orders = [o for o in ("in_order", "shuffled") if any(r["order"] == o for r in rows)]
     arms = [a for a in ARM_STYLE if any(r["arm"] == a for r in rows)]
-    fig, grid = plt.subplots(2, len(orders), figsize=(5.2 * len(orders), 6.4), squeeze=False,
-                             gridspec_kw={"height_ratios": (3, 2)})
-    axes, steps_axes = list(grid[0]), list(grid[1])
+    # one row per edge order: accuracy against k (left), each run's steps to fit (right)
+    fig, flat, spare = _style.panels(2 * len(orders), height=3.6)
+    axes, steps_axes = flat[0::2], flat[1::2]
     tm = rows[0]["train_max"]
     for ax, sax, order in zip(axes, steps_axes, orders):
         ax.axvspan(0.5, tm + 0.5, color="0.92", lw=0)
@@ -483,10 +479,15 @@ def draw_d5(rows):
         ax.set_title("edges in topological order" if order == "in_order" else "edges shuffled (reported, no verdict)")
         ax.set_xlabel("hops k needed by the query")
         ax.set_ylim(-0.02, 1.04)
+        ax.set_ylabel("accuracy (seed mean; bar: min to max)")
         _steps_panel(sax, [r for r in sub if r["length"] == sub[0]["length"]], here)
-        sax.set_title("steps to fit (dotted: cap; dashed: a tenth of it)", fontsize=7)
-    axes[0].set_ylabel("accuracy (seed mean; bar: min to max)")
-    handles, labels = axes[-1].get_legend_handles_labels()
+        sax.set_title("steps to fit (dotted: cap; dashed: a tenth of it)")
+    handles, labels = [], []
+    for ax in axes:  # every arm once, from whichever panel shows it
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -494,10 +495,8 @@ def draw_d5(rows):
                 Line2D([], [], color="black", ls=":"), Patch(color="0.92"), Line2D([], [], color="0.5", ls=":")]
     labels += ["one-pass forward closure = the exact construction (D5.construction); exact in order",
                "2-pass closure (reference)", "4-pass closure (reference)", f"training hops 1..{tm}", "chance 0.5"]
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
-    fig.suptitle("DAG reachability (D5): accuracy of the first query against hops, and steps to fit")
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    return fig
+    _style.shared_legend(fig, handles, labels, spare, ncol=2)
+    return _style.finish(fig, "DAG reachability (D5): accuracy of the first query against hops, and steps to fit")
 
 
 register_figure(Figure(
@@ -566,7 +565,7 @@ def _record_table(job: str, rows) -> str:
     """One evidence job's accuracy table: its record's state and fingerprint, the seed count, then ``rows(record)``."""
     res, st = evidence.results(job)
     if res is None:
-        return f"_(no {job} record: run `assocmem evidence run {job}`)_"
+        return f"_({st.absent})_"
     return (f"Record {st.state} ({st.fingerprint}); mean [min, max] over {len(res['seeds'])} seeds; *diverged*: runs "
             "whose training loss became NaN or inf, with the evaluation queries whose logits were not finite (counted "
             "wrong) where there were any.\n\n" + "\n".join(rows(res)))
@@ -645,9 +644,9 @@ SEARCH_AT = 0.99
 def search_sentence() -> str:
     """The search for S_n constructions outside D3.obstruction's scope: trained two-layer positive-kernel
     DeltaFormers (their second layer's keys depend on context)."""
-    res, _ = evidence.results("d4.swap")
+    res, st = evidence.results("d4.swap")
     if res is None:
-        return "The search needs the d4.swap record (`assocmem evidence run d4.swap`)."
+        return f"The search needs the d4.swap record ({st.absent})."
     tm = res["config"]["train_max"]
     found, tried = [], 0
     for r in res["runs"]:

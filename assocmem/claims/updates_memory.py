@@ -420,8 +420,9 @@ def draw_forgetting(rows):
     fig, ax = _fig()
     for j, name in enumerate(_series(rows)):
         rs = sorted((r for r in rows if r["memory"] == name), key=lambda r: r["age"])
+        st = _style.series(j)
         _style.errbar(ax, [r["age"] for r in rs], rs, y="error_ratio", lo="error_ratio_lo", hi="error_ratio_hi",
-                      fmt=".-", ms=3, color=f"C{j}", label=name)
+                      fmt=st["marker"], ls=st["ls"], ms=4, color=st["color"], label=name, markevery=4)
     ax.set(xlabel="age of the pair (pairs written after it)", ylabel="E||S k_i - v_i||^2 / E||v||^2 (error ratio)")
     ax.legend(fontsize=7, title=f"memory; 99.9% intervals over {rows[0]['trials']} trials", title_fontsize=7)
     return _style.finish(fig, f"Overwrite and forgetting: d_k = {rows[0]['d_k']}, N = {rows[0]['n_pairs']} unit keys (U3)")
@@ -465,7 +466,7 @@ SNR_LABEL = "retrieval SNR = E||v||^2 / E||S k - v||^2 (ratio of expectations; l
 
 def _draw_snr(ax, rows, *, clip_factor=None):
     """SNR points with intervals per memory; with ``clip_factor``, a series far above the others is cut at
-    clip_factor x the others' largest value and its off-scale points drawn as triangles at the top, labelled."""
+    clip_factor x the others' largest value and its off-scale points drawn as arrows at the top, labelled."""
     from assocmem.claims import _style
 
     names = _series(rows)
@@ -479,10 +480,11 @@ def _draw_snr(ax, rows, *, clip_factor=None):
         shown = [r for r in rs if top is None or r["snr"] <= top]
         clipped = [r for r in rs if top is not None and r["snr"] > top]
         hi = [dict(r, snr_hi=min(r["snr_hi"], top) if top else r["snr_hi"]) for r in shown]
-        _style.errbar(ax, [r["n_pairs"] for r in shown], hi, y="snr", lo="snr_lo", hi="snr_hi", fmt=".-", ms=5,
-                      color=f"C{j}", label=name)
+        st = _style.series(j)
+        _style.errbar(ax, [r["n_pairs"] for r in shown], hi, y="snr", lo="snr_lo", hi="snr_hi", fmt=st["marker"],
+                      ls=st["ls"], ms=5, color=st["color"], label=name)
         for r in clipped:
-            ax.plot([r["n_pairs"]], [top], marker="^", color=f"C{j}", ms=7, clip_on=False)
+            ax.plot([r["n_pairs"]], [top], marker=r"$\Uparrow$", color=f"C{j}", ms=9, clip_on=False)
             ax.annotate(f"{r['snr']:.2g}", (r["n_pairs"], top), textcoords="offset points", xytext=(6, -10),
                         fontsize=7, color=f"C{j}")
     ax.set_xscale("log")
@@ -542,11 +544,12 @@ def draw_convergence(rows):
 
     from assocmem.claims import _style
 
-    fig, ax = _fig(8.6, 4.6)
+    fig, ax = _fig(_style.MAX_WIDTH, 4.6)
     for j, name in enumerate(_series(rows)):
         rs = sorted((r for r in rows if r["memory"] == name), key=lambda r: r["t"])
-        _style.errbar(ax, [r["t"] for r in rs], rs, y="dist2", lo="dist2_lo", hi="dist2_hi", fmt=".-", ms=4,
-                      color=f"C{j}", label=name)
+        st = _style.series(j, line=False)
+        _style.errbar(ax, [r["t"] for r in rs], rs, y="dist2", lo="dist2_lo", hi="dist2_hi", fmt=st["marker"],
+                      ls="-", ms=4, color=st["color"], label=name)
         th = [(r["t"], r["theory"]) for r in rs if r["theory"] is not None and math.isfinite(r["theory"])]
         if th:
             ax.plot([p[0] for p in th], [p[1] for p in th], "--", color=f"C{j}", lw=1.2, alpha=0.8)
@@ -588,7 +591,7 @@ def draw_snr_vs_context(rows):
     fig, ax = _fig(7.2, 4.6)
     top = _draw_snr(ax, rows, clip_factor=30)
     ax.set(xlabel="N stored pairs (context length, unit keys)", ylabel="SNR (ratio of expectations)")
-    title = "memory; 99.9% intervals" + ("; ▲ off scale (value)" if top is not None else "")
+    title = "memory; 99.9% intervals" + ("; ⇑ off scale (value)" if top is not None else "")
     ax.legend(fontsize=7, title=title, title_fontsize=7, loc="upper right")
     return _style.finish(fig, f"Retrieval SNR against context length at fixed d_k = {rows[0]['d_k']} (U4)")
 
@@ -602,6 +605,6 @@ register_figure(Figure(
             "intervals. Every memory's SNR falls as N grows at fixed d: linear attention like d_k/(N - 1); DeltaNet "
             "(b = 1), Gated DeltaNet (a = 0.99), RLS (lam = 1e-3) and softmax attention (beta = sqrt(d_k)) more slowly, "
             "but all fall. RLS retrieves almost exactly while N <= d_k; its points far above the others are drawn as "
-            "triangles at the top with their values.",
+            "arrows at the top with their values.",
     modules=MODULES,
 ))
