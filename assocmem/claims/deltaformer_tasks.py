@@ -379,10 +379,10 @@ def _steps_panel(ax, rows, arms):
     ax.axhline(cap, color="black", ls=":", lw=0.8)
     ax.axhline(cap / 10, color="grey", ls="--", lw=0.6)
     ax.set_xticks(range(len(arms)))
-    ax.set_xticklabels(arms, rotation=35, ha="right", fontsize=6)
+    ax.set_xticklabels(arms, rotation=35, ha="right")
     ax.set_yscale("log")
-    ax.set_ylabel("steps to fit (x: cap)", fontsize=7)
-    ax.set_xlabel("arm", fontsize=7)
+    ax.set_ylabel("steps to fit (x: cap)")
+    ax.set_xlabel("arm")
 
 
 ARM_STYLE = {"deltaformer": ("tab:green", "o", "-"), "deltaformer_exp": ("tab:olive", "s", "--"),
