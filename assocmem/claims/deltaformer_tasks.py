@@ -364,6 +364,15 @@ def compute_d5(point, seed, *, device="cpu", dtype="float32"):
     return out
 
 
+def _steps_key():
+    """Legend entries (handles, labels) of the steps-to-fit panels."""
+    from matplotlib.lines import Line2D
+
+    return ([Line2D([], [], color="black", ls=":", lw=0.8), Line2D([], [], color="grey", ls="--", lw=0.6),
+             Line2D([], [], color="black", marker="x", ls="none")],
+            ["steps panels: the step cap", "steps panels: a tenth of the cap", "steps panels: did not fit (at the cap)"])
+
+
 def _steps_panel(ax, rows, arms):
     """Steps to fit per seed (one marker per run; an x at the cap for a run that did not fit), per arm."""
     cap = max((r["cap"] for r in rows), default=1)
@@ -443,13 +452,15 @@ def draw_d4(rows):
         ax.set_ylim(-0.02, 1.04)
         ax.set_ylabel("accuracy (seed mean; bar: min to max)")
         _steps_panel(sax, [r for r in rows if r["n"] == n and r["length"] == rows[0]["length"]], arms)
-        sax.set_title(f"n = {n}: steps to fit (dotted: cap; dashed: a tenth of it)")
+        sax.set_title(f"n = {n}: steps to fit, per run")
     handles, labels = axes[0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
     handles += [Patch(color="0.92"), Line2D([], [], color="black", ls=":"), Line2D([], [], color="grey", ls="--")]
     labels += [f"training lengths 1..{tm}", "chance 1/n", f"fit / replication threshold {FIT_AT}"]
+    key_handles, key_labels = _steps_key()
+    handles, labels = handles + key_handles, labels + key_labels
     _style.shared_legend(fig, handles, labels, spare, ncol=2)
     return _style.finish(fig, "Swap task (D4): accuracy of one slot query after L tokens, and steps to fit")
 
@@ -481,7 +492,7 @@ def draw_d5(rows):
         ax.set_ylim(-0.02, 1.04)
         ax.set_ylabel("accuracy (seed mean; bar: min to max)")
         _steps_panel(sax, [r for r in sub if r["length"] == sub[0]["length"]], here)
-        sax.set_title("steps to fit (dotted: cap; dashed: a tenth of it)")
+        sax.set_title("steps to fit, per run")
     handles, labels = [], []
     for ax in axes:  # every arm once, from whichever panel shows it
         for h, lab in zip(*ax.get_legend_handles_labels()):
@@ -495,6 +506,8 @@ def draw_d5(rows):
                 Line2D([], [], color="black", ls=":"), Patch(color="0.92"), Line2D([], [], color="0.5", ls=":")]
     labels += ["one-pass forward closure = the exact construction (D5.construction); exact in order",
                "2-pass closure (reference)", "4-pass closure (reference)", f"training hops 1..{tm}", "chance 0.5"]
+    key_handles, key_labels = _steps_key()
+    handles, labels = handles + key_handles, labels + key_labels
     _style.shared_legend(fig, handles, labels, spare, ncol=2)
     return _style.finish(fig, "DAG reachability (D5): accuracy of the first query against hops, and steps to fit")
 
