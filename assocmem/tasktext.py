@@ -35,23 +35,38 @@ def summary(res: dict) -> str:
               if cfg.get(k) is not None]
     if shape:
         lines.append("  sizes: " + ", ".join(shape))
-    if cfg.get("steps") is not None:
-        lines.append(f"  training: {cfg['steps']} steps, batch {_fmt(cfg.get('batch'))}, learning rate "
-                     f"{_fmt(cfg.get('lr'))}, {length_word} 1 to {_fmt(train_max)} by a curriculum")
-
     cur = res.get("curriculum") or {}
+    unit = length_word.split()[-1]
+    if cfg.get("steps") is not None:
+        how = "by a curriculum" if cur.get("used", cfg.get("curriculum", True)) else "drawn afresh for every batch"
+        lr = res.get("lr", cfg.get("lr"))
+        lines.append(f"  training: up to {cfg['steps']} steps (the cap), batch {_fmt(cfg.get('batch'))}, learning rate "
+                     f"{_fmt(lr)}" + (f" after a {cfg['warmup']}-step warm-up" if cfg.get("warmup") else "")
+                     + f", {length_word} 1 to {_fmt(train_max)} {how}")
+    if cfg.get("aux"):
+        lines.append("  auxiliary target: the successor of the query's source node (one more cross-entropy term)")
+    if cfg.get("fit_stop") is not None and "steps_to_fit" in res:
+        lengths = [L for L in (train_max - 1, train_max) if train_max is not None and L >= 1]
+        crit = (f"validation accuracy >= {cfg['fit_stop']:g} at {unit} = {' and '.join(map(str, lengths))}, checked "
+                f"every {_fmt(cfg.get('check_every'))} steps")
+        got = (f"met at step {res['steps_to_fit']}" if res["steps_to_fit"] is not None else
+               f"not met within {_fmt(res.get('steps_run', cfg['steps']))} steps")
+        lines.append(f"  stopping criterion ({crit}): {got}")
+        if res.get("val_acc"):
+            accs = ", ".join(f"{unit} = {k}: {_fmt(v, '.3f')}" for k, v in res["val_acc"].items())
+            lines.append(f"  validation accuracy at the end: {accs}")
     log = cur.get("log") or []
     if log:
         moves = ", ".join(f"stage {e.get('stage')} ended at step {e.get('step')} ({e.get('reason')})" for e in log)
         lines.append(f"  curriculum: {moves}")
-    unit = length_word.split()[-1]
+
     rows = res.get("eval") or []
     if rows and train_max is not None:
         lengths = [L for L in (train_max - 1, train_max) if L >= 1]
         ok = fits({**res, "eval": rows}, train_max)
         lines.append(f"  fits its training lengths (as D4/D5 judge a run: accuracy >= {FIT_AT:g} at "
                      f"{unit} = {' and '.join(map(str, lengths))}): {'yes' if ok else 'NO'}")
-    if "final_fit_step" in cur and cfg.get("advance_at") is not None:
+    if cur.get("used", "final_fit_step" in cur) and "final_fit_step" in cur and cfg.get("advance_at") is not None:
         fit = cur["final_fit_step"]
         verdict = f"met at step {fit}" if fit is not None else f"not met in {_fmt(cfg.get('steps'))} steps"
         if cur.get("reached") is not None and train_max is not None and cur["reached"] < train_max:

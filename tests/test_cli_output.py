@@ -148,6 +148,24 @@ def test_task_summary_of_a_hand_made_result():
     assert "at L = 3 and 4): yes" in text and "met at step 99" in text
 
 
+FIT_FIRST = {  # the fit-first training of issue 18: no curriculum, a step cap and a validation stopping criterion
+    **{k: v for k, v in HAND_MADE.items() if k != "curriculum"},
+    "config": {**HAND_MADE["config"], "curriculum": False, "fit_stop": 0.95, "check_every": 25, "warmup": 20},
+    "curriculum": {"used": False, "reached": 4, "log": [], "timeouts": [], "final_fit_step": 75},
+    "lr": 0.01, "steps_run": 75, "steps_to_fit": 75, "val_acc": {"3": 0.97, "4": 0.96},
+}
+
+
+def test_task_summary_of_a_fit_first_result():
+    text = tasktext.summary(FIT_FIRST)
+    assert "up to 150 steps (the cap)" in text and "learning rate 0.01 after a 20-step warm-up" in text
+    assert "tokens L 1 to 4 drawn afresh for every batch" in text and "curriculum" not in text
+    assert "(validation accuracy >= 0.95 at L = 3 and 4, checked every 25 steps): met at step 75" in text
+    assert "validation accuracy at the end: L = 3: 0.970, L = 4: 0.960" in text
+    text = tasktext.summary({**FIT_FIRST, "steps_to_fit": None, "steps_run": 150})
+    assert "not met within 150 steps" in text
+
+
 def test_task_summary_tolerates_missing_keys():
     text = tasktext.summary({"task": "dag", "model": "transformer", "eval": [{"length": 1, "correct": 3, "total": 4}]})
     assert text.startswith("dag (D5): model transformer") and "0.750" in text
