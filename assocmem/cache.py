@@ -79,6 +79,11 @@ def _discard(path: Path, why: str) -> None:
     path.unlink(missing_ok=True)
 
 
+def exists(k: str, root: str | os.PathLike | None = None) -> bool:
+    """Whether an entry for key ``k`` is stored (in ``root``, default ``cache_dir()``); ``load`` checks it."""
+    return (Path(root if root is not None else cache_dir()) / k[:2] / f"{k}.pkl").is_file()
+
+
 def load(k: str):
     """The cached value for key ``k``, or ``None``. A truncated or corrupted entry is deleted with a one-line notice
     on stderr (and so recomputed by the caller), never used."""

@@ -8,10 +8,9 @@ The item summaries below are this repository's own account of what the paper sta
 
 from __future__ import annotations
 
-import json
 import textwrap
 
-from assocmem import registry
+from assocmem import jsonout, registry
 
 TAGS = {
     "paper": "stated in the paper (equation or section given where known)",
@@ -134,7 +133,7 @@ def entry(c: registry.Claim) -> dict:
 
 
 def as_json(prefixes=()) -> str:
-    return json.dumps([entry(c) for c in _selected(prefixes)], indent=1, ensure_ascii=False) + "\n"
+    return jsonout.dumps([entry(c) for c in _selected(prefixes)], indent=1, ensure_ascii=False) + "\n"
 
 
 def as_text(prefixes=()) -> str:

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import re
+import shlex
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
-from assocmem import inputs
+from assocmem import environment, inputs
 from impl.numerics.errors import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,8 +61,13 @@ class _Formatter(argparse.HelpFormatter):
     def _fill_text(self, text, width, indent):
         import textwrap
 
-        return "\n".join(textwrap.fill(line, width, initial_indent=indent, subsequent_indent=indent) if line else ""
-                         for line in text.splitlines())
+        def fill(line):  # an indented line (a list item) continues further indented
+            lead = " " * (len(line) - len(line.lstrip()))
+            cont = lead + "    " if lead else ""
+            return textwrap.fill(line.strip(), width, initial_indent=indent + lead, subsequent_indent=indent + cont,
+                                 break_on_hyphens=False, break_long_words=False)
+
+        return "\n".join(fill(line) if line else "" for line in text.splitlines())
 
 
 class _Parser(argparse.ArgumentParser):
@@ -177,6 +183,7 @@ def cmd_report(args) -> int:
                           progress=None if not args.quiet else False, only=tuple(args.only or ()))
     report.select(opts)
     report.check_destination(opts, out)
+    environment.require_cache()
     inputs.require_writable_dir(out)
     if not args.quiet:
         what = opts.subset or "the full report"
@@ -209,6 +216,8 @@ def cmd_evidence(args) -> int:
     _check_backend(args)
     args.seed = 20250525 if args.seed is None else args.seed
     selected = evidence.select(args.job)
+    environment.require_cache()
+    environment.require_evidence()
     opts = evidence.JobOptions(backend=args.backend, n_jobs=args.jobs, scheduler=args.scheduler, fresh=args.fresh,
                                progress=None if not args.quiet else False, seed=args.seed, quick=args.quick)
     for job in selected:
@@ -262,25 +271,97 @@ def _snr_config(args):
                       activation=args.activation)
 
 
+def _require_range(args) -> None:
+    """Refuse a dtype whose largest finite value is below the linear memory's mean noise energy E||r||^2 =
+    (N-1) d_k d_v (at ||k_i||^2 = d_k) or its signal c^2 ||v_i||^2 = d_k^2 d_v: every estimate would overflow."""
+    import torch
+
+    if args.memory != "linear":
+        return
+    d_v = args.d_k if args.d_v is None else args.d_v
+    biggest = max((args.n_pairs - 1) * args.d_k * d_v, args.d_k**2 * d_v)
+    top = torch.finfo(getattr(torch, args.dtype)).max
+    if biggest > top:
+        _reject("--dtype", f"{args.dtype} holds numbers up to {top:g}, but the noise energy (N-1) d_k d_v and "
+                           f"signal d_k^2 d_v here reach {biggest:g}: every estimate would overflow; use float32 "
+                           "or bfloat16, or smaller --n-pairs/--d-k/--d-v")
+
+
+def _mark_overflow(res: dict) -> bool:
+    """A convention whose estimate or interval is not finite overflowed the dtype (or lost all precision): its
+    numbers become null and its note says so, so that it never reads as a failed theory. True if any did."""
+    import math
+
+    import torch
+
+    dtype = res["parameters"]["dtype"]
+    top = torch.finfo(getattr(torch, dtype)).max
+    why = (f"overflow: a per-trial quantity exceeded {dtype}'s largest finite value ({top:g}), so this estimate "
+           "is not a measurement and says nothing about the theory; use float32 or bfloat16, or smaller sizes")
+    found = False
+    entries = [*res["conventions"].values()] + ([res["cos_proxy"]] if res.get("cos_proxy") else [])
+    for e in entries:
+        if any(isinstance(e.get(k), float) and not math.isfinite(e[k]) for k in ("estimate", "lo", "hi")):
+            e.update(estimate=None, lo=None, hi=None, note=why + (f"; {e['note']}" if e.get("note") else ""))
+            if "inside" in e:
+                e["inside"] = None
+            found = True
+    if res.get("cos_proxy") and res["cos_proxy"]["estimate"] is None:
+        res["cos_proxy"] = None
+    return found
+
+
+COS_PROXY_TOLERANCE = 0.03  # C3.cos_proxy's (assocmem/claims/linear.py): |proxy / mean cosine - 1| <= 3 %
+
+
+def cos_proxy_note(c: dict) -> str:
+    """What the cosine proxy is, and why its lying outside the interval of the mean cosine is no failure."""
+    departure = abs(c["proxy"] / c["estimate"] - 1)
+    within = "within" if departure <= COS_PROXY_TOLERANCE else "outside"
+    return (f"1/sqrt(1 + SNR⁻¹ typical) is a high-dimensional approximation to the mean cosine (it treats the "
+            "crosstalk r as isotropic and independent of v_i), not its exact value, so it may lie outside the "
+            "interval, which covers the mean cosine itself; what C3.cos_proxy asks is agreement within "
+            f"{COS_PROXY_TOLERANCE:.0%}, met for large d_k and d_v: here the proxy is {departure:.1%} from the "
+            f"estimate, {within} that tolerance")
+
+
 def cmd_snr(args) -> int:
-    from assocmem import snr
+    import warnings
+
+    from assocmem import jsonout, snr
     from impl.numerics.device import resolve_device
 
     resolve_device(args.device)
-    res = snr.run(_snr_config(args))
-    print(json.dumps(res, indent=2, sort_keys=True, allow_nan=True) if args.json else snr.text(res))
+    cfg = _snr_config(args)
+    _require_range(args)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = snr.run(cfg)
+    overflowed = _mark_overflow(res)
+    for w in caught if not overflowed else ():  # warnings the overflow note does not explain are shown
+        warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+    if res.get("cos_proxy"):
+        res["cos_proxy"]["note"] = cos_proxy_note(res["cos_proxy"])
+    if args.json:
+        print(jsonout.dumps(res, indent=2, sort_keys=True))
+    else:
+        print(snr.text(res))
+        if res.get("cos_proxy"):
+            print("\n".join(snr._wrap("cos proxy: " + res["cos_proxy"]["note"], "  ")))
     return 0
 
 
 # ------------------------------------------------------------------------------------------ task / bench ---
 def cmd_task(args) -> int:
+    from assocmem import jsonout, tasktext
     from impl import tasks
     from impl.numerics.device import resolve_device
 
     resolve_device(args.device)
     summary = tasks.run_task(args.task, args.model, quick=args.quick, seed=args.seed, device=args.device,
                              progress=sys.stderr.isatty())
-    print(json.dumps(_jsonable(summary), indent=2, sort_keys=True, default=str))
+    print(jsonout.dumps(_jsonable(summary), indent=2, sort_keys=True, default=str) if args.json
+          else tasktext.summary(_jsonable(summary)))
     return 0
 
 
@@ -299,7 +380,7 @@ _BENCH_GENERATED = re.compile(r"Generated by `assocmem bench([^`]*)`")
 
 def cmd_conform(args) -> int:
     """Someone else's function against a rule's float64 oracle: one verdict per dtype; exit 1 if any differs."""
-    from assocmem import conformance
+    from assocmem import cache, conformance, jsonout
     from assocmem.conformance import rules
 
     rule = rules.get(args.rule) if args.rule is not None else None
@@ -315,15 +396,31 @@ def cmd_conform(args) -> int:
     except InputError as e:
         raise InputError("--adapter", str(e).removeprefix("--adapter: ")) from None
     fn = conformance.load_function(args.function)
-    verdicts = conformance.check(fn, rule, adapter, dtypes=args.dtype or None, max_examples=args.max_examples,
-                                 name=args.function)
+    environment.require_cache()
+    with _hypothesis_home(cache.cache_dir() / "hypothesis"):
+        verdicts = conformance.check(fn, rule, adapter, dtypes=args.dtype or None, max_examples=args.max_examples,
+                                     name=args.function)
     if args.json:
-        print(json.dumps([v.as_dict() for v in verdicts], indent=2, sort_keys=True))
+        print(jsonout.dumps([v.as_dict() for v in verdicts], indent=2, sort_keys=True))
     else:
         print(f"{args.function} against the float64 oracle of {rule.name} ({rule.reference}); adapter: {adapter.describe()}")
         for v in verdicts:
             print(("✓ " if v.ok else "✗ ") + v.line())
     return 0 if all(v.ok for v in verdicts) else 1
+
+
+@contextmanager
+def _hypothesis_home(path: Path):
+    """Hypothesis keeps its data (example database, constants cache) under ``path`` instead of ./.hypothesis in
+    the caller's folder; its previous home is restored afterwards."""
+    from hypothesis.configuration import set_hypothesis_home_dir, storage_directory
+
+    before = storage_directory(intent_to_write=False).home_directory
+    set_hypothesis_home_dir(path)
+    try:
+        yield
+    finally:
+        set_hypothesis_home_dir(before)
 
 
 def cmd_bench(args) -> int:
@@ -376,8 +473,18 @@ def _backend_options(p, *, what: str) -> None:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="with --backend dask: a running scheduler, tcp://HOST:PORT (default: start a local "
                         "cluster); refused within %g s when nothing answers there" % inputs.SCHEDULER_TIMEOUT_S)
-    p.add_argument("--fresh", action="store_true", help="ignore the result cache (.cache/results) and recompute")
+    p.add_argument("--fresh", action="store_true",
+                   help="recompute every result instead of reading the result cache (new results are still cached "
+                        "as they finish, so an interrupted run loses nothing)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or start line")
+
+
+def _peer_examples() -> str:
+    from assocmem.conformance.peers import PEERS
+
+    wanted = ("naive_chunk_gated_delta_rule", "delta_rule_chunkwise")
+    return "\n".join(f"  assocmem conform {p.target} --rule {p.rule} --adapter {p.adapter.describe()}"
+                     for p in PEERS if p.attr in wanted)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -388,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     from impl.tasks.models import MODELS
     from impl.tasks.train import TASKS
 
-    p = _Parser(prog="assocmem", description=DESCRIPTION)
+    p = _Parser(prog="assocmem", description=DESCRIPTION, epilog=environment.epilog())
     p.add_argument("--version", action="version", version=f"assocmem {__import__('assocmem').__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
@@ -480,12 +587,15 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--quick", action="store_true", help="a short curriculum (seconds instead of minutes)")
     k.add_argument("--seed", type=inputs.seed, default=0, help=f"in [0, {inputs.SEED_MAX}] (default: %(default)s)")
     k.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    k.add_argument("--json", action="store_true",
+                   help="print the whole result as JSON (configuration, curriculum log, counts per length) instead "
+                        "of the summary")
     k.set_defaults(func=cmd_task)
 
     e = sub.add_parser("evidence", help="list or run the expensive evidence jobs (calibration, trained grids, mutation)",
                        description="Expensive evidence runs as its own cached job and writes a fingerprinted record, "
                                    "reports/evidence/JOB.json, which the report reads: list shows each job with the "
-                                   "state of its record (fresh, stale or missing); run computes it.")
+                                   "state of its record (fresh, stale, missing or unreadable); run computes it.")
     e.add_argument("action", choices=("list", "status", "run"), help="list (or status): every job and its record; run: run jobs")
     e.add_argument("job", nargs="*", metavar="JOB", help="with run: job ids or prefixes, e.g. calibration or calibration/C4.typical")
     e.add_argument("--quick", action="store_true", help="a reduced run (its record says so)")
@@ -493,9 +603,18 @@ def build_parser() -> argparse.ArgumentParser:
     _backend_options(e, what="evidence")
     e.set_defaults(func=cmd_evidence)
 
+    from assocmem.conformance.adapter import keys_help
+
     f = sub.add_parser("conform", help="check another implementation of a rule against the float64 oracle",
-                       epilog="Adapter SPEC: key=value pairs, e.g. layout=bthd,gates=log,state=kv,scale=rsqrt_dk,"
-                              "chunk=any,names=q:query;k:key (or a JSON object); see assocmem.conformance.adapter.")
+                       description="Check another implementation of an update rule (or feature map) against the "
+                                   "suite's float64 oracle over Hypothesis-drawn cases; exit status 1 when a dtype "
+                                   "differs, with its minimal failing case. MODULE must be importable from here: "
+                                   "your own code needs its folder on PYTHONPATH (e.g. PYTHONPATH=src assocmem "
+                                   "conform mypkg.ops:fn ...), a package needs pip install. Hypothesis' data goes "
+                                   "under the result cache ($ASSOCMEM_CACHE/hypothesis), not into this folder.",
+                       epilog="Adapter SPEC: key=value pairs separated by commas (or a JSON object). Examples, "
+                              "the adapters of two flash-linear-attention references (assocmem/conformance/peers.py "
+                              "has them all):\n" + _peer_examples() + "\nKeys:\n" + keys_help())
     f.add_argument("function", metavar="MODULE:FUNCTION", help="the function (or feature-map class) to check")
     f.add_argument("--rule", default=None, help="the rule it implements (required; e.g. deltanet, gated_deltanet, gla, deltaformer)")
     f.add_argument("--adapter", default=None, metavar="SPEC", help="its conventions (default: the suite's own)")
@@ -535,9 +654,30 @@ def _main(argv) -> int:
     except InputError as e:
         print(_error_line(e), file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("assocmem: interrupted; completed results are cached, existing reports are untouched", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(interrupted_line(e, sys.argv[1:] if argv is None else argv), file=sys.stderr)
         return 130
+
+
+def interrupted_line(e: KeyboardInterrupt, argv) -> str:
+    """What Ctrl-C leaves: how many results of this process's sweeps are in the result cache (the one it stopped
+    and those that finished before) and the command that reuses them (the same one, without --fresh). Reports and
+    evidence records are replaced whole or not at all, so none is half-written."""
+    from assocmem.sweep import FINISHED, Interrupted
+
+    done = sum(n for _, n in FINISHED)
+    parts = []
+    if isinstance(e, Interrupted):
+        parts.append(f"{e.cached} of {e.total} {e.desc} results are cached")
+    if done:
+        parts.append(f"all {done} results of the finished {', '.join(dict.fromkeys(d for d, _ in FINISHED))} "
+                     f"sweep{'s' if len(FINISHED) > 1 else ''} are cached")
+    tail = "no report or record is half-written"
+    if not parts or (isinstance(e, Interrupted) and e.cached == 0 and not done):
+        return f"assocmem: interrupted; no result was cached, so a rerun starts again; {tail}"
+    rerun = "assocmem " + shlex.join(a for a in argv if a != "--fresh")
+    how = " (without --fresh)" if "--fresh" in argv else ""
+    return f"assocmem: interrupted; {'; '.join(parts)}; `{rerun}`{how} reuses them; {tail}"
 
 
 def main(argv=None) -> int:

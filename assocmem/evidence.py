@@ -8,10 +8,11 @@ cache, so an interrupted run resumes) and writes one JSON record, ``reports/evid
      "versions": {...}, "machine": ..., "git_revision": ..., "command": ..., "results": <the job's own data>}
 
 The report reads the latest record of every job it shows, prints its fingerprint and says whether it is *fresh*
-(the code it depends on is unchanged), *stale* (and which modules changed since) or *missing* (and the command
-that produces it). A record holds no wall-clock time, so rerunning a job on unchanged code rewrites it
-byte-identically. A corrupt or truncated record is reported as missing with a one-line notice, never used and
-never a crash; records are written to a temporary file and renamed into place.
+(the code it depends on is unchanged), *stale* (and which modules changed since), *missing* (and the command
+that produces it) or *unreadable* (a corrupt, truncated or foreign file: its path and why). A record holds no
+wall-clock time (the trained D4/D5 grids excepted: their ``timing`` field), so rerunning a job on unchanged code
+rewrites it byte-identically. An unreadable record gets one notice on stderr per process (however often it is
+read), is never used and never a crash; records are written to a temporary file and renamed into place.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class JobOptions:
     quick: bool = False
 
     def sweep_kwargs(self) -> dict:
-        return dict(backend=self.backend, n_jobs=self.n_jobs, scheduler=self.scheduler, use_cache=not self.fresh,
+        return dict(backend=self.backend, n_jobs=self.n_jobs, scheduler=self.scheduler, read_cache=not self.fresh,
                     progress=self.progress)
 
 
@@ -116,9 +117,18 @@ def select(patterns) -> list[Job]:
         if not hit:
             from impl.numerics.errors import InputError
 
-            raise InputError("JOB", f"no evidence job matches {p!r}; known: {', '.join(j.id for j in all_jobs)}")
+            raise InputError("JOB", f"no evidence job matches {p!r}{_closest(p, all_jobs)}; see `assocmem evidence list`")
         out += [j for j in hit if j not in out]
     return out
+
+
+def _closest(pattern: str, all_jobs) -> str:
+    """'; did you mean A or B' for the (at most three) job ids or id prefixes closest to a mistyped pattern."""
+    import difflib
+
+    names = sorted({j.id for j in all_jobs} | {j.id.split("/")[0] for j in all_jobs})
+    near = difflib.get_close_matches(pattern, names, n=3, cutoff=0.5)
+    return f"; did you mean {' or '.join(near)}" if near else ""
 
 
 def module_fingerprints(job: Job) -> dict[str, str]:
@@ -195,30 +205,50 @@ def run_job(job: Job, opts: JobOptions) -> Path:
     return write_record(job, job.run(opts), opts, state)
 
 
-def load(job_id: str, *, quiet: bool = False) -> dict | None:
-    """The job's latest record, or None when missing. A corrupt, truncated or foreign record gives a one-line
-    notice on stderr and None (the report then says 'missing'; rerunning the job replaces it)."""
+_NOTICED: set[tuple[str, str]] = set()  # (path, why) already reported by this process
+
+
+def read(job_id: str) -> tuple[dict | None, str]:
+    """(the job's latest record, "") or (None, why it is unreadable); (None, "") when there is no record."""
     path = record_path(job_id)
     try:
         text = path.read_text()
-    except OSError:
-        return None
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, UnicodeDecodeError) as e:
+        return None, f"cannot be read: {e.strerror if isinstance(e, OSError) and e.strerror else e}"
     try:
         rec = json.loads(text)
-        if not isinstance(rec, dict) or rec.get("job") != job_id or "results" not in rec or "fingerprint" not in rec:
-            raise ValueError("not a record of this job")
     except ValueError as e:
-        if not quiet:
-            print(f"assocmem: notice: evidence record {path} is unreadable ({e}); ignored — rerun "
-                  f"`assocmem evidence run {job_id}`", file=sys.stderr)
-        return None
+        return None, f"not valid JSON, probably half-written: {e}"
+    if not isinstance(rec, dict) or rec.get("job") != job_id or "results" not in rec or "fingerprint" not in rec:
+        return None, "not a record of this job"
+    return rec, ""
+
+
+def load(job_id: str, *, quiet: bool = False) -> dict | None:
+    """The job's latest record, or None when missing or unreadable. An unreadable record (corrupt, truncated or
+    foreign) gives a one-line notice on stderr, once per process, and None (its status is 'unreadable';
+    rerunning the job replaces it)."""
+    rec, why = read(job_id)
+    if why and not quiet:
+        _notice(job_id, why)
     return rec
+
+
+def _notice(job_id: str, why: str) -> None:
+    path = record_path(job_id)
+    if (str(path), why) in _NOTICED:
+        return
+    _NOTICED.add((str(path), why))
+    print(f"assocmem: notice: evidence record {path} is unreadable ({why}); ignored — rerun "
+          f"`assocmem evidence run {job_id}`", file=sys.stderr)
 
 
 @dataclass(frozen=True)
 class Status:
     job: str
-    state: str  # "fresh" | "stale" | "missing"
+    state: str  # "fresh" | "stale" | "missing" | "unreadable"
     fingerprint: str  # the record's (short), or "" when missing
     detail: str
     record: dict | None
@@ -227,10 +257,21 @@ class Status:
     def line(self) -> str:
         return f"{self.job}: {self.state}" + (f" ({self.detail})" if self.detail else "")
 
+    @property
+    def absent(self) -> str:
+        """Why there is no record to read, with the command that makes one (for a status without a record)."""
+        if self.state == "unreadable":
+            return f"the record of the evidence job {self.job} is unreadable: {self.detail}"
+        return f"no record of the evidence job {self.job}: {self.detail}"
+
 
 def status(job_id: str, *, quiet: bool = False) -> Status:
     job = get_job(job_id)
-    rec = load(job_id, quiet=quiet)
+    rec, why = read(job_id)
+    if why:
+        if not quiet:
+            _notice(job_id, why)
+        return Status(job_id, "unreadable", "", f"{record_path(job_id)} is {why}; rerun `{job.command}`", None)
     if rec is None:
         return Status(job_id, "missing", "", f"run `{job.command}`", None)
     fp = rec["fingerprint"][:12]

@@ -16,6 +16,14 @@ width) never changes a committed file. Rules, applied to every number the report
   ``<=tolerance`` (the verdict); a failing one as its ratio to the tolerance (``3.2x tolerance``). The tolerance,
   itself derived from the data, gets 3 significant digits. Checks in exact arithmetic (tolerance 0: counts,
   signs) print their error as it is.
+* **low-precision round-off ratios** (U2.lowprec_forms: the worst float32 or bfloat16 RMS error of a form as a
+  multiple of its tolerance). An RMS over many elements moves less than a single float64 error, but still with
+  the CPU's kernel path: DeltaNet in float32 gave 0.065 here and 0.078 with MKL_CBWR=COMPATIBLE; RLS gave 0.00184
+  here and 0.00176 on a CPU with wider vector units. The claim itself states the ratio as the power of ten at or
+  above it (``decade_above``: 0.1 means "at most a tenth of the tolerance"), a bound, which is what a float32
+  measurement supports, and the same on every path tried (tests/test_lowprec_paths.py regenerates the rows under
+  other code paths and compares bytes). A ratio within about 20 % below a power of ten could still cross it on
+  some machine; the verdict (ratio <= 1, 1 being a power of ten) is the same as on the unrounded ratio.
 * **anything else** (relative departures, diagnostics, figure data without an interval): 6 significant digits.
 
 Verdicts are decided on the unrounded numbers; the rounding is for printing only. No scheme is stable at every
@@ -101,6 +109,20 @@ def identity_error(error: float | None, tol: float | None) -> str:
     if error <= tol:
         return "<=tolerance"
     return f"{error / tol:.2g}x tolerance"
+
+
+def decade_above(x: float) -> float:
+    """The power of ten at or above ``x`` > 0 (as the float nearest to it: 0.1, 1, 10); 0 and non-finite values
+    unchanged. Used for round-off ratios whose size depends on the CPU's kernel path (see the module docstring).
+    Rounding up to a power of ten keeps the verdict ``x <= 1`` exactly, 1 being a power of ten."""
+    if not _finite(x) or x <= 0:
+        return x
+    exponent = math.ceil(math.log10(x))  # then corrected where log10's own rounding crossed a power of ten
+    while float(f"1e{exponent - 1}") >= x:
+        exponent -= 1
+    while float(f"1e{exponent}") < x:
+        exponent += 1
+    return float(f"1e{exponent}")
 
 
 def tolerance(x: float | None) -> str:

@@ -17,6 +17,7 @@ import platform
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -190,7 +191,7 @@ def _calibration_rows(claims) -> list[dict]:
         fresh = st.state + (f" ({st.fingerprint})" if st.fingerprint else "")
         if st.record is None or "coverage" not in (st.record["results"].get("rows") or [{}])[0]:
             rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
-                             verdict="missing" if st.record is None else "record predates coverage rows",
+                             verdict=st.state if st.record is None else "record predates coverage rows",
                              verdict_failures="—", max_t="—", record=fresh, note=st.detail))
             continue
         for r in st.record["results"]["rows"]:
@@ -253,7 +254,12 @@ def _environment(opts: Options) -> dict:
     }
 
 
-_SVG_ATTR = re.compile(r'(="|=\')([^"\']*)(["\'])')
+SVG_GEOMETRY = ("d", "x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "r", "rx", "ry", "width", "height", "viewBox",
+                "transform", "points")
+"""The SVG attributes whose numbers are coordinates and lengths derived from the layout: the only ones
+``stable_svg`` rounds. The XML declaration (``version="1.0"``), namespaces, ``version="1.1"``, colours and styles
+are left byte for byte as matplotlib wrote them."""
+_SVG_ATTR = re.compile(r'(\s(?:' + "|".join(SVG_GEOMETRY) + r')=")([^"]*)(")')
 _SVG_NUMBER = re.compile(r"-?\d+\.\d+")
 _SVG_ID = re.compile(r'id="([A-Za-z]?[0-9a-f]{8,})"')
 
@@ -264,8 +270,9 @@ def _round_svg_number(m: re.Match) -> str:
 
 
 def stable_svg(text: str) -> str:
-    """Matplotlib's SVG with every coordinate rounded to 0.001 pt (invisible) and its content-hash ids renumbered in
-    order of appearance, so that a figure does not change with the last binary digits of its layout."""
+    """Matplotlib's SVG with every coordinate (the attributes in ``SVG_GEOMETRY``) rounded to 0.001 pt (invisible)
+    and its content-hash ids renumbered in order of appearance, so that a figure does not change with the last binary
+    digits of its layout. Everything else, the XML declaration first, is kept as written."""
     text = _SVG_ATTR.sub(lambda m: m.group(1) + _SVG_NUMBER.sub(_round_svg_number, m.group(2)) + m.group(3), text)
     ids = list(dict.fromkeys(_SVG_ID.findall(text)))
     for i, old in enumerate(ids):
@@ -285,6 +292,16 @@ def _save_svg(fig, path: Path) -> None:
     path.write_text(stable_svg(buf.getvalue()))
 
 
+def _after_tasks_bar(total: int, progress: bool | None):
+    """A progress bar over the steps after the report's tasks, naming the current one (quiet when not a terminal,
+    like the sweep's)."""
+    from tqdm.auto import tqdm
+
+    enabled = sys.stderr.isatty() if progress is None else progress
+    return tqdm(total=total, desc="report: writing", disable=not enabled, dynamic_ncols=True,
+                bar_format="{desc}: {n_fmt}/{total_fmt} steps [{elapsed}{postfix}]")
+
+
 def build(opts: Options, out_dir: Path) -> dict:
     """Compute everything and write the report into ``out_dir`` (a fresh folder). Returns a summary."""
     import matplotlib
@@ -294,7 +311,7 @@ def build(opts: Options, out_dir: Path) -> dict:
     claims = select(opts)
     kept = {c.id for c in claims} | {c.group for c in claims}
     figures = [f for f in registry.figures() if any(x in kept for x in f.claims)]
-    run_kw = dict(backend=opts.backend, n_jobs=opts.n_jobs, scheduler=opts.scheduler, use_cache=not opts.fresh,
+    run_kw = dict(backend=opts.backend, n_jobs=opts.n_jobs, scheduler=opts.scheduler, read_cache=not opts.fresh,
                   progress=opts.progress)
     mk = sweep.Task.make
 
@@ -314,13 +331,18 @@ def build(opts: Options, out_dir: Path) -> dict:
         tasks += [mk("figure", f.id, p, registry.point_seed(f.id, p, opts.seed), opts.device, opts.dtype) for p in pts]
 
     values = dict(zip(tasks, sweep.run(tasks, desc="report", **run_kw)))
-    for c in claims:  # evidence-backed claims read their job's latest record, here, uncached
-        if c.evidence and c.run:
-            for p in c.report_grid(opts.quick):
-                t_ = mk("claim", c.id, p, registry.point_seed(c.id, p, opts.seed), opts.device, opts.dtype)
-                values[t_] = c.run(p, t_.seed, device=opts.device, dtype=opts.dtype)
+    # What follows the tasks (records read, figures drawn, the text assembled) takes seconds to tens of seconds:
+    # a second bar says which step runs.
+    ev_points = [(c, p) for c in claims if c.evidence and c.run for p in c.report_grid(opts.quick)]
+    bar = _after_tasks_bar(len(ev_points) + 1 + len(figures) + 2, opts.progress)
+    for c, p in ev_points:  # evidence-backed claims read their job's latest record, here, uncached
+        bar.set_postfix_str(f"{c.id}: reading the {c.evidence} record")
+        t_ = mk("claim", c.id, p, registry.point_seed(c.id, p, opts.seed), opts.device, opts.dtype)
+        values[t_] = c.run(p, t_.seed, device=opts.device, dtype=opts.dtype)
+        bar.update()
 
     # 2. per-claim results
+    bar.set_postfix_str("claim tables, formulas and verdicts")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "data").mkdir()
     (out_dir / "figures").mkdir()
@@ -356,9 +378,12 @@ def build(opts: Options, out_dir: Path) -> dict:
             notes=c.notes, statement_short=_short(c.statement).replace("|", "\\|"),
         )
 
+    bar.update()
+
     # 3. figures
     fig_by_group: dict[str, list] = {}
     for f in figures:
+        bar.set_postfix_str(f"figure {f.id}")
         pts = f.quick_points if (opts.quick and f.quick_points is not None) else f.points
         rows = [row for p in pts for row in values[mk("figure", f.id, p, registry.point_seed(f.id, p, opts.seed), opts.device, opts.dtype)]]
         texts, rows = figure_rows(rows)
@@ -375,6 +400,8 @@ def build(opts: Options, out_dir: Path) -> dict:
             svg_path.write_bytes(svg)
         group = f.claims[0].split(".")[0]
         fig_by_group.setdefault(group, []).append(dict(id=f.id, title=f.title, caption=f.caption))
+        bar.update()
+    bar.set_postfix_str("evidence records: fingerprints and states")
 
     # 4. evidence jobs: their latest records, with fingerprint and freshness
     cal_rows, ev_rows = _calibration_rows(claims), []
@@ -386,6 +413,8 @@ def build(opts: Options, out_dir: Path) -> dict:
                                 detail=st.detail, command=job.command,
                                 revision=(st.record or {}).get("git_revision", "—")))
     (out_dir / "data" / "calibration.csv").write_text(_csv_text(cal_rows))
+    bar.update()
+    bar.set_postfix_str("sections and REPORT.md")
 
     # 5. assemble
     sections_by_group: dict[str, list] = {}
@@ -418,6 +447,8 @@ def build(opts: Options, out_dir: Path) -> dict:
                          failing=sorted({r['claim'] for r in cal_rows if r['verdict'] != 'calibrated'})),
         evidence=_evidence_summary(ev_rows), env=_environment(opts))
     (out_dir / "REPORT.md").write_text(text)
+    bar.update()
+    bar.close()
     return {"claims": len(claims), "verdicts": counts, "summary": summary}
 
 

@@ -5,8 +5,11 @@ A task is ``Task(kind, id, params, seed, device, dtype)``; ``evaluate(task)`` lo
 registry by id (so only plain data crosses process boundaries) and returns a ``Result`` (claims) or a list of row
 dicts (figures). Kind ``call`` runs any importable function ``id = "module:function"`` as
 ``function(params, seed, device=..., dtype=...)`` (evidence jobs use it for training runs and the like); its
-cache key covers the function's module and ``extra_modules``. Results are cached (``assocmem.cache``) unless ``fresh``.
-Results come back in task order whatever the backend, so every backend gives byte-identical reports.
+cache key covers the function's module and ``extra_modules``. Every result is written to the cache
+(``assocmem.cache``) as it finishes; ``read_cache=False`` (``--fresh``) only stops the run from *reading* it, so an
+interrupted fresh run loses nothing a later run could reuse. Ctrl-C raises ``Interrupted``, which says how many of
+the sweep's results are in the cache. Results come back in task order whatever the backend, so every backend gives
+byte-identical reports.
 """
 
 from __future__ import annotations
@@ -21,6 +24,18 @@ from typing import Any, Mapping, Sequence
 from assocmem import cache, registry
 
 BACKENDS = ("serial", "joblib", "dask", "ray")
+
+
+FINISHED: list[tuple[str, int]] = []  # (desc, number of tasks) of every sweep this process completed, in order
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep: ``cached`` of its ``total`` results are in the cache (and a run that reads the cache
+    reuses them); ``read_cache`` says whether this run read it (False under ``--fresh``)."""
+
+    def __init__(self, desc: str, cached: int, total: int, read_cache: bool):
+        super().__init__(f"{desc}: {cached} of {total} results cached")
+        self.desc, self.cached, self.total, self.read_cache = desc, cached, total, read_cache
 
 
 @dataclass(frozen=True)
@@ -95,13 +110,12 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def _evaluate_store(task: Task, key: str | None, index: int = 0, root: str | None = None):
-    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` in the cache at ``root`` (key None:
-    no caching). Returns (index, value), so that results arriving in any order go back to their place."""
+def _evaluate_store(task: Task, key: str, index: int = 0, root: str | None = None):
+    """Evaluate ``task`` (in a worker or here) and store the value under ``key`` in the cache at ``root``. Returns
+    (index, value), so that results arriving in any order go back to their place."""
     with _one_thread():
         value = evaluate(task)
-    if key is not None:
-        cache.store(key, value, root)
+    cache.store(key, value, root)
     return index, value
 
 
@@ -152,8 +166,10 @@ class _ClientBackend:
 
 
 def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, scheduler: str | None = None,
-        use_cache: bool = True, progress: bool | None = None, desc: str = "sweep") -> list:
-    """Evaluate ``tasks`` and return their values in order. ``backend``: serial | joblib | dask | ray."""
+        read_cache: bool = True, progress: bool | None = None, desc: str = "sweep") -> list:
+    """Evaluate ``tasks`` and return their values in order. ``backend``: serial | joblib | dask | ray.
+    ``read_cache=False`` recomputes every task (each result is still written to the cache as it finishes).
+    Ctrl-C raises ``Interrupted`` with the number of this sweep's results now in the cache."""
     from tqdm.auto import tqdm
 
     if backend not in BACKENDS:
@@ -165,17 +181,28 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
     tasks = list(tasks)
     # Cached results are read here, in this process; only the misses go to the backend (a warm report starts
     # no worker at all).
-    keys = [_key(t) for t in tasks] if use_cache else [None] * len(tasks)
-    values = [cache.load(k) if k else None for k in keys]
+    keys = [_key(t) for t in tasks]
+    values = [cache.load(k) for k in keys] if read_cache else [None] * len(tasks)
     todo = [i for i, v in enumerate(values) if v is None]
     bar = _progress(tqdm, len(todo), desc, enabled=bool(progress and todo), cached=len(tasks) - len(todo))
     root = str(cache.cache_dir())  # decided here: a reused worker may carry another process's environment
+    try:
+        _compute(tasks, keys, todo, values, root, bar, backend=backend, n_jobs=n_jobs, scheduler=scheduler)
+    except KeyboardInterrupt:
+        bar.close()
+        raise Interrupted(desc, sum(cache.exists(k, root) for k in keys), len(tasks), read_cache) from None
+    bar.close()
+    FINISHED.append((desc, len(tasks)))
+    return values
+
+
+def _compute(tasks, keys, todo, values, root, bar, *, backend, n_jobs, scheduler) -> None:
+    """Evaluate the tasks at the indices ``todo`` into ``values`` (each stored in the cache at ``root``)."""
     if backend == "serial" or len(todo) <= 1:
         for i in todo:
             values[i] = _evaluate_store(tasks[i], keys[i], i, root)[1]
             bar.update()
-        bar.close()
-        return values
+        return
     import joblib
 
     with _backend_context(backend, scheduler):
@@ -187,8 +214,6 @@ def run(tasks: Sequence[Task], *, backend: str = "joblib", n_jobs: int = -1, sch
         for i, v in par(joblib.delayed(_evaluate_store)(tasks[i], keys[i], i, root) for i in todo):
             values[i] = v
             bar.update()
-    bar.close()
-    return values
 
 
 def _progress(tqdm, total: int, desc: str, *, enabled: bool, cached: int):

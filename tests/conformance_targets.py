@@ -38,3 +38,25 @@ def chunk_delta_rule_no_state_passing(q, k, v, beta, scale=None, initial_state=N
                                 initial_state=_state(initial_state), output_final_state=True, chunk_size=chunk_size)
         outs.append(_seq(o))
     return torch.cat(outs, dim=1), (_state(S) if output_final_state else None)
+
+
+def delta_rule_own_scale(q, k, v, beta, scale=None, initial_state=None, output_final_state=False):
+    """DeltaNet in the suite's conventions that ignores its ``scale`` argument and applies d_k^-1/2 itself (a peer
+    whose adapter needs scale=rsqrt_dk)."""
+    return delta_rule_chunk(q, k, v, beta, scale=q.shape[-1] ** -0.5, initial_state=initial_state,
+                            output_final_state=output_final_state, chunk_size=4)
+
+
+def gated_delta_rule_unchecked_log_gates(q, k, v, beta, g, scale=1.0, initial_state=None, output_final_state=False):
+    """Gated DeltaNet in the suite's conventions except that it takes log-gates g = log a and, like many kernels,
+    does not check them: given multiplicative gates a it silently decays by e^a > 1 (only the numbers show it).
+    S_t = a_t S_{t-1} (I - b_t k_t k_t^T) + b_t v_t k_t^T, o_t = scale S_t q_t."""
+    B, H, T, d_k = k.shape
+    S = q.new_zeros(B, H, v.shape[-1], d_k) if initial_state is None else initial_state.clone()
+    out = []
+    for t in range(T):
+        kt, vt, bt, at = k[:, :, t], v[:, :, t], beta[:, :, t, None], torch.exp(g[:, :, t])[..., None, None]
+        S = at * S
+        S = S + (bt * (vt - (S @ kt[..., None])[..., 0]))[..., None] * kt[..., None, :]
+        out.append(scale * (S @ q[:, :, t, :, None])[..., 0])
+    return torch.stack(out, 2), (S if output_final_state else None)

@@ -21,17 +21,17 @@ def _tasks():
 
 @pytest.fixture(scope="module")
 def serial():
-    return sweep.run(_tasks(), backend="serial", use_cache=False)
+    return sweep.run(_tasks(), backend="serial", read_cache=False)
 
 
 def test_joblib_equals_serial(serial):
-    assert sweep.run(_tasks(), backend="joblib", n_jobs=2, use_cache=False) == serial
+    assert sweep.run(_tasks(), backend="joblib", n_jobs=2, read_cache=False) == serial
 
 
 def test_dask_local_cluster_equals_serial(serial):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
-        got = sweep.run(_tasks(), backend="dask", scheduler=cluster.scheduler_address, use_cache=False)
+        got = sweep.run(_tasks(), backend="dask", scheduler=cluster.scheduler_address, read_cache=False)
     assert got == serial
 
 
@@ -39,7 +39,7 @@ def test_ray_local_equals_serial(serial, monkeypatch):
     ray = pytest.importorskip("ray")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     try:
-        got = sweep.run(_tasks(), backend="ray", use_cache=False)
+        got = sweep.run(_tasks(), backend="ray", read_cache=False)
     finally:
         ray.shutdown()
     assert got == serial

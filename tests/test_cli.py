@@ -123,7 +123,8 @@ BAD = [
     (["report", "--scheduler", "tcp://127.0.0.1:1"], "--scheduler", "dask"),
     (["report", "--backend", "dask", "--scheduler", "not an address"], "--scheduler", "tcp://HOST:PORT"),
     (["evidence", "list", "--quick"], "--quick", "run"),
-    (["evidence", "run", "nosuchjob"], "JOB", "calibration"),
+    (["evidence", "run", "nosuchjob"], "JOB", "assocmem evidence list"),
+    (["evidence", "run", "calibraton/C4.typcal"], "JOB", "did you mean calibration/C4.typical"),
     (["claims", "Q7"], "PREFIX", "C4"),
     (["task", "maze", "--model", "deltanet"], "task", "swap"),
 ]

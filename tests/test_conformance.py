@@ -208,3 +208,100 @@ def test_earlier_release_job_runs_only_that_release(tmp_path, monkeypatch):
         evidence.run_job(job, evidence.JobOptions(quick=True, backend="serial"))
     assert not list(tmp_path.rglob("*.json"))
     assert f"Earlier release: {pkg} {version}" in section.render_peers({}) and "No record." in section.render_peers({})
+
+
+# ------------------------------------------------------------------------------ help, hints, Hypothesis home ---
+def test_conform_help_lists_every_adapter_key_with_an_example_that_parses():
+    import dataclasses
+
+    from assocmem.conformance.adapter import KEYS
+
+    sub = cli.build_parser()._subparsers._group_actions[0].choices["conform"]
+    helptext = " ".join(sub.format_help().split())
+    defaults = Adapter()
+    assert set(KEYS) == {f.name for f in dataclasses.fields(Adapter)}
+    for key, (what, example) in KEYS.items():
+        assert f"{key}: {' '.join(what.split())}; e.g. {example}" in helptext, key
+        assert example.startswith(f"{key}=")
+        parsed = Adapter.parse(example)  # the example is valid input and sets its own key
+        assert getattr(parsed, key) != getattr(defaults, key), (key, example)
+        assert key in parsed.describe(), (key, parsed.describe())
+    for line in sub.epilog.splitlines():  # the peer examples are the peers' real adapters, and parse back
+        if line.strip().startswith("assocmem conform "):
+            spec = line.split("--adapter ")[1]
+            assert Adapter.parse(spec).describe() == spec
+
+
+def test_field_case_adapter_is_in_the_help():
+    """The spec that took three tries to find: fla's chunkwise delta rule with a final state it always returns."""
+    sub = cli.build_parser()._subparsers._group_actions[0].choices["conform"]
+    assert "names=output_final_state:" in sub.epilog and "state=kv" in sub.epilog and "layout=bthd" in sub.epilog
+
+
+@pytest.mark.parametrize("target,says", [
+    ("mypkg_not_there.ops:fn", ["no module named 'mypkg_not_there'", "PYTHONPATH", "pip install"]),
+    ("src/mypkg/ops.py:fn", ["file path", "PYTHONPATH=src assocmem conform mypkg.ops:fn"]),
+])
+def test_an_unimportable_function_gets_a_hint_naming_the_fix(capsys, target, says):
+    assert cli.main(["conform", target, "--rule", "deltanet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("assocmem: error: FUNCTION: "), err
+    for word in says:
+        assert word in err, (word, err)
+
+
+def test_a_missing_dependency_of_the_module_is_named(tmp_path, monkeypatch, capsys):
+    pkg = tmp_path / "peerpkg_with_missing_dep"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("import dependency_not_installed_xyz\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.main(["conform", "peerpkg_with_missing_dep:fn", "--rule", "deltanet"]) == 2
+    err = capsys.readouterr().err
+    assert "it imports 'dependency_not_installed_xyz', which is not installed" in err and "pip install" in err
+
+
+@pytest.mark.parametrize("target,rule,adapter,hint", [
+    # the field case: a kernel that takes log-gates and does not check them, run without gates=log
+    ("gated_delta_rule_unchecked_log_gates", "gated_deltanet", "", "add gates=log to --adapter"),
+    ("chunk_gated_delta_rule", "gated_deltanet", "layout=bthd,state=kv,chunk=any", "add gates=log to --adapter"),
+    ("delta_rule_own_scale", "deltanet", "", "add scale=rsqrt_dk to --adapter"),
+    ("chunk_gated_delta_rule", "gated_deltanet", "layout=bthd,gates=log,chunk=any", "add state=kv to --adapter"),
+])
+def test_a_convention_mismatch_is_named_with_the_key_to_set(target, rule, adapter, hint):
+    (v,) = check(f"{TARGETS}:{target}", rule, adapter, dtypes=["float64"], max_examples=10)
+    assert not v.ok and hint in v.hint and hint in v.line() and v.as_dict()["hint"] == v.hint
+    fixed = ",".join(filter(None, [adapter, hint.split()[1]]))
+    (w,) = check(f"{TARGETS}:{target}", rule, fixed, dtypes=["float64"], max_examples=10)
+    assert w.ok, w.line()  # the hinted key is the whole fix
+
+
+def test_a_real_defect_gets_no_convention_hint():
+    (v,) = check(f"{TARGETS}:chunk_delta_rule_no_state_passing", "deltanet", FLA_STYLE.replace(",gates=log", "")
+                 + ",scale=rsqrt_dk", dtypes=["float64"], max_examples=10)
+    assert not v.ok and v.hint == ""
+
+
+def test_the_numeric_error_alone_did_not_say_gates():
+    """Before the hint, a missing gates=log showed only a relative error; the error text itself still says nothing
+    about gates (the hint is what names it)."""
+    (v,) = check(f"{TARGETS}:gated_delta_rule_unchecked_log_gates", "gated_deltanet", "", dtypes=["float64"],
+                 max_examples=10)
+    assert all(kind in ("values", "state") for kind, _ in v.failures) and "gates" not in str(v.failures)
+
+
+def test_conform_leaves_no_hypothesis_folder_in_the_callers_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    here, store = tmp_path / "caller", tmp_path / "store"
+    here.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(root), ASSOCMEM_CACHE=str(store))
+    r = subprocess.run([sys.executable, "-m", "assocmem", "conform", f"{TARGETS}:chunk_gated_delta_rule", "--rule",
+                        "gated_deltanet", "--adapter", FLA_STYLE + ",scale=rsqrt_dk", "--max-examples", "5"],
+                       cwd=here, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert list(here.iterdir()) == []  # no .hypothesis/ (and nothing else) where the user ran it
+    assert (store / "hypothesis").is_dir()  # Hypothesis' data went under the suite's cache

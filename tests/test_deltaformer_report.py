@@ -23,18 +23,19 @@ def _opts(**kw):
     return evidence.JobOptions(**{**dict(backend="serial", progress=False, quick=True), **kw})
 
 
-def _run(seed, accs, *, diverged=None, timeouts=()):
-    """A fake run record with the given accuracy per length (20 queries each)."""
+def _run(seed, accs, *, diverged=None, timeouts=(), steps=None):
+    """A fake run record with the given accuracy per length (20 queries each) and steps to fit (None: the cap)."""
     return {"seed": seed, "parameters": 1, "diverged_at": diverged, "final_loss": 0.1,
             "curriculum": {"reached": 8, "log": [], "timeouts": list(timeouts), "final_fit_step": None},
             "eval": [{"length": L, "correct": round(a * 20), "total": 20, "nonfinite": 0} for L, a in accs.items()],
-            "fit": False}
+            "fit": False, "lr": 0.003, "steps_to_fit": steps, "steps_run": steps or 1000}
 
 
 def _write_d4(runs_by_cell):
     """A d4.swap record (written by the real writer, so it is fresh) holding the given runs."""
     runs = [{"arm": arm, "n": n, **r} for (arm, n), rs in runs_by_cell.items() for r in rs]
-    results = {"config": {"train_max": 8, "eval_lengths": [7, 8, 16, 17]}, "arms": sorted({a for a, _ in runs_by_cell}),
+    results = {"config": {"train_max": 8, "eval_lengths": [7, 8, 16, 17], "steps": 1000},
+               "arms": sorted({a for a, _ in runs_by_cell}),
                "slots": sorted({n for _, n in runs_by_cell}), "seeds": [0, 1], "fit_at": jobs.FIT_AT, "runs": runs}
     evidence.write_record(evidence.get_job("d4.swap"), results, _opts())
 
@@ -65,35 +66,78 @@ def test_missing_record_is_not_run_with_the_command(evdir):
     rs = [c.run(p, 0) for p in c.grid]
     assert all(r.not_run and "assocmem evidence run d4.swap" in r.note for r in rs)
     assert registry.verdict(c, rs) == ("not run", rs[0].note)
-    assert "no d4.swap record" in [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
+    assert "no record of the evidence job d4.swap" in [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
     assert dt.compute_d4({}, 0) == []
 
 
-def test_three_valued_verdict_from_a_record(evdir):
-    _write_d4({("deltaformer", 2): [_run(0, GOOD), _run(1, GOOD)],
-               ("deltaformer", 3): [_run(0, FITS_ONLY), _run(1, FITS_ONLY)],
-               ("deltaformer", 5): [_run(0, NO_FIT), _run(1, GOOD, diverged=None)],
-               ("transformer", 2): [_run(0, FITS_ONLY), _run(1, FITS_ONLY, timeouts=(3,))],
-               ("transformer", 3): [_run(0, GOOD), _run(1, GOOD)],
-               ("transformer", 5): [_run(0, NO_FIT), _run(1, NO_FIT, diverged=12)]})
+def test_verdicts_from_a_record_follow_the_positive_control(evdir):
+    _write_d4({("deltanet", 2): [_run(0, GOOD, steps=50), _run(1, GOOD, steps=70)],
+               ("deltanet", 3): [_run(0, GOOD, steps=300), _run(1, GOOD, steps=500)],
+               ("deltanet", 5): [_run(0, NO_FIT), _run(1, NO_FIT)],
+               ("deltaformer", 2): [_run(0, GOOD, steps=90), _run(1, GOOD, steps=80)],
+               ("deltaformer", 3): [_run(0, NO_FIT), _run(1, GOOD, steps=900)],
+               ("deltaformer", 5): [_run(0, NO_FIT), _run(1, NO_FIT)],
+               ("transformer", 2): [_run(0, FITS_ONLY, steps=100), _run(1, FITS_ONLY, steps=100, timeouts=(3,))],
+               ("transformer", 3): [_run(0, GOOD, steps=100), _run(1, GOOD, steps=100)],
+               ("transformer", 5): [_run(0, GOOD), _run(1, NO_FIT, diverged=12)]})
     df = get("D4.swap.deltaformer")
     r2, r3, r5 = (df.run(p, 0) for p in df.grid)
     assert (r2.passed, r2.inconclusive) == (True, False) and r2.note.startswith("replicated")
-    assert (r3.passed, r3.inconclusive) == (False, False) and r3.note.startswith("not replicated")
-    # seed 0 does not fit, seed 1 does: the seed mean at L = 8 is (0.4 + 0.95)/2 < 0.9 -> inconclusive
-    assert r5.inconclusive and not r5.passed and r5.note.startswith("inconclusive")
+    assert "steps to fit per seed [90, 80]" in r2.note and "learning rate 0.003" in r2.note
+    # seed 0 does not fit, seed 1 does: the seed mean at L = 8 is (0.4 + 0.95)/2 < 0.9, while DeltaNet fit (median
+    # 400 steps, within a tenth of the 1000-step cap? no: 400 > 100) -> not replicated, did not learn at this scale
+    assert (r3.passed, r3.inconclusive) == (False, False)
+    assert r3.note.startswith("not replicated: did not learn at this scale") and "more than a tenth" in r3.note
+    # DeltaNet did not fit n = 5 either: the only inconclusive verdict, naming the control
+    assert r5.inconclusive and not r5.passed and "neither did the positive control deltanet" in r5.note
     assert r2.estimate == 0.95 and r2.n == 2 and r2.lo < 0.95 < r2.hi
     assert registry.verdict(df, [r2, r3, r5])[0] == "holds only in a regime"
-    assert "inconclusive at 1/3" in registry.verdict(df, [r2, r3, r5])[1]
     tf = get("D4.swap.transformer")
     t2, t3, t5 = (tf.run(p, 0) for p in tf.grid)
     assert t2.passed and not t3.passed and t5.inconclusive  # the negative control replicates by failing beyond
-    assert "diverged 1/2" in t5.note and "timeout 1/2" in t2.note
-    assert registry.verdict(tf, [t5]) == ("inconclusive", "no grid point was conclusive (1 inconclusive)")
+    assert "diverged 1/2" in t5.note and "within a tenth" not in t2.note
+    dn = get("D4.swap.deltanet")
+    n2, _, n5 = (dn.run(p, 0) for p in dn.grid)
+    assert n2.passed and n5.inconclusive and "the positive control deltanet itself did not fit" in n5.note
+    # the positive control fit fast: a non-fitting arm is "did not learn", with the control within a tenth of the cap
+    s = dt.cell_summary([_run(0, NO_FIT)])
+    c = dt.cell_summary([_run(0, GOOD, steps=60), _run(1, GOOD, steps=100)])
+    out, why = dt.criterion(s, 8, (16, 17), "generalises", c, 1000)
+    assert out == "not replicated" and "median 80 steps, within a tenth of the cap" in why
     rows = dt.compute_d4({}, 0)
-    assert len(rows) == 12 * 4 and {r["arm"] for r in rows} == {"deltaformer", "transformer"}
+    assert len(rows) == 18 * 4 and {r["arm"] for r in rows} == {"deltaformer", "deltanet", "transformer"}
+    assert {r["steps_to_fit"] for r in rows if r["arm"] == "deltanet" and r["n"] == 2} == {50, 70}
     text = [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
     assert "**replicated**" in text and "**not replicated**" in text and "**inconclusive**" in text
+    assert "| 50, 70 |" in text  # steps to fit in the table
+
+
+def test_an_older_record_with_an_arm_this_design_does_not_judge_still_renders(evdir):
+    _write_d4({("deltanet", 2): [_run(0, GOOD, steps=50)], ("old_arm", 2): [_run(0, GOOD, steps=50)]})
+    text = [s for s in sections() if s.id == "D1.deltaformer"][0].render({})
+    assert "| old_arm | 2 |" in text and "not judged" in text
+    # an arm of this design that the record lacks is not run, never judged on zero runs
+    c = get("D4.swap.swap_linear")
+    rs = [c.run(p, 0) for p in c.grid]
+    assert all(r.not_run and "has no runs of this arm" in r.note for r in rs)
+    assert registry.verdict(c, rs)[0] == "not run"
+
+
+def test_failed_pilot_makes_every_d5_cell_inconclusive_infeasible(evdir):
+    evidence.run_job(evidence.get_job("d5.dag"), _opts())
+    rec = evidence.results("d5.dag")[0]
+    pilot = {"arm": "deltanet", "seed": 200, "lr": 0.003, "gate": 0.95, "cap": 12, "config": {}, "steps_to_fit": None,
+             "steps_run": 12, "val_acc": {"1": 0.7, "2": 0.5}, "passed": False, "eval": [], "timing": {}}
+    evidence.write_record(evidence.get_job("d5.pilot"), pilot, _opts())
+    for arm in jobs.D5_ARMS:
+        c = get(f"D5.dag.{arm}")
+        (r,) = [c.run(p, 0) for p in c.grid]
+        assert r.inconclusive and r.note.startswith("inconclusive: infeasible at this scale"), r.note
+    evidence.write_record(evidence.get_job("d5.pilot"), {**pilot, "passed": True, "steps_to_fit": 8}, _opts())
+    c = get("D5.dag.deltanet")
+    (r,) = [c.run(p, 0) for p in c.grid]
+    assert "infeasible" not in r.note
+    assert rec["timing"]["wall_seconds"] >= 0 and rec["selection"]
 
 
 def test_registry_verdict_branches():
@@ -113,29 +157,48 @@ def test_registry_verdict_branches():
     assert unsure.row()["outcome"] == "inconclusive" and "outcome" not in ok.row()
 
 
-@pytest.mark.parametrize("job", ["d4.swap", "d5.dag"])
-def test_job_records_are_byte_identical_on_a_fresh_rerun(evdir, job):
+@pytest.mark.parametrize("job", ["d4.swap", "d5.dag", "d5.pilot"])
+def test_job_records_are_identical_on_a_fresh_rerun_but_for_the_wall_time(evdir, job):
+    def body(raw: bytes) -> dict:
+        rec = json.loads(raw)
+        assert rec["results"]["timing"]["wall_seconds"] >= 0
+        del rec["results"]["timing"]
+        return rec
+
     path = evidence.run_job(evidence.get_job(job), _opts())
-    first = path.read_bytes()
-    rec = json.loads(first)
-    runs = rec["results"]["runs"]
-    cfg = jobs.D4_QUICK if job == "d4.swap" else jobs.D5_QUICK
-    n_arms = len(jobs.D4_ARMS) * len(jobs.D4_SLOTS) if job == "d4.swap" else len(jobs.D5_ARMS) * len(jobs.D5_ORDERS)
-    assert len(runs) == n_arms and rec["quick"] is True
-    for r in runs:
-        assert [e["length"] for e in r["eval"]] == list(cfg.eval_lengths)
-        assert all(e["total"] == cfg.eval_samples for e in r["eval"])
-        assert {"curriculum", "diverged_at", "fit", "final_loss"} <= set(r)
-        assert r["fit"] == jobs.fits(r, cfg.train_max)
+    first = body(path.read_bytes())
+    res = first["results"]
+    if job == "d5.pilot":
+        n_cache = 1
+        assert res["cap"] == jobs.D5_QUICK.steps and res["passed"] == (res["steps_to_fit"] is not None)
+    else:
+        runs = res["runs"]
+        cfg = jobs.D4_QUICK if job == "d4.swap" else jobs.D5_QUICK
+        cells = len(jobs.D4_ARMS) * len(jobs.D4_SLOTS) if job == "d4.swap" else len(jobs.D5_ARMS)
+        extra = 0 if job == "d4.swap" else len(jobs.D5_SHUFFLED_ARMS)
+        assert len(runs) == cells + extra and first["quick"] is True
+        n_cache = 2 * cells + cells + extra  # two selection runs per cell (the quick grid), the main runs
+        assert len(res["selection"]) == cells
+        for sel in res["selection"]:
+            assert sel["lr"] == jobs.choose_lr(sel["grid"]) and len(sel["grid"]) == 2
+        for r in runs:
+            assert [e["length"] for e in r["eval"]] == list(cfg.eval_lengths)
+            assert all(e["total"] == cfg.eval_samples for e in r["eval"])
+            assert {"curriculum", "diverged_at", "fit", "final_loss", "lr", "steps_to_fit", "steps_run"} <= set(r)
+            assert r["fit"] == jobs.fits(r, cfg.train_max) and r["lr"] in jobs.LR_GRID
+        key = "n" if job == "d4.swap" else "order"
+        for sel in res["selection"]:  # the main seeds use the selected learning rate
+            cell = [r for r in runs if r["arm"] == sel["arm"] and (key != "n" or r["n"] == sel["n"])]
+            assert {r["lr"] for r in cell} == {sel["lr"]}
     assert evidence.status(job).state == "fresh"
     evidence.run_job(evidence.get_job(job), _opts(fresh=True))  # retrained, not read from the cache
-    assert path.read_bytes() == first
+    assert body(path.read_bytes()) == first
     # a corrupt training entry in the result cache is recomputed, never used and never a crash
     entries = sorted((evdir.parent / "cache").rglob("*.pkl"))
-    assert len(entries) == n_arms
+    assert len(entries) == n_cache
     entries[0].write_bytes(entries[0].read_bytes()[:40])
     evidence.run_job(evidence.get_job(job), _opts())
-    assert path.read_bytes() == first and len(sorted((evdir.parent / "cache").rglob("*.pkl"))) == n_arms
+    assert body(path.read_bytes()) == first and len(sorted((evdir.parent / "cache").rglob("*.pkl"))) == n_cache
 
 
 def test_figures_draw_from_records_and_without(evdir):
@@ -143,7 +206,7 @@ def test_figures_draw_from_records_and_without(evdir):
     _write_d4({(a, n): [_run(0, GOOD), _run(1, NO_FIT, diverged=3)] for a in ("deltaformer", "deltanet")
                for n in (2, 5)})
     fig = get_figure("D4.swap_accuracy").draw(dt.compute_d4({}, 0))
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 4  # accuracy above, steps to fit below, per n
     labels = fig.legends[0].get_texts()
     assert any("1 diverged" in t.get_text() for t in labels) and any("chance" in t.get_text() for t in labels)
     for ax in fig.axes:
@@ -159,7 +222,7 @@ def test_d5_rows_carry_the_one_pass_reference(evdir):
         else:
             assert r["one_pass"] == round(0.5 + 0.5 / np.prod(range(1, r["length"] + 1)), 6)
     fig = get_figure("D5.dag_accuracy").draw(rows)
-    assert len(fig.axes) == 2 and any("one-pass" in t.get_text() for t in fig.legends[0].get_texts())
+    assert len(fig.axes) == 4 and any("one-pass" in t.get_text() for t in fig.legends[0].get_texts())
 
 
 # ------------------------------------------------------------------------------------------------ parity bound

@@ -102,7 +102,13 @@ def test_dag_tokens_decode_to_the_edges_and_queries(k, seed, order):
         assert toks[:E] == [[x, n + y, 2 * n] for x, y in inst.edges]
         assert toks[E:] == [[s, n + t, 2 * n + 1] for s, t in inst.queries]
         assert decode(toks, n) == (inst.edges, inst.queries)
-        assert b.targets[row].tolist() == [int(a) for a in inst.answers]
+        # the targets are the answers breadth-first search gives on the decoded graph, with exactly k hops
+        hops = [shortest_hops(inst.edges, s, t) for s, t in inst.queries]
+        assert b.targets[row].tolist() == [int(h is not None) for h in hops]
+        assert all(h in (None, k) for h in hops) and is_acyclic(inst.edges)
+        assert len(inst.edges) == 3 * k + min(k, (k + 1) * 2 * (k + 1))
+        if order == "in_order":
+            assert is_topological(inst.edges)
         # the tokens carry the answer: the exact construction, run on what the tokens decode to, finds it in order
         edges, queries = decode(toks, n)
         counts = reachability_deltaformer(edges, queries, n)

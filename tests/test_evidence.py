@@ -59,13 +59,27 @@ def test_changed_code_makes_a_record_stale_and_names_the_module(evdir, monkeypat
 
 @pytest.mark.parametrize("damage", [lambda b: b[: len(b) // 2], lambda b: b"", lambda b: b"[1, 2]",
                                     lambda b: b.replace(b'"job"', b'"jab"')])
-def test_corrupt_record_is_missing_with_a_notice(evdir, capsys, damage):
+def test_corrupt_record_is_unreadable_with_one_notice(evdir, capsys, damage):
     path = evidence.run_job(evidence.get_job(JOB), _opts())
     path.write_bytes(damage(path.read_bytes()))
-    st = evidence.status(JOB)
-    assert st.state == "missing" and st.record is None
+    for _ in range(5):  # a report reads a record once per claim and grid point: still one notice
+        st = evidence.status(JOB)
+        assert evidence.results(JOB) == (None, st) and evidence.load(JOB) is None
+    assert st.state == "unreadable" and st.record is None and str(path) in st.detail
+    assert st.absent.startswith(f"the record of the evidence job {JOB} is unreadable: {path}")
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "unreadable" in err[0] and JOB in err[0]
+    assert len(err) == 1 and "unreadable" in err[0] and JOB in err[0] and str(path) in err[0]
+
+
+def test_half_written_record_says_why_and_a_missing_one_stays_missing(evdir, capsys):
+    path = evidence.run_job(evidence.get_job(JOB), _opts())
+    path.write_bytes(path.read_bytes()[:100])
+    st = evidence.status(JOB)
+    assert st.state == "unreadable" and "half-written" in st.detail
+    path.unlink()
+    st = evidence.status(JOB)
+    assert st.state == "missing" and st.detail == f"run `assocmem evidence run {JOB}`"
+    assert st.absent == f"no record of the evidence job {JOB}: run `assocmem evidence run {JOB}`"
 
 
 def test_unknown_job_is_an_input_error():
@@ -102,3 +116,17 @@ def test_a_record_names_the_code_its_run_started_from(tmp_path, monkeypatch):
     cache.module_fingerprint.cache_clear()  # a later process hashes the edited file
     assert rec["modules"]["pkg_started_from"] != evidence.module_fingerprints(job)["pkg_started_from"]
     assert evidence.status(job.id).state == "stale"
+
+
+def test_report_names_a_half_written_record_once_as_unreadable(evdir, tmp_path, capsys):
+    """The D4 claims, their table, the search sentence and the evidence table all read d4.swap's record: one
+    notice on stderr, and the report calls it unreadable (with its path and why), never missing."""
+    committed = evidence.ROOT / "reports" / "evidence" / "d4.swap.json"
+    evdir.mkdir(parents=True)
+    (evdir / "d4.swap.json").write_bytes(committed.read_bytes()[:3000])
+    report.write(report.Options(quick=True, backend="serial", progress=False, only=("D4",)), tmp_path / "r")
+    err = [line for line in capsys.readouterr().err.splitlines() if "d4.swap" in line]
+    assert len(err) == 1 and "unreadable" in err[0] and "half-written" in err[0], err
+    text = (tmp_path / "r" / "REPORT.md").read_text()
+    assert "no record of the evidence job d4.swap" not in text and "| d4.swap | missing" not in text
+    assert text.count(f"the record of the evidence job d4.swap is unreadable: {evdir / 'd4.swap.json'}") >= 5

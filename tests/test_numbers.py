@@ -118,3 +118,27 @@ def test_perturbation_check_detects_a_value_on_a_rounding_boundary():
 def test_round_off_in_the_last_digits_does_not_change_typical_results(k):
     rows = [{"memory": "rls", "t": 11, "dist2": 11.43275619, "dist2_lo": 8.01213, "dist2_hi": 14.853381, "theory": 8.1}]
     assert report.figure_rows(rows)[0] == report.figure_rows(perturbed(rows, k))[0]
+
+
+def _decade_above(x: float) -> int:
+    """Brute force: the least integer k whose decimal 1e<k>, read as a float, is >= x."""
+    k = -40
+    while float(f"1e{k}") < x:
+        k += 1
+    return k
+
+
+@given(st.floats(min_value=1e-30, max_value=1e30, allow_nan=False, allow_infinity=False))
+def test_decade_above_is_the_power_of_ten_at_or_above_and_keeps_the_verdict(x):
+    d = numbers.decade_above(x)
+    assert d == float(f"1e{_decade_above(x)}") and d >= x
+    assert (d <= 1.0) == (x <= 1.0)  # the verdict of a ratio to its tolerance does not change
+
+
+def test_decade_above_edges():
+    assert [numbers.decade_above(x) for x in (0.065146, 0.0562682, 0.078, 0.00183631, 0.00175579)] == \
+        [0.1, 0.1, 0.1, 0.01, 0.01]
+    assert numbers.decade_above(1.0) == 1.0 and numbers.decade_above(0.1) == 0.1
+    assert numbers.decade_above(1.0000001) == 10.0
+    assert numbers.decade_above(0.0) == 0.0 and numbers.decade_above(float("inf")) == float("inf")
+    assert [numbers.other(numbers.decade_above(x)) for x in (0.05, 0.005, 3.0)] == ["0.1", "0.01", "10"]

@@ -126,3 +126,30 @@ def test_the_snr_modules_a_claim_lists_are_closed_under_their_imports():
         if missing:
             gaps[item.id] = sorted(missing)
     assert not gaps, gaps
+
+
+def test_steps_after_the_tasks_show_progress(tmp_path, monkeypatch, capsys):
+    """After the task bar reaches 100 %, a second bar names the step running (records read, each figure drawn, the
+    text assembled): while a figure is saved, the last thing on stderr names that figure."""
+    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path / "cache"))
+    real, seen = report._save_svg, []
+
+    def save(fig, path):
+        err = capsys.readouterr().err
+        seen.append((path.stem, err.rsplit("\r", 1)[-1]))
+        real(fig, path)
+
+    monkeypatch.setattr(report, "_save_svg", save)
+    report.write(_opts(progress=True, fresh=True), tmp_path / "r")
+    assert seen and all(f"figure {stem}" in last and "report: writing" in last for stem, last in seen), seen
+    err = capsys.readouterr().err
+    final = err.rsplit("\r", 1)[-1]
+    total = final.split(" steps")[0].rsplit(" ", 1)[-1]
+    n, of = total.split("/")
+    assert n == of and int(of) >= len(seen) + 3 and "REPORT.md" in final, final
+
+
+def test_quiet_report_writes_no_progress(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ASSOCMEM_CACHE", str(tmp_path / "cache"))
+    report.write(_opts(progress=False), tmp_path / "r")
+    assert "report: writing" not in capsys.readouterr().err

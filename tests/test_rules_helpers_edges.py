@@ -114,12 +114,53 @@ def test_scalar_gate_is_placed_on_the_reference_tensors_device_and_dtype(log_gat
     assert out_cpu.device.type == "cpu" and torch.allclose(out_cpu, torch.log(a), rtol=0, atol=4 * U)
 
 
+def _sympy_rls(t, d_k, d_v, sigma):
+    return float(th.rls_msd().subs({th.d_sym: d_k, th.dv_sym: d_v, th.sigma: sigma, th.t_sym: t}))
+
+
 def test_rls_msd_is_finite_from_t_equal_d_k_plus_2():
     # the inverse-Wishart mean E[(K^T K)^{-1}] exists for t - d_k - 1 > 0, i.e. from t = d_k + 2 on
     d_k, d_v, sigma = 8, 4, 0.3
     assert rls_msd_theory(d_k + 1, d_k, d_v, sigma) == float("inf")
     t = d_k + 2
-    expected = float(th.rls_msd().subs({th.d_sym: d_k, th.dv_sym: d_v, th.sigma: sigma, th.t_sym: t}))
+    expected = _sympy_rls(t, d_k, d_v, sigma)
     assert math.isfinite(expected)
     assert math.isclose(rls_msd_theory(t, d_k, d_v, sigma), expected, rel_tol=1e-12)
     assert math.isclose(rls_msd_theory(t, d_k, d_v, sigma), sigma**2 * d_v * d_k**2, rel_tol=1e-12)
+
+
+def test_rls_msd_below_d_k_is_the_unseen_part_plus_the_fitted_noise():
+    # t <= d_k - 2: d_v (d_k - t) + sigma^2 d_v t d_k / (d_k - t - 1), e.g. 76.08 at d_k = 12, t = 6, d_v = 6,
+    # sigma^2 = 0.4638..; infinite only on the band d_k - 1 <= t <= d_k + 1 (by hand below, not from the code)
+    d_k, d_v, sigma = 12, 4, 0.5
+    for t, by_hand in ((1, 4 * 11 + 0.25 * 4 * 12 / 10), (6, 4 * 6 + 0.25 * 4 * 72 / 5), (10, 4 * 2 + 0.25 * 4 * 120)):
+        assert math.isclose(rls_msd_theory(t, d_k, d_v, sigma), by_hand, rel_tol=1e-12)
+        assert math.isclose(_sympy_rls(t, d_k, d_v, sigma), by_hand, rel_tol=1e-12)
+    for t in (d_k - 1, d_k, d_k + 1):
+        assert rls_msd_theory(t, d_k, d_v, sigma) == float("inf") == _sympy_rls(t, d_k, d_v, sigma)
+    # without noise nothing diverges: the error is the unseen part d_v max(d_k - t, 0), also on the band
+    assert [rls_msd_theory(t, d_k, d_v, 0.0) for t in (1, 11, 12, 13, 40)] == [44.0, 4.0, 0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("d_k,t,d_v,sigma", [(12, 2, 3, 1.0), (10, 1, 2, 1.0), (16, 8, 2, 0.5), (4, 12, 2, 0.7)])
+def test_rls_msd_matches_minimum_norm_least_squares_by_monte_carlo(d_k, t, d_v, sigma):
+    """An independent construction: the minimum-norm least-squares fit by numpy's pseudo-inverse (not the RLS code)
+    on fresh streams; its mean squared error must lie in a 1 - 1e-6 t interval around the closed form, and the two
+    wrong forms (no unseen part; d_k - t in place of d_k - t - 1) must not."""
+    import numpy as np
+
+    from impl.estimators.stats import mean_interval
+
+    rng, n = np.random.default_rng(20261206 + 100 * d_k + t), 40_000
+    W = rng.standard_normal((n, d_v, d_k))
+    K = rng.standard_normal((n, t, d_k)) / math.sqrt(d_k)
+    V = K @ W.transpose(0, 2, 1) + sigma * rng.standard_normal((n, t, d_v))
+    S = (np.linalg.pinv(K) @ V).transpose(0, 2, 1)
+    est = mean_interval(((S - W) ** 2).sum((1, 2)), 1e-6)
+    assert est.n == n and est.hi - est.lo < 0.05 * est.value
+    assert est.lo <= rls_msd_theory(t, d_k, d_v, sigma) <= est.hi
+    if t < d_k:
+        no_unseen = sigma**2 * d_v * t * d_k / (d_k - t - 1)
+        off_by_one = d_v * (d_k - t) + sigma**2 * d_v * t * d_k / (d_k - t)
+        assert not est.lo <= no_unseen <= est.hi
+        assert not est.lo <= off_by_one <= est.hi

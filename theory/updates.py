@@ -311,8 +311,49 @@ def delta_msd():
 
 
 def rls_msd():
-    """E||S_t - W||_F^2 of least squares (lam -> 0), t > d_k + 1: sigma^2 d_v d_k^2 / (t - d_k - 1)."""
+    """E||S_t - W||_F^2 of least squares (lam -> 0, the minimum-norm solution), sigma > 0, W with N(0, 1) entries:
+    sigma^2 d_v d_k^2 / (t - d_k - 1) for t >= d_k + 2 (overdetermined), d_v (d_k - t) + sigma^2 d_v t d_k /
+    (d_k - t - 1) for t <= d_k - 2 (underdetermined: the unseen part of W plus the fitted noise), infinite between
+    (the inverse-Wishart mean diverges). See ``derivation_rls_msd``."""
+    return sp.Piecewise((rls_msd_overdetermined(), t_sym >= d_sym + 2), (rls_msd_underdetermined(), t_sym <= d_sym - 2),
+                        (sp.oo, True))
+
+
+def rls_msd_overdetermined():
+    """t >= d_k + 2: sigma^2 d_v tr E[(K^T K)^{-1}] = sigma^2 d_v d_k^2 / (t - d_k - 1)."""
     return sigma**2 * dv_sym * d_sym**2 / (t_sym - d_sym - 1)
+
+
+def rls_msd_underdetermined():
+    """t <= d_k - 2: d_v (d_k - t) + sigma^2 d_v t d_k / (d_k - t - 1)."""
+    return dv_sym * (d_sym - t_sym) + sigma**2 * dv_sym * t_sym * d_sym / (d_sym - t_sym - 1)
+
+
+def msd_symbol(time: str) -> sp.Symbol:
+    """The left-hand side E||S_time - W||_F^2 as one symbol that prints as LaTeX (a plain name would be split at
+    its '_' and '^' into garbled sub- and superscripts)."""
+    return sp.Symbol(rf"\mathbb{{E}}\,\lVert S_{{{time}}} - W \rVert_F^2")
+
+
+def derivation_rls_msd():
+    """Least squares with K the t x d_k key matrix (rows k_j ~ N(0, I/d_k)) and V = K W^T + sigma N: the minimum-norm
+    solution is S_t = V^T K^+, so S_t - W = -W (I - P) + sigma N^T (K^+)^T with P = K^+ K the projection onto the
+    row space of K (rank min(t, d_k)), the two terms uncorrelated (N is independent with mean 0).
+    - Unseen part: E||W (I - P)||^2 = d_v tr(I - P) = d_v (d_k - min(t, d_k)) for W with N(0, 1) entries.
+    - Fitted noise: sigma^2 d_v tr E[K^+ (K^+)^T] = sigma^2 d_v tr E[(K^T K)^{-1}] (t >= d_k) or
+      sigma^2 d_v tr E[(K K^T)^{-1}] (t <= d_k). With G = d_k K^T K ~ Wishart_{d_k}(t, I), resp. d_k K K^T ~
+      Wishart_t(d_k, I), the inverse-Wishart mean E[G^{-1}] = I / (n - p - 1) (n degrees of freedom, dimension p;
+      finite iff n >= p + 2; Mardia, Kent & Bibby 1979) gives the traces below."""
+    trace_over = d_sym * d_sym / (t_sym - d_sym - 1)  # tr E[(K^T K)^{-1}] = d_k tr E[G^{-1}], G p = d_k, n = t
+    trace_under = d_sym * t_sym / (d_sym - t_sym - 1)  # tr E[(K K^T)^{-1}] = d_k tr E[G^{-1}], G p = t, n = d_k
+    return [("t >= d_k + 2: nothing unseen, the fitted noise is sigma^2 d_v d_k tr E[G^{-1}] with tr E[G^{-1}] = "
+             "d_k / (t - d_k - 1)", sigma**2 * dv_sym * trace_over, rls_msd_overdetermined()),
+            ("t <= d_k - 2: the unseen part d_v (d_k - t) plus the fitted noise sigma^2 d_v d_k t / (d_k - t - 1)",
+             dv_sym * (d_sym - t_sym) + sigma**2 * dv_sym * trace_under, rls_msd_underdetermined()),
+            ("large t: diminishing returns ~ sigma^2 d_v d_k^2 / t",
+             sp.limit(rls_msd_overdetermined() * t_sym, t_sym, sp.oo), sigma**2 * dv_sym * d_sym**2),
+            ("no noise: the underdetermined error is the unseen part alone, d_v (d_k - t)",
+             rls_msd_underdetermined().subs(sigma, 0), dv_sym * (d_sym - t_sym))]
 
 
 def linear_limit_variance():

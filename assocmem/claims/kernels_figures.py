@@ -65,23 +65,27 @@ def compute_snr_vs_n(point, seed, *, device="cpu", dtype="float64"):
 def draw_snr_vs_n(rows):
     from assocmem.claims import _style
 
-    plt = _plt()
     dks = sorted({r["d_k"] for r in rows})
-    fig, axes = plt.subplots(1, len(dks), figsize=(4.6 * len(dks) + 2.6, 4.4), squeeze=False)
-    for ax, dk in zip(axes[0], dks):
+    fig, axes, spare = _style.panels(len(dks), height=3.6, legend_slot=True)
+    shown = {}
+    for ax, dk in zip(axes, dks):
         for j, name in enumerate(_LABEL):
             rs = sorted([r for r in rows if r["d_k"] == dk and r["kernel"] == name], key=lambda r: r["n_pairs"])
             if not rs:
                 continue
-            color = f"C{j}"
-            ax.plot([r["n_pairs"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=_LABEL[name])
-            _errbar(ax, [r["n_pairs"] for r in rs], rs, color=color)
+            st = _style.series(j)
+            shown[_LABEL[name]] = st
+            ax.plot([r["n_pairs"] for r in rs], [r["theory"] for r in rs], color=st["color"], ls=st["ls"])
+            _errbar(ax, [r["n_pairs"] for r in rs], rs, color=st["color"], fmt=st["marker"])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("N (stored pairs)")
         ax.set_ylabel(f"{_style.SNR_INV} (typical convention)")
         ax.set_title(f"d_k = {dk}, d_v = 16")
-    _style.key_legend(axes[0][-1], measured=f"Monte Carlo, {LEVEL}", title="kernel", title_fontsize=7, outside=True)
+    handles = [_style.handle(**st) for st in shown.values()] + [_style.handle(color="k", lw=1.2),
+                                                                 _style.handle(color="k", marker="o", ls="none")]
+    labels = list(shown) + ["line: exact", f"point and bar: Monte Carlo, {LEVEL}"]
+    _style.shared_legend(fig, handles, labels, spare, ncol=3, title="kernel (line style and marker)")
     return _style.finish(fig, f"Kernel memories: {_style.SNR_INV} against N (C6, C7, C9)")
 
 
@@ -120,9 +124,10 @@ def draw_capacity(rows):
     series = sorted({(r["kernel"], r["convention"]) for r in rows})
     for j, (k, c) in enumerate(series):
         rs = sorted([r for r in rows if r["kernel"] == k and r["convention"] == c], key=lambda r: r["d_k"])
-        color = f"C{j}"
-        ax.plot([r["d_k"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=f"{_LABEL[k]} ({c.replace('_', '-')})")
-        _errbar(ax, [r["d_k"] for r in rs], rs, color=color)
+        st = _style.series(j)
+        ax.plot([r["d_k"] for r in rs], [r["theory"] for r in rs], color=st["color"], ls=st["ls"])
+        _errbar(ax, [r["d_k"] for r in rs], rs, color=st["color"], fmt=st["marker"])
+        ax.plot([], [], **st, label=f"{_LABEL[k]} ({c.replace('_', '-')})")
     ax.set_yscale("log")
     ax.set_xlabel("d_k (d_v = 16)")
     ax.set_ylabel(f"N_max (pairs) at {_style.SNR_INV} = 1")
@@ -185,8 +190,10 @@ def draw_tau(rows):
     for j, conv in enumerate(("typical", "probe_averaged")):
         rs = sorted([r for r in rows if r["convention"] == conv], key=lambda r: r["tau"])
         curve = [sympy_value("exp", conv, dict(n_pairs=n, d_k=d_k, d_v=16, tau=float(x))) for x in taus]
-        ax.plot(taus, curve, "-", color=f"C{j}", label=conv.replace("_", "-"))
-        _errbar(ax, [r["tau"] for r in rs], rs, color=f"C{j}")
+        st = _style.series(j)
+        ax.plot(taus, curve, color=st["color"], ls=st["ls"])
+        _errbar(ax, [r["tau"] for r in rs], rs, color=st["color"], fmt=st["marker"])
+        ax.plot([], [], **st, label=conv.replace("_", "-"))
     ax.axvline(2.0, color="gray", ls=":", label="tau = 2 (the optimum)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -237,19 +244,20 @@ def draw_performer(rows):
     from assocmem.claims import _style
 
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(9.2, 4.6))
+    fig, ax = plt.subplots(figsize=(_style.MAX_WIDTH, 4.4))
     j = 0
     for kind in ("positive", "trigonometric"):
         for orth in (False, True):
             rs = sorted([r for r in rows if r["kind"] == kind and r["orthogonal"] == orth], key=lambda r: r["m"])
             if not rs:
                 continue
-            color = f"C{j}"
+            st = _style.series(j, line=False)
             j += 1
             label = f"{kind}, {'orthogonal' if orth else 'i.i.d.'} features"
             if not orth:
-                ax.plot([r["m"] for r in rs], [r["theory"] for r in rs], "-", color=color)
-            _errbar(ax, [r["m"] for r in rs], rs, color=color, label=label + ("" if not orth else " (measured only)"))
+                ax.plot([r["m"] for r in rs], [r["theory"] for r in rs], "-", color=st["color"])
+            _errbar(ax, [r["m"] for r in rs], rs, color=st["color"], fmt=st["marker"],
+                    label=label + ("" if not orth else " (measured only)"))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     _style.log_ticks(ax, "x", sorted({r["m"] for r in rows}))
@@ -301,18 +309,17 @@ def compute_ffn(point, seed, *, device="cpu", dtype="float64"):
 def draw_ffn(rows):
     from assocmem.claims import _style
 
-    plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(13, 4.6))
+    fig, axes, spare = _style.panels(2, height=3.8)
     acts = sorted({r["activation"] for r in rows})
-    for j, a in enumerate(acts):
-        color = f"C{j}"
+    styles = [_style.series(j) for j, _ in enumerate(acts)]
+    for a, st in zip(acts, styles):
         rs = sorted([r for r in rows if r["activation"] == a and r["how"] == "constructed"], key=lambda r: r["d_ff"])
         if rs:
-            axes[0].plot([r["d_ff"] for r in rs], [r["theory"] for r in rs], "-", color=color, label=a)
-            _errbar(axes[0], [r["d_ff"] for r in rs], rs, color=color)
+            axes[0].plot([r["d_ff"] for r in rs], [r["theory"] for r in rs], color=st["color"], ls=st["ls"], label=a)
+            _errbar(axes[0], [r["d_ff"] for r in rs], rs, color=st["color"], fmt=st["marker"])
         rs = sorted([r for r in rows if r["activation"] == a and r["how"] == "trained"], key=lambda r: r["d_ff"])
         if rs:
-            _errbar(axes[1], [r["d_ff"] for r in rs], rs, fmt="o-", color=color, label=a)
+            _errbar(axes[1], [r["d_ff"] for r in rs], rs, fmt=st["marker"], ls=st["ls"], color=st["color"], label=a)
     for ax, how in zip(axes, ("constructed", "trained")):
         widths = sorted({r["d_ff"] for r in rows if r["how"] == how})
         ax.set_xscale("log", base=2)
@@ -322,16 +329,15 @@ def draw_ffn(rows):
     axes[0].set_xlabel("d_ff = N (one slot per stored pair; d_k = d_v = 16)")
     axes[0].set_ylabel(f"{_style.SNR_INV} (typical convention)")
     axes[0].set_title("Constructed FFN memory")
-    from matplotlib.lines import Line2D
-
-    handles = [Line2D([], [], color=f"C{j}", marker="o", ms=4) for j, _ in enumerate(acts)]
+    handles = [_style.handle(**st) for st in styles]
     axes[1].set_xlabel("d_ff (N = 64 pairs, d_k = d_v = 16)")
-    axes[1].set_ylabel("recall (fraction decoded to the right value)")
+    axes[1].set_ylabel("recall (fraction decoded correctly)")
     axes[1].set_ylim(-0.02, 1.05)
     axes[1].set_title("Trained FFN memory (one run per point)")
-    _style.key_legend(axes[1], handles=handles, labels=acts, exact=True,
-                      measured=f"left: Monte Carlo, {LEVEL}; right: 95% Clopper-Pearson", title="activation",
-                      title_fontsize=7, outside=True)
+    handles += [_style.handle(color="k", lw=1.2), _style.handle(color="k", marker="o", ls="none")]
+    labels = list(acts) + ["left, line: exact",
+                           f"point and bar: left Monte Carlo ({LEVEL}); right 95% Clopper-Pearson"]
+    _style.shared_legend(fig, handles, labels, spare, ncol=3, title="activation (line style and marker)")
     return _style.finish(fig, "FFN memories against width, per activation (C11)")
 
 
@@ -402,14 +408,16 @@ def draw_decode(rows):
         rs = sorted([r for r in rows if r["kernel"] == k], key=lambda r: r["n_pairs"])
         if not rs:
             continue
-        _errbar(ax, [r["n_pairs"] for r in rs], rs, fmt="o-", color=f"C{j}", label=_LABEL[k])
-        ax.axvline(rs[0]["capacity_rho1"], color=f"C{j}", ls=":", alpha=0.7)
+        st = _style.series(j)
+        _errbar(ax, [r["n_pairs"] for r in rs], rs, fmt=st["marker"], ls=st["ls"], color=st["color"], label=_LABEL[k])
+        ax.axvline(rs[0]["capacity_rho1"], color=st["color"], ls=st["ls"], lw=0.9, alpha=0.7)
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.05)
     ax.set_xlabel("N (stored pairs)")
     ax.set_ylabel("recall (fraction decoded to the right value)")
     _style.key_legend(ax, exact=False, measured="measured, 95% Clopper-Pearson", title="kernel", title_fontsize=7,
-                      extra=[(Line2D([], [], color="k", ls=":"), f"N_max at {_style.SNR_INV} = 1 (typical)")],
+                      extra=[(Line2D([], [], color="k", ls="--", lw=0.9),
+                              f"vertical line, the kernel's style: N_max at {_style.SNR_INV} = 1 (typical)")],
                       outside=True)
     d_k = rows[0]["d_k"]
     return _style.finish(fig, f"Recall by nearest stored value against N, d_k = d_v = {d_k} (C10)")

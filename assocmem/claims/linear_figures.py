@@ -12,6 +12,7 @@ from impl.memories.linear import LinearMemory
 
 SHOWN = ("probe_averaged", "ratio_of_expectations", "typical")
 COLORS = {"probe_averaged": "tab:red", "ratio_of_expectations": "tab:blue", "typical": "tab:green"}
+LINES = {"probe_averaged": "-", "ratio_of_expectations": "-.", "typical": ":"}  # each convention: colour and line style
 MODULES = ("impl.estimators.snr_linear", "impl.memories.linear", "impl.memories.memory", "impl.estimators.snr",
            "theory.snr_linear")
 LINEAR = LinearMemory()
@@ -36,7 +37,7 @@ def draw_snr(rows):
 
     from assocmem.claims import _style
 
-    fig, (ax, ax2) = _style.plt().subplots(1, 2, figsize=(11, 4.6))
+    fig, (ax, ax2), _ = _style.panels(2, height=4.6)
     dks = sorted({r["d_k"] for r in rows})
     markers = dict(zip(dks, "os^Dv"))
     level = rows[0]["level"]
@@ -48,27 +49,28 @@ def draw_snr(rows):
             x = np.array([r["load"] for r in rs])
             _style.errbar(ax, x, rs, fmt=markers[d], color=COLORS[c], lw=0.8)
             xs = np.geomspace(x.min(), x.max(), 50)
-            ax.plot(xs, [LINEAR.exact(c, xx * d, d, d) for xx in xs], color=COLORS[c], lw=0.8, alpha=0.6)
+            ax.plot(xs, [LINEAR.exact(c, xx * d, d, d) for xx in xs], color=COLORS[c], ls=LINES[c], lw=1, alpha=0.7)
     xs = np.geomspace(min(r["load"] for r in rows), max(r["load"] for r in rows), 50)
     ax.plot(xs, xs, "k--", lw=1.2)
-    ax.set(xscale="log", yscale="log", xlabel="load N/d_k (d_v = d_k)", ylabel="SNR$^{-1}$ (convention: colour)",
+    ax.set(xscale="log", yscale="log", xlabel="load N/d_k (d_v = d_k)", ylabel="SNR$^{-1}$",
            title="Measured (points) against exact (lines)")
-    handles = [Line2D([], [], color=COLORS[c], lw=1.5) for c in SHOWN]
+    handles = [Line2D([], [], color=COLORS[c], ls=LINES[c], lw=1.5) for c in SHOWN]
     labels = [f"{c.replace('_', ' ')}" for c in SHOWN]
     handles += [Line2D([], [], color="k", ls="--", lw=1.2)] + [Line2D([], [], color="gray", marker=markers[d], ls="none")
                                                             for d in dks]
-    labels += ["paper Eq. 7: N/d_k"] + [f"measured at d_k = {d} ({level:.1%} interval)" for d in dks]
+    labels += ["paper Eq. 7: N/d_k"] + [f"measured, d_k = {d} ({level:.1%})" for d in dks]
     ax.legend(handles, labels, fontsize=7, loc="upper left")
     load = 4
     ds = np.array(dks)
     dd = np.geomspace(max(3, ds.min()), ds.max(), 60)
     for c in SHOWN:
-        ax2.plot(dd, [LINEAR.exact(c, load * x, x, x) / load for x in dd], color=COLORS[c], label=f"{c.replace('_', ' ')}")
+        ax2.plot(dd, [LINEAR.exact(c, load * x, x, x) / load for x in dd], color=COLORS[c], ls=LINES[c],
+                 label=f"{c.replace('_', ' ')}")
         rs = [r for r in rows if r["convention"] == c and abs(r["load"] - load) < 1e-9]
         scaled = [dict(estimate=r["estimate"] / load, lo=r["lo"] / load, hi=r["hi"] / load) for r in rs]
         _style.errbar(ax2, [r["d_k"] for r in rs], scaled, color=COLORS[c])
     ax2.axhline(1, color="k", ls="--", lw=1, label="paper: 1")
-    ax2.set(xscale="log", xlabel="d_k = d_v", ylabel="SNR$^{-1}$ / (N/d_k)", title=f"Finite-d departure from N/d_k at N = {load} d_k")
+    ax2.set(xscale="log", xlabel="d_k = d_v", ylabel="SNR$^{-1}$ / (N/d_k)", title=f"Ratio to N/d_k at N = {load} d_k")
     _style.key_legend(ax2, measured=f"measured ({level:.1%} interval)")
     return _style.finish(fig, "Linear memory: SNR$^{-1}$ against the load, three conventions (C4)")
 
@@ -100,16 +102,21 @@ def compute_retrieval(point, seed, *, device="cpu", dtype="float64"):
 def draw_retrieval(rows):
     from assocmem.claims import _style
 
-    fig, (ax, ax2) = _style.plt().subplots(1, 2, figsize=(11, 4.4))
-    for d, col in zip(sorted({r["d_k"] for r in rows}), ("tab:purple", "tab:orange", "tab:cyan", "tab:olive")):
+    fig, (ax, ax2), _ = _style.panels(2, height=4.6)
+    for j, (d, col) in enumerate(zip(sorted({r["d_k"] for r in rows}), ("tab:purple", "tab:orange", "tab:cyan", "tab:olive"))):
+        st = _style.series(j, colour=col)
         rs = sorted((r for r in rows if r["d_k"] == d), key=lambda r: r["load"])
         x = [r["load"] for r in rs]
-        _style.errbar(ax, x, rs, y="cos", lo="cos_lo", hi="cos_hi", color=col, label=f"measured, d_k = d_v = {d}")
-        ax.plot(x, [r["proxy"] for r in rs], color=col, lw=1, ls="--", label=f"proxy, d_k = d_v = {d}")
-        _style.errbar(ax2, x, rs, y="accuracy", lo="acc_lo", hi="acc_hi", fmt="o-", color=col, label=f"d_k = d_v = {d}")
+        _style.errbar(ax, x, rs, y="cos", lo="cos_lo", hi="cos_hi", color=col, fmt=st["marker"],
+                      label=f"measured, d_k = d_v = {d}")
+        ax.plot(x, [r["proxy"] for r in rs], color=col, lw=1, ls="--", marker=st["marker"], mfc="white", ms=5,
+                label=f"proxy, d_k = d_v = {d}")
+        _style.errbar(ax2, x, rs, y="accuracy", lo="acc_lo", hi="acc_hi", fmt=st["marker"], ls=st["ls"], color=col,
+                      label=f"d_k = d_v = {d}")
     ax.set(xscale="log", xlabel="load N/d_k", ylabel="mean cos(o_i, v_i) over probes",
-           title="Cosine to the target against the proxy 1/sqrt(1 + SNR$^{-1}$)")
-    ax.legend(fontsize=7, title="points: 99.9% intervals; dashed: proxy, typical convention", title_fontsize=7)
+           title="Cosine against the proxy 1/sqrt(1 + SNR$^{-1}$)")
+    ax.legend(fontsize=7, title="filled, with 99.9% intervals: measured;\nopen, dashed: proxy (typical convention)",
+              title_fontsize=7)
     ax2.set(xscale="log", xlabel="load N/d_k", ylabel="fraction of probes decoded correctly", ylim=(-0.02, 1.02),
             title="Decoding to the nearest stored value")
     ax2.legend(fontsize=7, title="99.9% Clopper-Pearson intervals", title_fontsize=7)

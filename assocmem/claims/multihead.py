@@ -212,42 +212,55 @@ def compute_heads_figure(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_heads_figure(rows):
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 6.2))
+    fig, (ax, ax2), _ = _style.panels(2, height=5.4)
     styles = dict(zip(FIG_N, ("-", "--", ":")))
+    kernel_handles, kernel_labels = [], []
     for j, s in enumerate(_SNR_SERIES):
         rs = sorted((r for r in rows if r["what"] == "snr" and r["series"] == s), key=lambda r: r["h"])
         if not rs:
             continue
+        st = _style.series(j, line=False)
         for n in FIG_N:
-            ax.plot([r["h"] for r in rs], [r[f"theory_N{n}"] for r in rs], styles[n], color=f"C{j}", lw=1,
-                    label=f"{_SNR_LABEL[s]}, per-head theory, N = {n}")
+            ax.plot([r["h"] for r in rs], [r[f"theory_N{n}"] for r in rs], styles[n], color=st["color"], lw=1)
         ax.errorbar([r["h"] for r in rs], [r["estimate"] for r in rs],
-                    yerr=[[r["estimate"] - r["lo"] for r in rs], [r["hi"] - r["estimate"] for r in rs]], fmt="o",
-                    color=f"C{j}", ms=4, capsize=2, label=f"{_SNR_LABEL[s]}, measured at N = {rs[0]['n_pairs']} (level 1 - 1e-6)")
+                    yerr=[[r["estimate"] - r["lo"] for r in rs], [r["hi"] - r["estimate"] for r in rs]],
+                    fmt=st["marker"], color=st["color"], ms=5, capsize=2)
+        kernel_handles.append(_style.handle(**st, ls="-"))
+        kernel_labels.append(_SNR_LABEL[s])
+    n_measured = next((r["n_pairs"] for r in rows if r["what"] == "snr"), None)
     ax.set(xscale="log", yscale="log", xlabel=f"heads h (head width {D}/h, total width d = d_v = {D})",
            ylabel="per-head SNR$^{-1}$ (typical convention)", title="Per-head SNR against h")
     ax.set_xticks(HEADS, [str(h) for h in HEADS])
     ax.xaxis.set_minor_locator(__import__("matplotlib").ticker.NullLocator())
-    ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
-    markers = dict(zip(FIG_N, ("o", "s", "^")))
+    n_handles = [_style.handle(color="k", ls=styles[n], lw=1) for n in FIG_N]
+    ax.legend(kernel_handles + n_handles + [_style.handle(color="k", marker="o", ls="none")],
+              kernel_labels + [f"per-head theory, N = {n}" for n in FIG_N]
+              + [f"measured at N = {n_measured} (level 1 - 1e-6)"],
+              fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False,
+              title="kernel: colour and marker; N: line style", title_fontsize=7)
+    rec_handles, rec_labels = [], []
     for j, m in enumerate(_REC_LABEL):
+        st = _style.series(j, line=False)
         for n in FIG_N:
             rs = sorted((r for r in rows if r["what"] == "recall" and r["series"] == m and r["n_pairs"] == n),
                         key=lambda r: r["h"])
             if rs:
                 ax2.errorbar([r["h"] * (1 + 0.03 * (j - 1.5)) for r in rs], [r["estimate"] for r in rs],
                              yerr=[[r["estimate"] - r["lo"] for r in rs], [r["hi"] - r["estimate"] for r in rs]],
-                             fmt=markers[n] + styles[n], color=f"C{j}", ms=4, capsize=2, lw=1,
-                             label=f"{_REC_LABEL[m]}, N = {n}")
+                             fmt=st["marker"], ls=styles[n], color=st["color"], ms=5, capsize=2, lw=1)
+        if any(r["what"] == "recall" and r["series"] == m for r in rows):
+            rec_handles.append(_style.handle(**st, ls="-"))
+            rec_labels.append(_REC_LABEL[m])
     ax2.set(xscale="log", xlabel=f"heads h (total width d = d_v = {D})", ylabel="recall (nearest stored value)",
-            ylim=(-0.02, 1.02), title="Recall against h (95% Clopper-Pearson; paired memories)")
+            ylim=(-0.02, 1.02), title="Recall against h (95% Clopper-Pearson)")
     ax2.set_xticks(HEADS, [str(h) for h in HEADS])
     ax2.xaxis.set_minor_locator(__import__("matplotlib").ticker.NullLocator())
-    ax2.legend(fontsize=6, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False)
-    fig.tight_layout()
-    return fig
+    ax2.legend(rec_handles + n_handles, rec_labels + [f"N = {n}" for n in FIG_N], fontsize=7, ncol=2,
+               loc="upper center", bbox_to_anchor=(0.5, -0.13), frameon=False,
+               title="kernel: colour and marker; N: line style (paired memories)", title_fontsize=7)
+    return _style.finish(fig)
 
 
 register_figure(Figure(

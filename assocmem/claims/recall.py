@@ -323,11 +323,11 @@ def compute_recall_figure(point, seed, *, device="cpu", dtype="float64"):
 
 
 def draw_recall_figure(rows):
-    import matplotlib.pyplot as plt
+    from assocmem.claims import _style
 
     setups = [s for s in MEMORY_SETUPS if any(r["setup"] == s for r in rows)]
-    fig, axes = plt.subplots(1, len(setups), figsize=(3.6 * len(setups), 3.9), squeeze=False, sharey=True)
-    for ax, s in zip(axes[0], setups):
+    fig, axes, spare = _style.panels(len(setups), height=3.1, legend_slot=True)
+    for ax, s in zip(axes, setups):
         rs = sorted((r for r in rows if r["setup"] == s), key=lambda r: r["n_pairs"])
         x = [r["n_pairs"] for r in rs]
         ax.plot(x, [r["theory"] for r in rs], "-", color="C0", label="predicted from the SNR (probe-averaged)")
@@ -336,19 +336,17 @@ def draw_recall_figure(rows):
                             label="prediction range (measured SNR's interval)")
         ax.plot(x, [r["typical_snr"] for r in rs], "--", color="C1",
                 label="predicted from one SNR (typical probe; delta: position-averaged)")
-        ax.plot(x, [r["key_conditional"] for r in rs], ":", marker="x", color="C2", ms=4,
+        ax.plot(x, [r["key_conditional"] for r in rs], ":", marker="x", color="C2", ms=5,
                 label="key-conditional prediction (each draw's own crosstalk)")
         ax.errorbar(x, [r["estimate"] for r in rs], yerr=[[r["estimate"] - r["lo"] for r in rs], [r["hi"] - r["estimate"] for r in rs]],
                     fmt="o", color="k", ms=4, capsize=2, label="measured (95% Clopper-Pearson)")
         ax.set(xscale="log", xlabel="N (stored pairs)", title=MEMORY_SETUPS[s][2], ylim=(-0.02, 1.02))
         ax.set_xticks(x, [str(n) for n in x])
         ax.minorticks_off()
-    axes[0][0].set_ylabel(f"recall (nearest stored value), d_k = d_v = {D}")
-    handles, labels = axes[0][-1].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=7, loc="lower center", ncol=3, frameon=False)
-    fig.suptitle("Nearest-value recall against N: measured and predicted from the SNR (Gaussian crosstalk)", fontsize=10)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    return fig
+        ax.set_ylabel("recall (nearest value)")
+    handles, labels = axes[-1].get_legend_handles_labels()
+    _style.shared_legend(fig, handles, labels, spare, ncol=2)
+    return _style.finish(fig, f"Nearest-value recall against N, d_k = d_v = {D}: measured and predicted from the SNR")
 
 
 register_figure(Figure(

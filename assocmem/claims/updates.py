@@ -16,7 +16,7 @@ from functools import partial
 import torch
 from hypothesis import strategies as st
 
-from assocmem import checks
+from assocmem import checks, numbers
 from assocmem.registry import Claim, Section, register, register_section, steps
 from impl.numerics.device import resolve_dtype, unit_roundoff
 from impl.rules.checks import compare_forms, conditioning
@@ -298,8 +298,11 @@ def run_lowprec(params, seed, *, device="cpu", dtype="float64"):
             ratio = e[f"{kind}_rel_rms"] / tol if e[f"{kind}_finite"] else float("inf")
             worst = max(worst, ratio)
             notes.append(f"{form} {kind}: rel RMS tol {tol:.3g}{'' if ratio <= 1 else ' EXCEEDED'}")
-    return checks.identity("U2.lowprec_forms", params, seed, worst, 1.0,
-                           note="relative RMS error as a multiple of its tolerance; " + "; ".join(notes))
+    # stated as the power of ten at or above the ratio (its size depends on the CPU's kernel path; see notes);
+    # the verdict, ratio <= 1, is unchanged by that rounding
+    return checks.identity("U2.lowprec_forms", params, seed, numbers.decade_above(worst), 1.0,
+                           note="worst relative RMS error as a multiple of its tolerance, rounded up to a power of "
+                                "ten; " + "; ".join(notes))
 
 
 def mutant_lowprec(params, seed, *, device="cpu", dtype="float64"):
@@ -332,6 +335,12 @@ register(Claim(
     power_grid=[dict(POWER_FORMS[0], extras="high", rule=r, dtype=d) for r in ("deltanet", "gated_deltanet") for d in ("float32", "bfloat16")],
     grid=[dict(GRID_FORMS[1], rule=r, dtype=d) for r in sorted(RULES) for d in ("float32", "bfloat16")],
     quick_grid=[dict(GRID_FORMS[1], rule="deltanet", dtype="bfloat16")], modules=MODULES,
+    notes="The departure is the worst ratio of a form's RMS error to its tolerance, rounded up to a power of ten "
+          "(0.1: at most a tenth of the tolerance). Float32 and bfloat16 round-off depends on the "
+          "order of summation, which the CPU's kernel path chooses: the unrounded ratio moved by up to 20 % between "
+          "code paths (DeltaNet float32: 0.065 with MKL's default path, 0.078 with MKL_CBWR=COMPATIBLE), so more "
+          "digits would describe the machine, not the forms. The verdict (ratio <= 1) is the same before and after "
+          "the rounding, 1 being a power of ten.",
 ))
 
 register(Claim(

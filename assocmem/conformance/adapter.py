@@ -1,27 +1,8 @@
 """A declarative description of another implementation's conventions, so that the suite can call it.
 
 An ``Adapter`` says how to turn the suite's inputs (head-first [B, H, T, d], multiplicative gates a in (0, 1],
-explicit ``scale``, state S [B, H, d_v, d_k] mapping keys to values) into the peer's, and back:
-
-    layout        "bhtd" (head-first) or "bthd" (sequence-first: q [B, T, H, d], per-token inputs [B, T, H])
-    gates         "a" (multiplicative, in (0, 1]) or "log" (g = log a <= 0)
-    scale         "arg": the peer takes a ``scale`` argument (the suite draws one and passes it);
-                  "rsqrt_dk" or a number: the peer's own fixed scale of q (the oracle is told it)
-    state         "vk" (S [d_v, d_k], o = S q) or "kv" (h = S^T [d_k, d_v], o = q h)
-    initial_state whether the peer accepts an initial state; final_state: whether it returns the final one
-    normalise     "none" or "l2": the peer L2-normalises q and k itself, x / sqrt(|x|^2 + normalise_eps)
-    beta_scales_v DeltaFormer only: u_t = b_t v_t - ... (D2's variant) instead of v_t - ...
-    w             DeltaFormer only: "k" (the paper's kappa1(k_t, k_j)) or "q" (flash-linear-attention's kappa1(q_t, k_j))
-    chunk         None, "any" (takes a chunk size, any T) or "multiple" (needs T a multiple of the chunk size)
-    names         renames of the suite's argument names for the peer (e.g. {"q": "query", "g": "gk"}); everything
-                  is passed by keyword; a name mapped to "" is not passed (e.g. a fixed chunk size, or a final state
-                  the peer always returns: {"output_final_state": ""})
-    kwargs        constant extra keyword arguments (e.g. {"use_qk_l2norm_in_kernel": False})
-    returns       "tuple" (o first, then the final state when ``final_state``) or "o"
-    scalar_dim    per-token scalars carry a trailing axis of 1 ([B, T, H, 1]: Titans, TTT references)
-    same_dims     the peer needs d_v = d_k
-    init          for a feature-map class: its constructor's keyword arguments ("d" stands for the head size)
-    dtypes        the dtypes to test (each gets its own verdict); max_T, max_d bound the drawn shapes
+explicit ``scale``, state S [B, H, d_v, d_k] mapping keys to values) into the peer's, and back. ``KEYS`` below
+lists every key with what it means and an example (``assocmem conform --help`` prints the same list).
 
 ``Adapter.parse(text)`` reads ``key=value,key=value`` (``names=q:query;k:key``, ``dtypes=float64|float32``) or a
 JSON object; unknown keys or values are an InputError naming the key.
@@ -48,6 +29,49 @@ CHOICES = {
 
 
 DEFAULT_NAMES = {"chunk": "chunk_size"}
+
+# key -> (what it says, an example in the --adapter syntax); a test checks that each example parses and that every
+# field of Adapter is here.
+KEYS = {
+    "layout": ("bhtd (head-first, the default) or bthd (sequence-first: q [B, T, H, d], per-token inputs [B, T, H])",
+               "layout=bthd"),
+    "gates": ("a (multiplicative gates in (0, 1], the default) or log (the peer takes g = log a <= 0)", "gates=log"),
+    "scale": ("arg (the peer takes a scale argument; default), rsqrt_dk (it applies d_k^-1/2 itself) or a number "
+              "(its own fixed scale)", "scale=rsqrt_dk"),
+    "state": ("vk (S [d_v, d_k], o = S q; default) or kv (h = S^T [d_k, d_v], o = q h)", "state=kv"),
+    "initial_state": ("whether the peer accepts an initial state (default true)", "initial_state=false"),
+    "final_state": ("whether it returns the final state (default true)", "final_state=false"),
+    "normalise": ("none (default) or l2: the peer L2-normalises q and k itself, x / sqrt(|x|^2 + normalise_eps)",
+                  "normalise=l2"),
+    "normalise_eps": ("the eps of normalise=l2 (default 1e-6)", "normalise_eps=1e-5"),
+    "beta_scales_v": ("DeltaFormer only: u_t = b_t v_t - ... (D2's variant) instead of v_t - ...",
+                      "beta_scales_v=true"),
+    "w": ("DeltaFormer only: k (the paper's kappa1(k_t, k_j); default) or q (flash-linear-attention's "
+          "kappa1(q_t, k_j))", "w=q"),
+    "chunk": ("none (default), any (takes a chunk size, any T) or multiple (needs T a multiple of the chunk size)",
+              "chunk=any"),
+    "chunk_sizes": ("the chunk sizes to draw, separated by | (default 4|8|16)", "chunk_sizes=16|32"),
+    "names": ("renames of the suite's argument names, ours:theirs separated by ; (everything is passed by keyword; "
+              "mapped to nothing: not passed, e.g. a final state the peer always returns)",
+              "names=q:query;k:key;output_final_state:"),
+    "kwargs": ("constant extra keyword arguments, name:value separated by ;",
+               "kwargs=use_qk_l2norm_in_kernel:false"),
+    "returns": ("tuple (o first, then the final state when final_state; default) or o", "returns=o"),
+    "scalar_dim": ("per-token scalars carry a trailing axis of 1 ([B, T, H, 1]: Titans, TTT references)",
+                   "scalar_dim=true"),
+    "same_dims": ("the peer needs d_v = d_k", "same_dims=true"),
+    "init": ("for a feature-map class: its constructor's keyword arguments (d stands for the head size)",
+             "init=head_dim:d"),
+    "dtypes": ("the dtypes to test, separated by | (each gets its own verdict; default float64|float32)",
+               "dtypes=float64|bfloat16"),
+    "max_T": ("the longest sequence drawn (default 24)", "max_T=40"),
+    "max_d": ("the largest head size drawn (default 8)", "max_d=16"),
+}
+
+
+def keys_help() -> str:
+    """Every adapter key with its meaning and an example, for ``assocmem conform --help``."""
+    return "\n".join(f"  {key}: {what}; e.g. {example}" for key, (what, example) in KEYS.items())
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,9 @@ the verdict *conforms*, with the worst error seen as a multiple of its tolerance
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import sys
 from dataclasses import dataclass, field
 
 import torch
@@ -46,6 +48,7 @@ class Verdict:
     minimal: dict | None = None  # the minimal failing case
     failures: list = field(default_factory=list)  # [(kind, message)] on the minimal case
     typical: list = field(default_factory=list)  # [(kind, message)] on a typical case (``typical_case``), if it fails
+    hint: str = ""  # a one-key adapter change under which the function matches the oracle (``diagnose``), if any
 
     @property
     def ok(self) -> bool:
@@ -59,12 +62,15 @@ class Verdict:
         line = f"{head} — minimal failing case {{{_cases.describe(self.minimal)}}}: {what}"
         if self.typical:
             line += "; at a typical case (T = 16, d = 8): " + "; ".join(f"{k}: {m}" for k, m in self.typical)
+        if self.hint:
+            line += f" — hint: {self.hint}"
         return line
 
     def as_dict(self) -> dict:
         return {"function": self.function, "rule": self.rule, "dtype": self.dtype, "adapter": self.adapter,
                 "verdict": self.verdict, "examples": self.examples, "worst": self.worst, "minimal": self.minimal,
-                "failures": [list(f) for f in self.failures], "typical": [list(f) for f in self.typical]}
+                "failures": [list(f) for f in self.failures], "typical": [list(f) for f in self.typical],
+                "hint": self.hint}
 
 
 def load_function(path: str):
@@ -72,11 +78,17 @@ def load_function(path: str):
     if not isinstance(path, str) or ":" not in path:
         raise InputError("FUNCTION", f"must be MODULE:FUNCTION (e.g. mypkg.ops:chunk_delta_rule), got {path!r}")
     mod_name, attr = path.split(":", 1)
+    if "/" in mod_name or mod_name.endswith(".py"):
+        parts = [p for p in mod_name.removesuffix(".py").split("/") if p not in ("", ".")]
+        folder, dotted = ("/".join(parts[:1]), ".".join(parts[1:])) if len(parts) > 1 else (".", parts[0])
+        raise InputError("FUNCTION", f"{mod_name!r} is a file path; give the module's dotted import path and put the "
+                                     f"folder above its top package on PYTHONPATH, e.g. PYTHONPATH={folder} assocmem "
+                                     f"conform {dotted}:{attr} (if {folder}/ holds the package)")
     try:
         obj = importlib.import_module(mod_name)
     except ImportError as e:
         if not (mod_name.startswith("fla.") and str(getattr(e, "name", "")).startswith("triton")):
-            raise InputError("FUNCTION", f"cannot import {mod_name!r}: {e}") from None
+            raise InputError("FUNCTION", import_hint(mod_name, e)) from None
         from assocmem.conformance.peers import load_module  # fla without Triton: its naive modules still load
 
         obj = load_module(mod_name)
@@ -87,6 +99,21 @@ def load_function(path: str):
     if not callable(obj):
         raise InputError("FUNCTION", f"{path!r} is not callable")
     return obj
+
+
+def import_hint(mod_name: str, e: ImportError) -> str:
+    """Why ``mod_name`` did not import, and the fix: the module itself not found (PYTHONPATH for your own code, pip
+    for a package), or a module it imports missing (install that)."""
+    missing = getattr(e, "name", None) or ""
+    top = mod_name.split(".")[0]
+    if missing and (mod_name == missing or mod_name.startswith(missing + ".")):
+        return (f"cannot import {mod_name!r} (no module named {missing!r}): for your own code, add the folder that "
+                f"holds {top}/ to PYTHONPATH (e.g. PYTHONPATH=/path/to/src assocmem conform ...); for a package, "
+                f"install it into this Python ({sys.executable} -m pip install <its distribution>)")
+    if missing:
+        return (f"cannot import {mod_name!r}: it imports {missing!r}, which is not installed in this Python "
+                f"({sys.executable} -m pip install <the distribution that provides {missing.split('.')[0]}>)")
+    return f"cannot import {mod_name!r}: {type(e).__name__}: {e}"
 
 
 # ------------------------------------------------------------------------------------------ one case ------
@@ -252,6 +279,48 @@ def typical_case(rule: ConformanceRule, adapter: Adapter, dtype: str) -> dict:
     return case
 
 
+# ------------------------------------------------------------------------------------------ diagnosis -----
+WHY = {
+    "gates": {"log": "the function takes log-gates g = log a", "a": "the function takes multiplicative gates a"},
+    "scale": {"arg": "the function takes the scale as an argument", "rsqrt_dk": "the function applies its own scale "
+              "d_k^-1/2", 1.0: "the function applies no scale (1)"},
+    "state": {"kv": "the function keeps the state as h = S^T [d_k, d_v]", "vk": "the function keeps the state as S "
+              "[d_v, d_k]"},
+    "layout": {"bthd": "the function takes sequence-first tensors [B, T, H, d]", "bhtd": "the function takes "
+               "head-first tensors [B, H, T, d]"},
+}
+
+
+def alternatives(rule: ConformanceRule, adapter: Adapter) -> list[tuple[str, object, Adapter]]:
+    """The one-key changes of convention that a mismatched adapter most often needs: the other gate convention,
+    another scale, the other state orientation, the other layout (those that apply to the rule)."""
+    out = []
+    if any(spec.kind == "gate" for spec in rule.inputs):
+        out.append(("gates", "log" if adapter.gates == "a" else "a"))
+    if not rule.feature_map:
+        out += [("scale", s) for s in ("arg", "rsqrt_dk", 1.0) if s != adapter.scale]
+        out.append(("layout", "bthd" if adapter.layout == "bhtd" else "bhtd"))
+    if rule.state:
+        out.append(("state", "kv" if adapter.state == "vk" else "vk"))
+    return [(key, val, dataclasses.replace(adapter, **{key: val})) for key, val in out]
+
+
+def diagnose(fn, rule: ConformanceRule, adapter: Adapter, dtype: str) -> str:
+    """When the function differs: is there one adapter key whose other value makes it match the oracle at two
+    typical cases (seeds 1 and 2)? Then the error is most likely a convention mismatch, and the hint names the key
+    to set. Empty when no single change helps (a real difference, or several conventions off at once)."""
+    for key, val, alt in alternatives(rule, adapter):
+        cases = [typical_case(rule, alt, dtype), {**typical_case(rule, alt, dtype), "seed": 2}]
+        try:
+            if all(not evaluate(fn, rule, alt, case)[0] for case in cases):
+                return (f"with {key}={val} (instead of {key}={getattr(adapter, key)}) it matches the oracle at two "
+                        f"typical cases: {WHY[key][val]}, so this looks like a convention mismatch; add {key}={val} "
+                        "to --adapter")
+        except Exception:  # noqa: BLE001 - an alternative the function cannot even be called with is no hint
+            continue
+    return ""
+
+
 # ------------------------------------------------------------------------------------------ search --------
 def check(fn, rule: str | ConformanceRule, adapter=None, *, dtypes=None, max_examples: int = 60,
           name: str | None = None) -> list[Verdict]:
@@ -288,7 +357,7 @@ def check(fn, rule: str | ConformanceRule, adapter=None, *, dtypes=None, max_exa
         failures, _ = evaluate(fn, rule, adapter, minimal)
         typical, _ = evaluate(fn, rule, adapter, typical_case(rule, adapter, dtype))
         verdicts.append(Verdict(name, rule.name, dtype, adapter.describe(), "differs", seen["n"], seen["worst"],
-                                minimal, failures, typical))
+                                minimal, failures, typical, diagnose(fn, rule, adapter, dtype)))
     return verdicts
 
 

@@ -97,9 +97,24 @@ def delta_msd_theory(b, d_k, d_v, sigma):
 
 
 def rls_msd_theory(t, d_k, d_v, sigma):
-    """E||S_t - W||_F^2 of least squares (lam -> 0) after t > d_k + 1 pairs, k ~ N(0, I/d_k):
-    sigma^2 d_v tr E[(K^T K)^{-1}] = sigma^2 d_v d_k^2 / (t - d_k - 1) (inverse-Wishart mean)."""
-    return float("inf") if t <= d_k + 1 else sigma**2 * d_v * d_k**2 / (t - d_k - 1)
+    """E||S_t - W||_F^2 of least squares (lam -> 0, the minimum-norm solution) after t pairs, k ~ N(0, I/d_k),
+    W with N(0, 1) entries. The error splits into the unseen part of W and the fitted noise:
+
+        t >= d_k + 2:  sigma^2 d_v tr E[(K^T K)^{-1}]                   = sigma^2 d_v d_k^2 / (t - d_k - 1)
+        t <= d_k - 2:  E||W (I - P)||^2 + sigma^2 d_v tr E[(K K^T)^{-1}] = d_v (d_k - t) + sigma^2 d_v t d_k / (d_k - t - 1)
+
+    with K the t x d_k matrix of keys, P the projection onto its row space, and the inverse-Wishart mean
+    E[G^{-1}] = I / (n - p - 1) for G ~ Wishart_p(n, I) (K^T K = G / d_k with n = t, p = d_k; K K^T with n = d_k,
+    p = t). For d_k - 1 <= t <= d_k + 1 that mean is infinite, and so is the error unless sigma = 0; without noise
+    the error is the unseen part alone, d_v max(d_k - t, 0). Derived in theory/updates.py (``rls_msd``)."""
+    bias = d_v * max(d_k - t, 0)
+    if sigma == 0:
+        return float(bias)
+    if t >= d_k + 2:
+        return sigma**2 * d_v * d_k**2 / (t - d_k - 1)
+    if t <= d_k - 2:
+        return bias + sigma**2 * d_v * t * d_k / (d_k - t - 1)
+    return float("inf")
 
 
 def delta_stream_time_average(*, d_k, d_v, b, sigma, burn, window, trials, seed, device="cpu", dtype="float64"):
