@@ -36,8 +36,25 @@ def _write_d4(runs_by_cell):
     runs = [{"arm": arm, "n": n, **r} for (arm, n), rs in runs_by_cell.items() for r in rs]
     results = {"config": {"train_max": 8, "eval_lengths": [7, 8, 16, 17], "steps": 1000},
                "arms": sorted({a for a, _ in runs_by_cell}),
-               "slots": sorted({n for _, n in runs_by_cell}), "seeds": [0, 1], "fit_at": jobs.FIT_AT, "runs": runs}
+               "slots": sorted({n for _, n in runs_by_cell}), "seeds": [0, 1], "fit_at": jobs.FIT_AT, "runs": runs,
+               "selection": [{"arm": a, "n": n, "lr": 0.003, "grid": []} for a, n in runs_by_cell]}
     evidence.write_record(evidence.get_job("d4.swap"), results, _opts())
+    return results
+
+
+def test_a_record_made_before_the_preregistered_design_is_not_judged():
+    """A d4.swap record without a learning-rate selection table (the fixed-step curriculum design) is never judged by
+    the pre-registered rules: every cell is not run, naming why and the command; the figure draws nothing."""
+    results = _write_d4({("deltaformer", 2): [_run(0, GOOD, steps=100), _run(1, GOOD, steps=100)],
+                         ("deltanet", 2): [_run(0, GOOD, steps=100), _run(1, GOOD, steps=100)]})
+    del results["selection"]
+    evidence.write_record(evidence.get_job("d4.swap"), results, _opts())
+    r = get("D4.swap.deltaformer").run({"arm": "deltaformer", "n": 2}, 0)
+    assert r.not_run and not r.passed
+    assert "predates the pre-registered design" in r.note and "assocmem evidence run d4.swap" in r.note
+    from assocmem.claims import deltaformer_tasks as dt
+
+    assert dt.compute_d4({}, 0) == [] and "predates the pre-registered design" in dt._d4_table()
 
 
 GOOD = {7: 1.0, 8: 0.95, 16: 0.95, 17: 0.9}
