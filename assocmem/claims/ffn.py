@@ -19,7 +19,8 @@ from impl.memories.ffn import FFNMemory
 from theory import ffn as tf
 
 MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.memories.solu", "impl.memories.memory",
-           "impl.estimators.snr", "impl.estimators.stats")
+           "impl.estimators.snr", "impl.estimators.stats",
+            "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 
 
 

@@ -15,7 +15,8 @@ from impl.estimators.snr import estimate_snr
 from impl.memories.solu import CONVENTIONS, SoLUMemory
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.snr", "impl.estimators.stats")
+MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.snr", "impl.estimators.stats",
+            "theory.kernels", "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a drawn probe held fixed, fresh other pairs)",
     "typical": "typical (probe rescaled to ||k_i||^2 = d_k, ||v_i||^2 = d_v)",
