@@ -3,6 +3,8 @@ SNR^{-1} result, through ``statistical``)."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from assocmem.registry import Result
@@ -42,8 +44,17 @@ def approximation(claim_id: str, params: Mapping[str, Any], seed: int | None, ex
 
 
 def snr(claim_id: str, params: Mapping[str, Any], seed: int, result: SNRResult, theory: float | None = None,
-        note: str | None = None, **extra) -> Result:
+        note: str | None = None, *, reference: tuple[str, float] | None = None, holds: bool = True,
+        **extra) -> Result:
     """An SNR^{-1} claim: ``statistical`` on the estimator's result (impl.memories.memory.SNRResult): pass iff
-    ``theory`` (default the result's own exact value) lies in its interval; the note defaults to the result's."""
-    return statistical(claim_id, params, seed, result.exact if theory is None else theory, result.interval(),
-                       note=result.note if note is None else note, **extra)
+    ``theory`` (default the result's own exact value) lies in its interval; the note defaults to the result's.
+    ``reference`` = (name, value): the exact value built a second way (SymPy against the estimator's closed form, say);
+    the check also fails, and says so, unless it agrees with ``theory`` to 1e-9 relative. ``holds``: a further
+    condition the claim states (the heavy-tail detector flagged plain sampling, say); False fails the check."""
+    theory = result.exact if theory is None else theory
+    note = result.note if note is None else note
+    agree = reference is None or math.isclose(theory, reference[1], rel_tol=1e-9)
+    if not agree:
+        note = f"{reference[0]} value {reference[1]:.12g} disagrees with {theory:.12g}; " + note
+    out = statistical(claim_id, params, seed, theory, result.interval(), note=note, **extra)
+    return dataclasses.replace(out, passed=bool(out.passed and agree and holds))

@@ -42,3 +42,41 @@ def test_typical_and_probe_averaged_capacity_disagree_measured():
     avg = fig.compute(dict(kernel="exp2", convention="probe_averaged", d_k=24, trials=100), 2)[0]
     assert typ["lo"] > 10 * avg["hi"]
     assert typ["lo"] <= typ["theory"] <= typ["hi"] and avg["lo"] <= avg["theory"] <= avg["hi"]
+
+
+@pytest.mark.parametrize("claim_id", ["C7.typical", "C9.poly.conditional", "C9.sphere.snr", "C11.solu.typical",
+                                      "C12.heads_snr.exp"])
+def test_an_snr_check_fails_when_its_two_exact_values_disagree(claim_id, monkeypatch):
+    """Every SNR claim that builds its exact value twice (SymPy beside the memory's closed form) goes through
+    checks.snr with that reference: a closed form off by 1e-6 relative (inside every interval here, so the interval
+    alone cannot tell) fails the check, and the note names the disagreement. The same point passes unperturbed."""
+    from impl.memories import kernel, solu
+
+    claim = registry.get(claim_id)
+    params = claim.report_grid(quick=True)[0]
+    seed = registry.point_seed(claim.id, params, 0)
+    assert claim.run(params, seed).passed
+    for cls in (kernel.KernelMemory, kernel.SphereMemory):
+        real = cls.exact
+        monkeypatch.setattr(cls, "exact", lambda self, *a, _f=real, **k: _f(self, *a, **k) * (1 + 1e-6))
+    if claim_id.startswith("C11.solu"):  # its reference is the SymPy form: perturb the numeric mirror it checks
+        real_theory = solu.theory
+        monkeypatch.setattr(solu, "theory", lambda *a, **k: real_theory(*a, **k) * (1 + 1e-6))
+    res = claim.run(params, seed)
+    assert not res.passed and "disagrees with" in res.note, res
+    assert res.lo <= res.theory <= res.hi  # the interval alone would have passed it
+
+
+def test_the_heavy_tail_check_fails_when_the_detector_does_not_flag(monkeypatch):
+    """C7.heavy_tail states that the detector flags plain sampling: with the detector silenced (auto then samples
+    plainly) the check fails, and its note says so."""
+    from impl.estimators import snr_kernel
+
+    claim = registry.get("C7.heavy_tail.typical")
+    params = claim.report_grid(quick=True)[0]
+    seed = registry.point_seed(claim.id, params, 0)
+    assert claim.run(params, seed).passed
+    real = snr_kernel.plain_reliability
+    monkeypatch.setattr(snr_kernel, "plain_reliability", lambda *a, **k: (True, real(*a, **k)[1]))
+    res = claim.run(params, seed)
+    assert not res.passed and "did NOT flag" in res.note, res

@@ -90,25 +90,34 @@ def test_a_change_in_one_module_recomputes_only_its_dependants(monkeypatch):
     assert after["C4.typical"] != before["C4.typical"] and after["C4.probe_averaged"] != before["C4.probe_averaged"]
 
 
-def test_the_snr_modules_a_claim_lists_are_closed_under_their_imports():
-    """The cache keys and evidence fingerprints of a claim or figure cover the SNR path it lists: every module that a
-    listed memory (impl.memories.*) or SNR estimator (impl.estimators.snr*) imports, anywhere in its source, is listed
-    too (or is glue), read from the import statements themselves."""
+def test_the_modules_a_claim_lists_are_closed_under_their_imports():
+    """The cache keys and evidence fingerprints of a claim or figure cover everything it runs: every impl or theory
+    module that a listed impl or theory module imports, anywhere in its source (a listed package: in any of its
+    files, all of which its fingerprint hashes), is listed too, or lies in a listed package, or is glue; read from
+    the import statements themselves."""
     import ast
     import importlib.util
 
-    def imports(name):
+    ours = ("impl.", "theory.")
+
+    def files(name):
         spec = importlib.util.find_spec(name)
+        if spec.submodule_search_locations:  # a package: cache.module_fingerprint hashes every file under it
+            return [p for base in spec.submodule_search_locations for p in sorted(Path(base).rglob("*.py"))]
+        return [Path(spec.origin)]
+
+    def imports(name):
         out = set()
-        for node in ast.walk(ast.parse(Path(spec.origin).read_text())):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("impl."):
-                for a in node.names:  # "from pkg import module" names a module; "from module import name" does not
-                    full = f"{node.module}.{a.name}"
-                    out.add(full if importlib.util.find_spec(node.module).submodule_search_locations
-                            and importlib.util.find_spec(full) else node.module)
-            elif isinstance(node, ast.Import):
-                out |= {a.name for a in node.names}
-        return {m for m in out if m.startswith("impl.")}
+        for f in files(name):
+            for node in ast.walk(ast.parse(f.read_text())):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith(ours):
+                    for a in node.names:  # "from pkg import module" names a module; "from module import name" not
+                        full = f"{node.module}.{a.name}"
+                        out.add(full if importlib.util.find_spec(node.module).submodule_search_locations
+                                and importlib.util.find_spec(full) else node.module)
+                elif isinstance(node, ast.Import):
+                    out |= {a.name for a in node.names}
+        return {m for m in out if m.startswith(ours)}
 
     def closure(roots):
         seen, todo = set(), list(roots)
@@ -121,8 +130,9 @@ def test_the_snr_modules_a_claim_lists_are_closed_under_their_imports():
 
     gaps = {}
     for item in list(registry.claims()) + list(registry.figures()):
-        roots = [m for m in item.modules if m.startswith(("impl.memories.", "impl.estimators.snr"))]
-        missing = closure(roots) - set(item.modules) - set(cache.GLUE)
+        listed = set(item.modules) | set(cache.GLUE)
+        missing = {m for m in closure(m for m in item.modules if m.startswith(ours))
+                   if not any(m == x or m.startswith(x + ".") for x in listed)}
         if missing:
             gaps[item.id] = sorted(missing)
     assert not gaps, gaps

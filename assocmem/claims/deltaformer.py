@@ -16,7 +16,8 @@ from assocmem.registry import Claim, Result, Step, register
 
 MODULES = ("theory.deltaformer", "impl.deltaformer.recurrent", "impl.deltaformer.parallel",
            "impl.deltaformer.chunk", "impl.deltaformer.kernels", "impl.deltaformer._inputs",
-           "impl.rules.deltanet.recurrent")
+           "impl.rules.deltanet.recurrent",
+            "impl.rules.inputs", "impl.numerics.solves")  # closed under imports: tests/test_report.py
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -21,7 +21,8 @@ from assocmem.registry import Claim, Result, Step, register
 
 MODULES = ("theory.deltaformer", "impl.deltaformer.recurrent", "impl.deltaformer.parallel",
            "impl.deltaformer.chunk", "impl.deltaformer.kernels", "impl.deltaformer._inputs",
-           "impl.deltaformer.constructions", "impl.rules.deltanet.recurrent", "assocmem.claims.deltaformer")
+           "impl.deltaformer.constructions", "impl.rules.deltanet.recurrent", "assocmem.claims.deltaformer",
+            "impl.deltaformer", "impl.rules.inputs", "impl.numerics.solves")  # closed under imports: tests/test_report.py
 U64 = torch.finfo(torch.float64).eps / 2
 
 

@@ -12,13 +12,15 @@ from functools import partial
 
 import sympy as sp
 
+from assocmem import checks
 from assocmem.registry import Claim, Result, derived, register
 from impl.estimators.snr import estimate_snr
 from impl.memories.ffn import FFNMemory
 from theory import ffn as tf
 
 MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.memories.solu", "impl.memories.memory",
-           "impl.estimators.snr", "impl.estimators.stats")
+           "impl.estimators.snr", "impl.estimators.stats",
+            "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 
 
 
@@ -130,9 +132,7 @@ def check_ffn(params, seed, *, activation, mutant=False, device="cpu", dtype="fl
         else:
             theory = _mutant_theory(activation, n_int, params["d_v"], res.details["probe_kappa"], res.details["probe_nu"],
                                     res.details["beta"], params["glu"])
-    return Result(claim=f"C11.{activation}", params=dict(params), seed=seed, passed=res.lo <= theory <= res.hi,
-                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
-                  note=res.note)
+    return checks.snr(f"C11.{activation}", params, seed, res, theory)
 
 
 # The exp activation at the default key scale beta = 1/sqrt(d_k) has lognormal interference weights with log-variance

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from functools import partial
 
+from assocmem import checks
 from assocmem.registry import Claim, Result, derived, register
 from impl.estimators.snr import estimate_snr
 from impl.memories.solu import CONVENTIONS, SoLUMemory
 from theory import ffn as tf
 
-MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.snr", "impl.estimators.stats")
+MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.snr", "impl.estimators.stats",
+            "theory.kernels", "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a drawn probe held fixed, fresh other pairs)",
     "typical": "typical (probe rescaled to ||k_i||^2 = d_k, ||v_i||^2 = d_v)",
@@ -76,11 +78,8 @@ def check_solu(params, seed, *, convention, mutant=False, device="cpu", dtype="f
                        alpha=alpha, device=device, dtype=dtype)[convention]
     kap, nu = res.details.get("probe_kappa"), res.details.get("probe_nu")
     theory = (mutant_theory if mutant else _theory)(convention, n, d_k, d_v, beta, kap, nu)
-    agree = mutant or math.isclose(theory, _sympy(convention, n, d_k, d_v, beta, kap, nu), rel_tol=1e-9)
-    note = res.note + ("" if agree else "; the numeric mirror disagrees with the SymPy form")
-    return Result(claim=f"C11.solu.{convention}", params=dict(params), seed=seed,
-                  passed=bool(agree and res.lo <= theory <= res.hi), theory=theory, estimate=res.estimate,
-                  lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se, note=note)
+    return checks.snr(f"C11.solu.{convention}", params, seed, res, theory,
+                      reference=None if mutant else ("SymPy", _sympy(convention, n, d_k, d_v, beta, kap, nu)))
 
 
 def _theory(convention, n, d_k, d_v, beta, kappa, nu):

@@ -13,12 +13,15 @@ from functools import lru_cache, partial
 import sympy as sp
 import torch
 
+from assocmem import checks
+from assocmem.claims.family import by_convention, snr_family
 from assocmem.registry import Claim, Result, derived, register
 from impl.estimators.snr import estimate_snr
-from impl.memories.kernel import SphereMemory, kernel_memory
+from impl.memories.kernel import KernelMemory, SphereMemory, kernel_memory
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr")
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
+            "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",
     "probe_averaged": "probe-averaged (expectation over the probe of the conditional value)",
@@ -167,30 +170,26 @@ def sympy_value(kernel, convention, params, kappa=None, nu=None, mutant=False) -
     return float(f(*args))
 
 
-def _kernel_params(kernel, params):
-    return {k: params[k] for k in {"exp": ("tau",), "poly": ("p",), "rbf": ("s",)}.get(kernel, ()) if k in params}
+def _memory(kernel: str, params) -> KernelMemory:
+    """The kernel memory at a grid point (its temperature, degree or bandwidth taken from the point)."""
+    return kernel_memory(kernel, **{k: params[k] for k in {"exp": ("tau",), "poly": ("p",), "rbf": ("s",)}.get(kernel, ())
+                                    if k in params})
 
 
-def check_snr(params, seed, *, kernel, convention, mode="plain", mutant=False, device="cpu", dtype="float64",
-              alpha=1e-6, claim_id=None) -> Result:
-    """Estimate SNR^{-1} by Monte Carlo (``mode``) and check the exact SymPy value lies in the interval."""
-    res = estimate_snr(kernel_memory(kernel, **_kernel_params(kernel, params)), params["n_pairs"], params["d_k"],
-                       params["d_v"], params["trials"], seed, device=device, dtype=dtype, alpha=alpha, sampler=mode,
-                       conventions=(convention,))[convention]
-    cid = claim_id or f"{kernel}.{convention}"
-    kap, nu = res.details.get("probe_kappa"), res.details.get("probe_nu")
-    theory = sympy_value(kernel, "conditional" if kap is not None else convention, params, kap, nu, mutant)
-    agree = math.isclose(theory, res.exact, rel_tol=1e-9) if not mutant else True
-    inside = res.lo <= theory <= res.hi
-    note = res.note
-    if not agree:
-        note = f"impl closed form {res.exact:.12g} disagrees with SymPy {theory:.12g}; " + note
-    extra = {"mode_used": res.method, "plain_reliable": res.details["plain_reliable"]}
+def _sympy(kernel: str, mutant: bool = False):
+    """The exact value from the SymPy form (``mutant``: the wrong formula), at the drawn probe where there is one."""
+    def value(convention, params, kappa, nu):
+        conv = "conditional" if kappa is not None else convention
+        return sympy_value(kernel, conv, params, kappa, nu, mutant)
+    return value
+
+
+def _record(res) -> dict:
+    """What a kernel check records beside the interval: the sampler used and the plain-sampling diagnostic."""
+    out = {"mode_used": res.method, "plain_reliable": res.details["plain_reliable"]}
     if res.details.get("plain_ess") is not None:
-        extra["plain_ess"] = res.details["plain_ess"]
-    return Result(claim=cid, params=dict(params), seed=seed, passed=bool(inside and agree), theory=theory,
-                  estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se, note=note,
-                  extra=extra)
+        out["plain_ess"] = res.details["plain_ess"]
+    return out
 
 
 def _strategy(kernel: str, convention: str):
@@ -219,30 +218,22 @@ def _strategy(kernel: str, convention: str):
     return st.fixed_dictionaries(base)
 
 
-def _grid(kernel):
-    extra = {"exp": {"tau": 8.0}, "poly": {"p": 2}, "rbf": {"s": 2.0}}.get(kernel, {})
-    return tuple(dict(n_pairs=n, d_k=d, d_v=16, trials=4000, **extra) for d in (8, 16) for n in (16, 64))
+_DEFAULT = {"exp": {"tau": 8.0}, "poly": {"p": 2}, "rbf": {"s": 2.0}}
+_FOURTH_MOMENT_D_K = {"poly": {8: 24, 16: 32}, "relu": {8: 12, 16: 16}}  # probe-averaged: d_k > 8p (poly) or > 8 (relu)
 
 
-_PARAM_TEXT = {"exp": "exp(x^T y / tau), tau in {6, 8, 12} ({24, 32} for ratio)", "relu": "max(0, x^T y)",
-               "poly": "(x^T y)^p, p in {1, 2, 3}", "rbf": "exp(-||x-y||^2/(2 s^2)), s in {2, 4}"}
-_REGION_TEXT = {("relu", "probe_averaged"): " Stated for d_k, d_v > 8, where one sample (~ 1/(||k_i||^2 ||v_i||^2)) "
-                                           "has a finite fourth moment.",
-                ("exp", "probe_averaged"): " Stated for d_v > 8 (one sample carries 1/||v_i||^2; a finite fourth moment).",
-                ("rbf", "probe_averaged"): " Stated for d_v > 8 (one sample carries 1/||v_i||^2; a finite fourth moment).",
-                ("exp", "ratio_of_expectations"): " Stated for tau >= 24: the denominator's samples e^{2||k_i||^2/tau} "
-                                                  "||v_i||^2 have a finite fourth moment only for tau > 16 (the ratio "
-                                                  "itself is finite for tau > 4).",
-                ("poly", "probe_averaged"): " Stated for d_k > 8p and d_v > 8 only (a finite fourth moment of the "
-                                            "per-probe sample ~ ||k_i||^(-2p)/||v_i||^2); for 4p < d_k <= 8p the variance "
-                                            "is finite but the t interval under-covers, and the claim is not made there."}
-_MUTANT_TEXT = {"exp": "every exponent halved (the 2 of kappa^2 = e^{2x^Ty/tau} forgotten)",
-                "relu": "E[relu(Z)^2] taken as E[Z^2] (factor 2 too large)",
-                "poly": "(2p-1)!! replaced by p!", "rbf": "kernel exp(-||x-y||^2/s^2) (s -> s/sqrt 2)"}
+def _grid(kernel: str, convention: str):
+    extra = dict(_DEFAULT.get(kernel, {}))
+    if (kernel, convention) == ("exp", "ratio_of_expectations"):
+        extra["tau"] = 24.0
+    grid = tuple(dict(n_pairs=n, d_k=d, d_v=16, trials=4000, **extra) for d in (8, 16) for n in (16, 64))
+    if kernel in _FOURTH_MOMENT_D_K and convention == "probe_averaged":
+        grid = tuple(dict(g, d_k=_FOURTH_MOMENT_D_K[kernel][g["d_k"]]) for g in grid)
+    return grid
 
 
 def _power_grid(kernel, convention):
-    extra = {"exp": {"tau": 8.0}, "poly": {"p": 2}, "rbf": {"s": 2.0}}.get(kernel, {})
+    extra = dict(_DEFAULT.get(kernel, {}))
     if kernel == "exp" and convention == "ratio_of_expectations":
         extra = {"tau": 24.0}
     # sample sizes for power: poly (heavy polynomial moments) needs more; checked margin: the mutant lies >= 2 interval
@@ -252,26 +243,45 @@ def _power_grid(kernel, convention):
     return (dict(n_pairs=32, d_k=d_k, d_v=16, trials=trials, **extra),)
 
 
-for _k, _group in (("exp", "C7"), ("relu", "C9.relu"), ("poly", "C9.poly"), ("rbf", "C9.rbf")):
-    for _c in tk.CONVENTIONS:
-        _id = f"{_group}.{_c}"
-        _grid_k = _grid(_k)
-        if _k == "exp" and _c == "ratio_of_expectations":
-            _grid_k = tuple(dict(g, tau=24.0) for g in _grid_k)
-        if _k in ("poly", "relu") and _c == "probe_averaged":  # d_k > 8p (poly, p = 2) or > 8 (relu): finite 4th moment
-            _grid_k = tuple(dict(g, d_k={"poly": {8: 24, 16: 32}, "relu": {8: 12, 16: 16}}[_k][g["d_k"]]) for g in _grid_k)
-        register(Claim(
-            id=_id, title=f"{_k} kernel SNR, {_c.replace('_', ' ')}", tag="reconstructed" if _k == "exp" else "suite",
-            ref="§2.1.1" if _k == "exp" else "docs/CLAIMS.md C9",
-            statement=f"Monte Carlo SNR^{{-1}} of the {_PARAM_TEXT[_k]} kernel memory (Gaussian keys/values, plain "
-                      f"sampling: memories written and read), {CONV_WORDS[_c]}, contains the exact value "
-                      f"{sp.sstr(tk.snr_inv(_k, _c))} in its interval at level 1 - 1e-6." + _REGION_TEXT.get((_k, _c), ""),
-            kind="statistical", convention=_c, formula=partial(tk.snr_inv, _k, _c),
-            run=partial(check_snr, kernel=_k, convention=_c, claim_id=_id),
-            mutant=partial(check_snr, kernel=_k, convention=_c, mutant=True, claim_id=_id),
-            mutant_says=_MUTANT_TEXT[_k], strategy=partial(_strategy, _k, _c), grid=_grid_k,
-            quick_grid=_grid_k[:1], power_grid=_power_grid(_k, _c), modules=MODULES,
-        ))
+_FINITE_FOURTH = " Stated for d_v > 8 (one sample carries 1/||v_i||^2; a finite fourth moment)."
+
+
+def kernel_family(group: str, kernel: str, *, kernel_text: str, mutant_says: str, regions=None, tag="suite",
+                  ref="docs/CLAIMS.md C9"):
+    """One kernel's SNR^{-1} claims in every convention (``family.snr_family``): plain Monte Carlo against the SymPy
+    form, with the kernel memory's closed form required to agree; ``regions`` adds, per convention, where the claim
+    is stated (the interval needs a finite fourth moment of one sample)."""
+    regions = regions or {}
+    return snr_family(
+        group, partial(_memory, kernel), conventions=tk.CONVENTIONS, title=f"{kernel} kernel SNR, {{convention}}",
+        statement=by_convention(lambda c: (
+            f"Monte Carlo SNR^{{-1}} of the {kernel_text} kernel memory (Gaussian keys/values, plain sampling: memories "
+            f"written and read), {CONV_WORDS[c]}, contains the exact value {sp.sstr(tk.snr_inv(kernel, c))} in its "
+            "interval at level 1 - 1e-6." + regions.get(c, ""))),
+        exact=_sympy(kernel), mutant=_sympy(kernel, mutant=True), mutant_says=mutant_says, record=_record,
+        sampler="plain", formula=partial(tk.snr_inv, kernel), tag=tag, ref=ref, modules=MODULES,
+        grid=by_convention(partial(_grid, kernel)), power_grid=by_convention(partial(_power_grid, kernel)),
+        strategy=by_convention(lambda c: partial(_strategy, kernel, c)),
+    )
+
+
+kernel_family("C7", "exp", kernel_text="exp(x^T y / tau), tau in {6, 8, 12} ({24, 32} for ratio)",
+              mutant_says="every exponent halved (the 2 of kappa^2 = e^{2x^Ty/tau} forgotten)", tag="reconstructed",
+              ref="§2.1.1", regions={
+                  "probe_averaged": _FINITE_FOURTH,
+                  "ratio_of_expectations": " Stated for tau >= 24: the denominator's samples e^{2||k_i||^2/tau} "
+                                           "||v_i||^2 have a finite fourth moment only for tau > 16 (the ratio itself "
+                                           "is finite for tau > 4)."})
+kernel_family("C9.relu", "relu", kernel_text="max(0, x^T y)",
+              mutant_says="E[relu(Z)^2] taken as E[Z^2] (factor 2 too large)",
+              regions={"probe_averaged": " Stated for d_k, d_v > 8, where one sample (~ 1/(||k_i||^2 ||v_i||^2)) has a "
+                                         "finite fourth moment."})
+kernel_family("C9.poly", "poly", kernel_text="(x^T y)^p, p in {1, 2, 3}", mutant_says="(2p-1)!! replaced by p!",
+              regions={"probe_averaged": " Stated for d_k > 8p and d_v > 8 only (a finite fourth moment of the "
+                                         "per-probe sample ~ ||k_i||^(-2p)/||v_i||^2); for 4p < d_k <= 8p the variance "
+                                         "is finite but the t interval under-covers, and the claim is not made there."})
+kernel_family("C9.rbf", "rbf", kernel_text="exp(-||x-y||^2/(2 s^2)), s in {2, 4}",
+              mutant_says="kernel exp(-||x-y||^2/s^2) (s -> s/sqrt 2)", regions={"probe_averaged": _FINITE_FOURTH})
 
 
 # --- the heavy-tail trap (C7): plain sampling cannot resolve tau = 2; importance sampling can --------------------
@@ -290,12 +300,10 @@ def check_heavy_tail(params, seed, *, convention, mutant=False, device="cpu", dt
         other = "probe_averaged" if convention == "typical" else "typical"
         theory = sympy_value("exp", other, params)
     flagged = not res.details["plain_reliable"] and res.method == "importance"
-    inside = res.lo <= theory <= res.hi
     note = ("detector flagged plain sampling (relative variance of one plain sample "
             f"{res.details.get('plain_relvar', float('nan')):.3g}); " if flagged else "detector did NOT flag plain sampling; ") + res.note
-    return Result(claim=f"C7.heavy_tail.{convention}", params=dict(params), seed=seed, passed=bool(flagged and inside),
-                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
-                  note=note, extra={"mode_used": res.method, "plain_relvar": res.details.get("plain_relvar")})
+    return checks.snr(f"C7.heavy_tail.{convention}", params, seed, res, theory, note, holds=flagged,
+                      mode_used=res.method, plain_relvar=res.details.get("plain_relvar"))
 
 
 def _heavy_strategy():
@@ -503,9 +511,8 @@ def check_performer(params, seed, *, what, mutant=False, device="cpu", dtype="fl
     samples = est if what == "mean" else (est - sm) ** 2
     e = mean_interval(samples.numpy(), alpha)
     theory = _perf_theory(params, what, mutant)
-    return Result(claim=f"C9.performer.{what}", params=dict(params), seed=seed, passed=e.contains(theory), theory=theory,
-                  estimate=e.value, lo=e.lo, hi=e.hi, level=e.level, n=e.n,
-                  note=f"{params['kind']} features, m = {params['m']}" + (", orthogonal blocks" if params.get("orthogonal") else ""))
+    return checks.statistical(f"C9.performer.{what}", params, seed, theory, e,
+                              note=f"{params['kind']} features, m = {params['m']}" + (", orthogonal blocks" if params.get("orthogonal") else ""))
 
 
 # The variance check's samples (phi(x)^T phi(y) - SM)^2 are squared lognormals for positive features (log-variance
@@ -579,9 +586,8 @@ def check_performer_memory(params, seed, *, mutant=False, device="cpu", dtype="f
     if mutant:  # the noise floor does not shrink with m
         expr = expr * tk.m_feat
     theory = float(expr.subs({tk.kappa: params["kappa"], tk.d_k: d, tk.tau: params["tau"], tk.m_feat: params["m"]}))
-    return Result(claim="C9.performer.memory_noise", params=dict(params), seed=seed, passed=e.contains(theory), theory=theory,
-                  estimate=e.value, lo=e.lo, hi=e.hi, level=e.level, n=e.n,
-                  note=f"{params['kind']} features: extra noise energy per interfering pair (values' E||v||^2 = 1 per coordinate)")
+    return checks.statistical("C9.performer.memory_noise", params, seed, theory, e,
+                              note=f"{params['kind']} features: extra noise energy per interfering pair (values' E||v||^2 = 1 per coordinate)")
 
 
 # Where the Performer memory checks are calibrated: one positive-feature estimate is a mean of lognormals with log-variance
@@ -634,11 +640,9 @@ def check_sphere(params, seed, *, mutant=False, device="cpu", dtype="float64", a
     else:
         expr = tk.sphere_snr_inv("conditional").subs({tk.N: n, tk.d_k: d, tk.d_v: dv, tk.nu: nu, tk.b_inv: b})
         theory = float(sp.N(expr, 20))
-    agree = mutant or math.isclose(theory, res.exact, rel_tol=1e-9)
-    return Result(claim="C9.sphere.snr", params=dict(params), seed=seed, passed=bool(agree and res.lo <= theory <= res.hi),
-                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
-                  note="keys uniform on S^{d-1}, kernel exp(b x^T y), plain sampling (weights bounded by e^b: light tails)"
-                       + ("" if agree else f"; scipy Bessel value {res.exact:.12g} disagrees with SymPy"))
+    return checks.snr("C9.sphere.snr", params, seed, res, theory,
+                      "keys uniform on S^{d-1}, kernel exp(b x^T y), plain sampling (weights bounded by e^b: light tails)",
+                      reference=None if mutant else ("scipy Bessel", res.exact))
 
 
 def _sphere_strategy():
@@ -672,9 +676,7 @@ def check_performer_snr(params, seed, *, mutant=False, device="cpu", dtype="floa
     theory = res.exact
     if mutant:
         theory = sympy_value("exp", "conditional", dict(params), res.details["probe_kappa"], res.details["probe_nu"])
-    return Result(claim="C9.performer.memory_snr", params=dict(params), seed=seed, passed=res.lo <= theory <= res.hi,
-                  theory=theory, estimate=res.estimate, lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
-                  note=res.note)
+    return checks.snr("C9.performer.memory_snr", params, seed, res, theory)
 
 
 def _perf_snr_strategy():

@@ -15,7 +15,7 @@ from impl.memories.kernel import kernel_memory  # noqa: E402
 
 MODULES = ("impl.memories.memory", "impl.estimators.snr", "theory.kernels", "theory.ffn", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
            "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.memories.ffn", "impl.memories.solu",
-           "impl.estimators.stats")
+           "impl.estimators.stats", "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 
 _KPARAMS = {"linear": {}, "relu": {}, "poly": {"p": 2}, "rbf": {"s": 2.0}, "exp2": {"tau": 2.0}, "expsqrt": {}}
 _LABEL = {"linear": "linear", "relu": "ReLU", "poly": "poly p=2", "rbf": "RBF s=2", "exp2": "exp tau=2",

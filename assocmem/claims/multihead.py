@@ -11,10 +11,12 @@ from __future__ import annotations
 import math
 from functools import partial
 
+from assocmem import checks
 from assocmem.registry import Claim, Figure, Result, register, register_figure
 
 MODULES = ("impl.memories.memory", "impl.estimators.snr", "impl.memories.multihead", "impl.estimators.multihead", "impl.estimators.snr_kernel", "impl.estimators.kernel_moments",
-           "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.stats", "theory.kernels", "theory.ffn")
+           "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.stats", "theory.kernels", "theory.ffn",
+           "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 D = 32
 HEADS = (1, 2, 4, 8)
 TAU_RULES = {"2": lambda dh: 2.0, "sqrt": lambda dh: math.sqrt(dh)}
@@ -47,11 +49,8 @@ def check_snr(params, seed, *, kernel, mutant=False, device="cpu", dtype="float6
                            dtype=dtype, conventions=("typical",))
     res = res["typical"]
     theory = per_head_theory(kernel, n, d, h, params.get("tau_rule"), unsplit=mutant)
-    agree = mutant or math.isclose(theory, res.exact, rel_tol=1e-9)
-    return Result(claim=f"C12.heads_snr.{kernel}", params=dict(params), seed=seed,
-                  passed=bool(agree and res.lo <= theory <= res.hi), theory=theory, estimate=res.estimate,
-                  lo=res.lo, hi=res.hi, level=res.level, n=res.n, se=res.se,
-                  note=f"{res.method}; " + res.note + ("" if agree else "; estimator's closed form disagrees"))
+    return checks.snr(f"C12.heads_snr.{kernel}", params, seed, res, theory, f"{res.method}; " + res.note,
+                      reference=None if mutant else ("estimator's closed form", res.exact))
 
 
 def _snr_strategy(kernel):

@@ -45,7 +45,8 @@ from impl.rules.registry import RULES
 from theory import updates as th
 
 MODULES = ("theory.updates", "impl.rules.registry", "impl.rules.experiments", "impl.rules.deltanet", "impl.rules.linear_attention",
-           "impl.rules.gated_deltanet", "impl.rules.rls", "impl.estimators.stats", "impl.estimators.sampling")
+           "impl.rules.gated_deltanet", "impl.rules.rls", "impl.estimators.stats", "impl.estimators.sampling",
+            "impl.rules", "impl.numerics.chunking", "impl.numerics.solves")  # closed under imports: tests/test_report.py
 C_ROUNDOFF = 16.0  # the round-off model of assocmem/claims/updates.py (n-term sums, two computations, margin)
 
 
