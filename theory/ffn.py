@@ -163,7 +163,9 @@ def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
         probe-averaged         (N-1) d_v/(d_v-2) [ (1-2b)^{1-d_k/2}/(d_k-2) + 4 beta^2 (1-2b)^{-d_k/2} ],
                                b = 2 beta^2 - 2 beta            (finite iff d_k > 2, d_v > 2, 1 - 2b > 0)
         ratio of expectations  (N-1) [ (1-4beta^2)^{-d_k/2-1} + 4 beta^2 (d_k+2)(1-4beta^2)^{-d_k/2-2} ]
-                               / [ (d_k+2)(1-4beta)^{-d_k/2-2} ]   (finite iff beta < 1/4)
+                               / [ (d_k+2)(1-4beta)^{-d_k/2-2} ]   for beta < 1/4; 0 for 1/4 <= beta < 1/2
+                               (E[c_u^2] infinite, E||r_u||^2 finite: a degenerate limit); undefined (nan) from
+                               beta = 1/2 (both infinite). A Piecewise in beta.
     """
     b = 2 * beta**2 - 2 * beta
     cond = (N - 1) * (d_v / nu) * (1 + 4 * beta**2 * kappa) / kappa * sp.exp(b * kappa)
@@ -174,16 +176,25 @@ def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
     if convention == "probe_averaged":
         return (N - 1) * d_v / (d_v - 2) * ((1 - 2 * b) ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * (1 - 2 * b) ** (-d_k / 2))
     if convention == "ratio_of_expectations":
-        t = 1 - 4 * beta**2
-        return (N - 1) * (t ** (-d_k / 2 - 1) + 4 * beta**2 * (d_k + 2) * t ** (-d_k / 2 - 2)) / (
-            (d_k + 2) * (1 - 4 * beta) ** (-d_k / 2 - 2))
+        return sp.Piecewise((solu_ratio_of_expectations_finite(), beta < sp.Rational(1, 4)), (0, beta < sp.Rational(1, 2)),
+                            (sp.nan, True))
     raise ValueError(f"convention must be one of conditional, typical, probe_averaged, ratio_of_expectations; got {convention!r}")
+
+
+def solu_ratio_of_expectations_finite() -> sp.Expr:
+    """The ratio-of-expectations SoLU SNR^{-1} on its finite branch beta < 1/4 (outside it the expression is not the
+    value: at beta = 0.3 it is negative)."""
+    t = 1 - 4 * beta**2
+    return (N - 1) * (t ** (-d_k / 2 - 1) + 4 * beta**2 * (d_k + 2) * t ** (-d_k / 2 - 2)) / (
+        (d_k + 2) * (1 - 4 * beta) ** (-d_k / 2 - 2))
 
 
 SOLU_FINITENESS = {
     "conditional": "", "typical": "",
     "probe_averaged": "d_k > 2 and d_v > 2 (E[1/chi^2]); 1 - 2b > 0 with b = 2 beta^2 - 2 beta, i.e. beta < (1 + sqrt 2)/2",
-    "ratio_of_expectations": "beta < 1/4 (E[kappa^2 e^{2 beta kappa}] = d_k (d_k+2)(1 - 4 beta)^{-d_k/2-2})",
+    "ratio_of_expectations": "beta < 1/4 (E[kappa^2 e^{2 beta kappa}] = d_k (d_k+2)(1 - 4 beta)^{-d_k/2-2}); at "
+                             "1/4 <= beta < 1/2 only E[c_u^2] is infinite (SNR^{-1} = 0, degenerate); from beta = 1/2 "
+                             "E||r_u||^2 is infinite too (undefined)",
 }
 
 
@@ -262,5 +273,7 @@ def derivation_solu_conventions() -> list:
          solu_snr_inv("probe_averaged")),
         ("ratio of expectations: (N-1) E[M2(kappa)] / E[c^2], M2 = beta^2 kappa (1 + 4 beta^2 kappa) e^{2 beta^2 kappa} "
          "(w = 1 - 4 beta^2), c^2 = beta^2 kappa^2 e^{2 beta kappa} (w = 1 - 4 beta > 0: beta < 1/4)",
-         ra_w, solu_snr_inv("ratio_of_expectations")),
+         ra_w, solu_ratio_of_expectations_finite()),
+        ("... which is solu_snr_inv's branch for beta < 1/4", solu_snr_inv("ratio_of_expectations").subs(beta, sp.Rational(1, 5)),
+         solu_ratio_of_expectations_finite().subs(beta, sp.Rational(1, 5))),
     ]
