@@ -186,7 +186,7 @@ def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
         ratio of expectations  (N-1) [ (1-4beta^2)^{-d_k/2-1} + 4 beta^2 (d_k+2)(1-4beta^2)^{-d_k/2-2} ]
                                / [ (d_k+2)(1-4beta)^{-d_k/2-2} ]   for beta < 1/4; 0 for 1/4 <= beta < 1/2
                                (E[c_u^2] infinite, E||r_u||^2 finite: a degenerate limit); undefined (nan) from
-                               beta = 1/2 (both infinite). A Piecewise in beta.
+                               beta = 1/2 (both infinite; the Piecewise in beta has no branch there).
     """
     b = 2 * beta**2 - 2 * beta
     cond = (N - 1) * (d_v / nu) * (1 + 4 * beta**2 * kappa) / kappa * sp.exp(b * kappa)
@@ -197,8 +197,8 @@ def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
     if convention == "probe_averaged":
         return (N - 1) * d_v / (d_v - 2) * ((1 - 2 * b) ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * (1 - 2 * b) ** (-d_k / 2))
     if convention == "ratio_of_expectations":
-        return sp.Piecewise((solu_ratio_of_expectations_finite(), beta < sp.Rational(1, 4)), (0, beta < sp.Rational(1, 2)),
-                            (sp.nan, True))
+        # no branch from beta = 1/2 on: undefined there (substituting such a beta gives nan)
+        return sp.Piecewise((solu_ratio_of_expectations_finite(), beta < sp.Rational(1, 4)), (0, beta < sp.Rational(1, 2)))
     raise ValueError(f"convention must be one of conditional, typical, probe_averaged, ratio_of_expectations; got {convention!r}")
 
 
