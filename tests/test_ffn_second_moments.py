@@ -59,3 +59,21 @@ def test_activations_without_closed_form_give_the_unevaluated_integral(name):
         got = float(mpmath.quad(integrand, [-mpmath.inf, 0, mpmath.inf]))
     assert got == pytest.approx(want, rel=1e-12)
     assert math.isfinite(want)
+
+
+@pytest.mark.parametrize("beta, kappa", [(0.1, 4.0), (0.05, 6.0), (0.25, 3.0), (0.5, 1.5), (0.3, 5.0), (1.0, 8.0)])
+def test_numeric_ffn_theory_on_both_sides_of_beta_kappa_one(beta, kappa):
+    """impl.memories.ffn.ffn_theory against the C6 closed forms worked by hand, at beta kappa below 1 (where an
+    activation clipped at 1 instead of 0, max(x, 1), would change the signal) as well as above:
+    relu (N-1)(d_v/nu)(beta^2 kappa/2)/(beta kappa)^2 = (N-1)(d_v/nu)/(2 kappa); relu^2 (3/2)(beta^2 kappa)^2/(beta kappa)^4;
+    GLU relu (signal relu(x) x = x^2): the same as relu^2; linear (N-1)(d_v/nu)/kappa."""
+    from impl.memories.ffn import ffn_theory
+
+    n1, d_v, nu = 15, 8, 6.5
+    base = n1 * d_v / nu
+    assert ffn_theory("relu", n1, d_v, kappa, nu, beta) == pytest.approx(base / (2 * kappa), rel=1e-12)
+    assert ffn_theory("relu2", n1, d_v, kappa, nu, beta) == pytest.approx(base * 1.5 / kappa**2, rel=1e-12)
+    assert ffn_theory("relu", n1, d_v, kappa, nu, beta, glu=True) == pytest.approx(base * 1.5 / kappa**2, rel=1e-12)
+    assert ffn_theory("linear", n1, d_v, kappa, nu, beta) == pytest.approx(base / kappa, rel=1e-12)
+    assert ffn_theory("exp", n1, d_v, kappa, nu, beta) == pytest.approx(
+        base * math.exp(2 * beta**2 * kappa - 2 * beta * kappa), rel=1e-12)

@@ -129,3 +129,31 @@ def test_decoding_accuracy_counts_every_probe_once():
     assert total == 5 * 4 and correct == total
     correct, total = decoding_accuracy(200, 4, 4, 3, 1)  # far beyond capacity: many errors
     assert total == 3 * 200 and 0 < correct < total
+
+
+def test_dpfp_against_its_definition_by_hand_and_by_loop():
+    """DPFP (Schlag et al. 2021, nu = 1) against values worked by hand and a scalar loop over its definition, for both
+    the feature map and C5's elementwise kernel: x = (1, -2) gives r = [1, 0, 0, 2] and DPFP(x) = [0, 0, 0, 2]
+    (r_3 r_0); y = (3, -1): r = [3, 0, 0, 1], DPFP(y) = [0, 0, 0, 3]; kappa(x, y) = 6."""
+    from assocmem.claims.kernels import dpfp_kernel_elementwise
+
+    x, y = torch.tensor([[1.0, -2.0]], dtype=torch.float64), torch.tensor([[3.0, -1.0]], dtype=torch.float64)
+    assert mk.dpfp_features(x).tolist() == [[0.0, 0.0, 0.0, 2.0]]
+    assert mk.dpfp_features(y).tolist() == [[0.0, 0.0, 0.0, 3.0]]
+    assert dpfp_kernel_elementwise(x, y).item() == 6.0
+    # x = (2, 3, -1): r = [2, 3, 0, 0, 0, 1], DPFP(x) = [6, 0, 0, 0, 0, 2] (r_0 r_1 and r_5 r_0)
+    assert mk.dpfp_features(torch.tensor([2.0, 3.0, -1.0])).tolist() == [6.0, 0.0, 0.0, 0.0, 0.0, 2.0]
+
+    def loop(u):  # scalar loop over the definition
+        d = len(u)
+        r = [max(a, 0.0) for a in u] + [max(-a, 0.0) for a in u]
+        return [r[i] * r[(i + 1) % (2 * d)] for i in range(2 * d)]
+
+    g = torch.Generator().manual_seed(4)
+    X, Y = torch.randn((6, 5), generator=g, dtype=torch.float64), torch.randn((4, 5), generator=g, dtype=torch.float64)
+    want_f = torch.tensor([loop(row.tolist()) for row in X], dtype=torch.float64)
+    assert torch.allclose(mk.dpfp_features(X), want_f, rtol=1e-15, atol=0)
+    want_k = torch.tensor([[sum(a * b for a, b in zip(loop(p.tolist()), loop(q.tolist()))) for q in Y] for p in X],
+                          dtype=torch.float64)
+    assert torch.allclose(dpfp_kernel_elementwise(X, Y), want_k, rtol=1e-13, atol=1e-15)
+    assert torch.allclose(mk.kernel("dpfp", X, Y), want_k, rtol=1e-13, atol=1e-15)

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 
 from impl.memories import solu
@@ -61,14 +62,84 @@ def test_solu_is_exp_kernel_times_factor_at_typical():
         assert solu_typ == pytest.approx(5 / dk * exp_typ, rel=1e-12)
 
 
+def _chi2_moment_partials(logf, d_k, uppers):
+    """int_0^U e^{logf(x)} chi2_{d_k}(x) dx for each U (scipy quadrature, integrand in log space, overflow to inf):
+    converging partials mean a finite moment."""
+    from scipy import integrate, stats
+
+    def g(x):
+        e = logf(x) + stats.chi2.logpdf(x, d_k)
+        return math.inf if e > 700 else math.exp(e)
+
+    return [integrate.quad(g, 0, u, limit=1000)[0] for u in uppers]
+
+
+@pytest.mark.parametrize("beta", [0.2, 0.22, 0.26, 0.3, 0.45])
+def test_ratio_of_expectations_regimes_from_the_moments_by_quadrature(beta):
+    """Independent of the closed forms: the signal energy E[c_u^2] = beta^2 E[kappa^2 e^{2 beta kappa}] converges iff
+    beta < 1/4, the noise energy E[M2(kappa)] = E[beta^2 kappa (1 + 4 beta^2 kappa) e^{2 beta^2 kappa}] for beta < 1/2;
+    the mirror gives the ratio of the finite moments below 1/4 and 0 between 1/4 and 1/2."""
+    d_k, n = 6, 16
+    den = _chi2_moment_partials(lambda x: math.log(beta**2 * x**2) + 2 * beta * x, d_k, (800, 1600))
+    num = _chi2_moment_partials(lambda x: math.log(beta**2 * x * (1 + 4 * beta**2 * x)) + 2 * beta**2 * x, d_k, (800, 1600))
+    assert num[1] == pytest.approx(num[0], rel=1e-6)  # the noise energy is finite below 1/2
+    got = solu.theory("ratio_of_expectations", n, d_k, 8, beta)
+    if beta < 0.25:
+        assert den[1] == pytest.approx(den[0], rel=1e-6)
+        assert got == pytest.approx((n - 1) * num[1] / den[1], rel=1e-6) and got > 0
+    else:
+        assert den[1] > 1e3 * den[0]  # the signal energy diverges
+        assert got == 0.0
+
+
+@pytest.mark.parametrize("beta, regime", [(0.2499, "finite"), (0.2501, "zero"), (0.3, "zero"), (0.4999, "zero"),
+                                          (0.5, "undefined"), (0.5001, "undefined"), (1.0, "undefined")])
+def test_ratio_of_expectations_edges_numeric_sympy_and_estimator(beta, regime):
+    """Both sides of beta = 1/4 and 1/2: the numeric mirror, the SymPy Piecewise and the estimator agree on the regime
+    (positive finite / 0 / undefined); the unguarded expression is negative at beta = 0.3 (what the guard prevents)."""
+    n, d_k, d_v = 16, 6, 8
+    sym = tf.solu_snr_inv("ratio_of_expectations").subs({tf.N: n, tf.d_k: d_k, tf.beta: beta})
+    out = solu_snr(n, d_k, d_v, 10, 1, beta=beta, conventions=("ratio_of_expectations", "typical"))["ratio_of_expectations"]
+    if regime == "finite":
+        assert solu.theory("ratio_of_expectations", n, d_k, d_v, beta) == pytest.approx(float(sym), rel=1e-12)
+        assert float(sym) > 0 and out.estimated
+    elif regime == "zero":
+        assert solu.theory("ratio_of_expectations", n, d_k, d_v, beta) == 0.0 and sym == 0
+        assert not out.estimated and out.exact == 0.0 and "degenerate" in out.note
+        alone = solu_snr(n, d_k, d_v, 10, 1, beta=beta, conventions=("ratio_of_expectations",))
+        assert alone["ratio_of_expectations"].exact == 0.0  # asked alone: the limit, not a refusal
+    else:
+        with pytest.raises(InputError, match="beta.*undefined"):
+            solu.theory("ratio_of_expectations", n, d_k, d_v, beta)
+        assert sym is sp.nan
+        assert not out.estimated and out.exact is None and "undefined" in out.note
+        with pytest.raises(InputError, match="beta"):
+            solu_snr(n, d_k, d_v, 10, 1, beta=beta, conventions=("ratio_of_expectations",))
+    assert float(tf.solu_ratio_of_expectations_finite().subs({tf.N: n, tf.d_k: d_k, tf.beta: 0.3})) < 0
+
+
+@pytest.mark.parametrize("beta", [0.05, 0.2, 0.3, 0.45, 0.7, 1.0, 1.1])
+def test_probe_averaged_finite_over_the_beta_range_against_quadrature(beta):
+    """The probe-averaged value is finite for every beta < (1 + sqrt 2)/2 ~ 1.207 (1 - 2b > 0): checked beyond the
+    strategy's beta <= 0.2 (a flipped finiteness condition raised at beta = 0.3) against quadrature of
+    E[(1/kappa + 4 beta^2) e^{b kappa}] E[1/nu] over the chi-square laws."""
+    n, d_k, d_v = 8, 6, 8
+    b = 2 * beta**2 - 2 * beta
+    head = _chi2_moment_partials(lambda x: math.log(1 / x + 4 * beta**2) + b * x, d_k, (800,))[0]
+    inv_nu = _chi2_moment_partials(lambda x: -math.log(x), d_v, (800,))[0]
+    assert solu.theory("probe_averaged", n, d_k, d_v, beta) == pytest.approx((n - 1) * d_v * inv_nu * head, rel=1e-6)
+    assert solu.finiteness("probe_averaged", d_k, d_v, beta) == ""
+    assert solu.finiteness("probe_averaged", d_k, d_v, 1.21) != ""  # past (1 + sqrt 2)/2 the tilt grows
+
+
 def test_infinite_conventions_are_named_not_estimated():
     with pytest.raises(InputError, match="beta"):
-        solu.theory("ratio_of_expectations", 16, 16, 16, 0.25)
+        solu.theory("ratio_of_expectations", 16, 16, 16, 0.5)
     with pytest.raises(InputError, match="d_k"):
         solu.theory("probe_averaged", 16, 2, 16, 0.1)
-    out = solu_snr(8, 16, 16, 10, 1, beta=0.3, conventions=("ratio_of_expectations", "typical"))
+    out = solu_snr(8, 16, 16, 10, 1, beta=0.6, conventions=("ratio_of_expectations", "typical"))
     assert out["ratio_of_expectations"].estimate is None and out["ratio_of_expectations"].exact is None
-    assert "beta < 1/4" in out["ratio_of_expectations"].note
+    assert "beta < 1/2" in out["ratio_of_expectations"].note
     assert out["typical"].n == 10
 
 

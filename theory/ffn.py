@@ -15,7 +15,9 @@ GLU (gate and up rows both the key): kappa(k, x) = s(z) z with z = beta k^T x, s
 (relu: 3 sigma2^2/2, the squared-ReLU value). Top-1 MoE with E experts of N/E slots each and exact (hash)
 routing: only the N/E - 1 slots of the probe's own expert interfere, so SNR^{-1} is multiplied by (N/E - 1)/(N - 1).
 Multi-head (C12): splitting d_k into h heads of d_k/h, each head a memory of its own, gives per-head typical
-SNR^{-1} (N-1) h/d_k (linear) and (N-1) e^{-d_k/(2h)} (exp, tau = 2).
+SNR^{-1} (N-1) h/d_k (linear) and (N-1) e^{-d_k/(2h)} (exp, tau = 2). "Splitting multiplies SNR^{-1} by h" holds in
+the typical convention only: probe-averaged, the linear head's value is (N-1) h d_v/((d_k-2h)(d_v-2h)), infinite once
+d_k/h <= 2 or d_v/h <= 2.
 """
 
 from __future__ import annotations
@@ -122,14 +124,33 @@ def derivation_snr() -> list:
     return steps
 
 
+def multihead_linear_snr_inv(convention: str = "typical") -> sp.Expr:
+    """Per-head SNR^{-1} of an h-head linear memory of total key width d_k and value width d_v (head m: blocks of d_k/h
+    and d_v/h): typical (N-1) h/d_k; probe-averaged (N-1) h d_v / ((d_k - 2h)(d_v - 2h)) while d_k/h > 2 and d_v/h > 2
+    (E[1/chi^2] of each block), infinite otherwise. Splitting multiplies the typical value by h, the probe-averaged one
+    by h (d_k - 2)(d_v - 2)/((d_k - 2h)(d_v - 2h)) > h."""
+    if convention == "typical":
+        return (N - 1) * h / d_k
+    if convention == "probe_averaged":
+        return sp.Piecewise(((N - 1) * h * d_v / ((d_k - 2 * h) * (d_v - 2 * h)), (d_k > 2 * h) & (d_v > 2 * h)), (sp.oo, True))
+    raise ValueError(f"convention must be typical or probe_averaged, got {convention!r}")
+
+
 def derivation_multihead() -> list:
-    """C12: a head of width d_k/h is a memory of its own; substitute d_k -> d_k/h in the typical forms."""
+    """C12: a head of width d_k/h is a memory of its own; substitute d_k -> d_k/h (and d_v -> d_v/h) in the single-head
+    forms."""
     from theory.kernels import snr_inv as ksnr, tau
 
     lin_head = ksnr("linear", "typical").subs(d_k, d_k / h)
+    lin_pa = ksnr("linear", "probe_averaged").subs({d_k: d_k / h, d_v: d_v / h}, simultaneous=True)
+    pa_finite = multihead_linear_snr_inv("probe_averaged").args[0][0]
     exp_head = ksnr("exp", "typical").subs(tau, 2).subs(d_k, d_k / h)
     return [
-        ("multi-head linear: typical per head (N-1) h/d_k", lin_head, (N - 1) * h / d_k),
+        ("multi-head linear: typical per head (N-1) h/d_k", lin_head, multihead_linear_snr_inv("typical")),
+        ("multi-head linear: probe-averaged per head (N-1) h d_v/((d_k-2h)(d_v-2h)) (finite iff d_k/h > 2, d_v/h > 2)",
+         lin_pa, pa_finite),
+        ("... so splitting multiplies the probe-averaged SNR^{-1} by h (d_k-2)(d_v-2)/((d_k-2h)(d_v-2h)), not h",
+         sp.simplify(pa_finite / pa_finite.subs(h, 1)), h * (d_k - 2) * (d_v - 2) / ((d_k - 2 * h) * (d_v - 2 * h))),
         ("multi-head exp (tau = 2): typical per head (N-1) e^{-d_k/(2h)}", exp_head, (N - 1) * sp.exp(-d_k / (2 * h))),
         ("exp: one head of width d_k beats h heads: per-head ratio e^{-d_k/2}/e^{-d_k/(2h)} = e^{-d_k (h-1)/(2h)}",
          sp.simplify(exp_head.subs(h, 1) / exp_head), sp.exp(-d_k * (h - 1) / (2 * h))),
@@ -163,7 +184,9 @@ def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
         probe-averaged         (N-1) d_v/(d_v-2) [ (1-2b)^{1-d_k/2}/(d_k-2) + 4 beta^2 (1-2b)^{-d_k/2} ],
                                b = 2 beta^2 - 2 beta            (finite iff d_k > 2, d_v > 2, 1 - 2b > 0)
         ratio of expectations  (N-1) [ (1-4beta^2)^{-d_k/2-1} + 4 beta^2 (d_k+2)(1-4beta^2)^{-d_k/2-2} ]
-                               / [ (d_k+2)(1-4beta)^{-d_k/2-2} ]   (finite iff beta < 1/4)
+                               / [ (d_k+2)(1-4beta)^{-d_k/2-2} ]   for beta < 1/4; 0 for 1/4 <= beta < 1/2
+                               (E[c_u^2] infinite, E||r_u||^2 finite: a degenerate limit); undefined (nan) from
+                               beta = 1/2 (both infinite; the Piecewise in beta has no branch there).
     """
     b = 2 * beta**2 - 2 * beta
     cond = (N - 1) * (d_v / nu) * (1 + 4 * beta**2 * kappa) / kappa * sp.exp(b * kappa)
@@ -174,16 +197,25 @@ def solu_snr_inv(convention: str = "conditional") -> sp.Expr:
     if convention == "probe_averaged":
         return (N - 1) * d_v / (d_v - 2) * ((1 - 2 * b) ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * (1 - 2 * b) ** (-d_k / 2))
     if convention == "ratio_of_expectations":
-        t = 1 - 4 * beta**2
-        return (N - 1) * (t ** (-d_k / 2 - 1) + 4 * beta**2 * (d_k + 2) * t ** (-d_k / 2 - 2)) / (
-            (d_k + 2) * (1 - 4 * beta) ** (-d_k / 2 - 2))
+        # no branch from beta = 1/2 on: undefined there (substituting such a beta gives nan)
+        return sp.Piecewise((solu_ratio_of_expectations_finite(), beta < sp.Rational(1, 4)), (0, beta < sp.Rational(1, 2)))
     raise ValueError(f"convention must be one of conditional, typical, probe_averaged, ratio_of_expectations; got {convention!r}")
+
+
+def solu_ratio_of_expectations_finite() -> sp.Expr:
+    """The ratio-of-expectations SoLU SNR^{-1} on its finite branch beta < 1/4 (outside it the expression is not the
+    value: at beta = 0.3 it is negative)."""
+    t = 1 - 4 * beta**2
+    return (N - 1) * (t ** (-d_k / 2 - 1) + 4 * beta**2 * (d_k + 2) * t ** (-d_k / 2 - 2)) / (
+        (d_k + 2) * (1 - 4 * beta) ** (-d_k / 2 - 2))
 
 
 SOLU_FINITENESS = {
     "conditional": "", "typical": "",
     "probe_averaged": "d_k > 2 and d_v > 2 (E[1/chi^2]); 1 - 2b > 0 with b = 2 beta^2 - 2 beta, i.e. beta < (1 + sqrt 2)/2",
-    "ratio_of_expectations": "beta < 1/4 (E[kappa^2 e^{2 beta kappa}] = d_k (d_k+2)(1 - 4 beta)^{-d_k/2-2})",
+    "ratio_of_expectations": "beta < 1/4 (E[kappa^2 e^{2 beta kappa}] = d_k (d_k+2)(1 - 4 beta)^{-d_k/2-2}); at "
+                             "1/4 <= beta < 1/2 only E[c_u^2] is infinite (SNR^{-1} = 0, degenerate); from beta = 1/2 "
+                             "E||r_u||^2 is infinite too (undefined)",
 }
 
 
@@ -262,5 +294,7 @@ def derivation_solu_conventions() -> list:
          solu_snr_inv("probe_averaged")),
         ("ratio of expectations: (N-1) E[M2(kappa)] / E[c^2], M2 = beta^2 kappa (1 + 4 beta^2 kappa) e^{2 beta^2 kappa} "
          "(w = 1 - 4 beta^2), c^2 = beta^2 kappa^2 e^{2 beta kappa} (w = 1 - 4 beta > 0: beta < 1/4)",
-         ra_w, solu_snr_inv("ratio_of_expectations")),
+         ra_w, solu_ratio_of_expectations_finite()),
+        ("... which is solu_snr_inv's branch for beta < 1/4", solu_snr_inv("ratio_of_expectations").subs(beta, sp.Rational(1, 5)),
+         solu_ratio_of_expectations_finite().subs(beta, sp.Rational(1, 5))),
     ]

@@ -44,7 +44,10 @@ register(Claim(
 register(Claim(
     id="C12.per_head", title="Multi-head splitting at fixed width", tag="suite", ref="§3.1 (the paper's multi-head study; formulas: suite)",
     statement="A head of width d_k/h has typical SNR^{-1} (N-1) h/d_k (linear) and (N-1) e^{-d_k/(2h)} (exp, tau = 2): "
-              "splitting the exponential memory costs a factor e^{d_k (h-1)/(2h)} per head.",
+              "splitting the exponential memory costs a factor e^{d_k (h-1)/(2h)} per head. The linear factor h is the "
+              "typical convention's only: probe-averaged, a linear head of value width d_v/h has SNR^{-1} "
+              "(N-1) h d_v/((d_k-2h)(d_v-2h)), a factor h (d_k-2)(d_v-2)/((d_k-2h)(d_v-2h)) > h over one head, and "
+              "infinite once d_k/h <= 2 or d_v/h <= 2.",
     kind="symbolic", derivation=derived(tf.derivation_multihead), modules=MODULES,
 ))
 

@@ -42,7 +42,9 @@ register(Claim(
     statement="With b = 2 beta^2 - 2 beta: probe-averaged SNR^{-1} = (N-1) d_v/(d_v-2) [(1-2b)^{1-d_k/2}/(d_k-2) + "
               "4 beta^2 (1-2b)^{-d_k/2}] (finite iff d_k, d_v > 2 and 1 - 2b > 0); ratio of expectations = (N-1) "
               "[(1-4beta^2)^{-d_k/2-1} + 4 beta^2 (d_k+2)(1-4beta^2)^{-d_k/2-2}] / [(d_k+2)(1-4beta)^{-d_k/2-2}] "
-              "(finite iff beta < 1/4), each from tilted chi-square (Gamma) integrals.",
+              "for beta < 1/4, each from tilted chi-square (Gamma) integrals. At 1/4 <= beta < 1/2 the signal energy "
+              "E[c_u^2] is infinite while the noise energy E||r_u||^2 is finite, so the ratio of expectations is 0 "
+              "(a degenerate limit, not estimated); from beta = 1/2 both are infinite and it is undefined.",
     kind="symbolic", derivation=derived(tf.derivation_solu_conventions), modules=MODULES,
     formula=partial(tf.solu_snr_inv, "probe_averaged"),
 ))

@@ -405,9 +405,28 @@ register(Claim(
 ))
 
 
+def dpfp_kernel_elementwise(X, Y):
+    """The DPFP kernel [M, N] between the rows of X [M, d] and Y [N, d], written out from its definition (Schlag et al.
+    2021, nu = 1), sharing no code with ``impl.memories.kernels.dpfp_features``: with the 2d signed coordinates
+    s_i(x) = x_i (i < d), -x_{i-d} (i >= d), DPFP(x)_i = max(s_i(x), 0) max(s_{i+1 mod 2d}(x), 0), so
+    kappa(x, y) = sum_i DPFP(x)_i DPFP(y)_i, one coordinate pair at a time."""
+    d = X.shape[-1]
+
+    def pos(Z, i):  # max(s_i(z), 0)
+        z = Z[:, i] if i < d else -Z[:, i - d]
+        return z.clamp_min(0)
+
+    out = torch.zeros((X.shape[0], Y.shape[0]), dtype=X.dtype, device=X.device)
+    for i in range(2 * d):
+        j = (i + 1) % (2 * d)
+        out += torch.outer(pos(X, i) * pos(X, j), pos(Y, i) * pos(Y, j))
+    return out
+
+
 def check_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
     """C5 / C9: the feature-map memory S phi(q) equals the kernel memory sum_j v_j kappa(k_j, q) for the exact maps
-    (linear, elu1, taylor, poly p = 2, dpfp), and the Taylor kernel is 1 + x^T y + (x^T y)^2/2.
+    (linear, elu1, taylor, poly p = 2, dpfp), and the Taylor kernel is 1 + x^T y + (x^T y)^2/2. DPFP's kernel side is
+    ``dpfp_kernel_elementwise`` (its definition coordinate by coordinate), not DPFP(x)^T DPFP(y) re-associated.
 
     Tolerance: both sides are sums of F (features) and N (pairs) products; by the standard bound |fl(sum) - sum| <=
     gamma_n sum |terms| (Higham Thm 3.5), |difference| <= 2 (F + N + 4) u sum_j |v_j| (|phi(k_j)|^T |phi(q)|),
@@ -421,7 +440,7 @@ def check_feature_map(params, seed, *, device="cpu", dtype="float64") -> Result:
     Q = K[: max(1, K.shape[0] // 2)]
     prm = {"p": 2} if fmap == "poly" else {}
     o_fm = feature_memory_read(fmap, K, V, Q, **prm)
-    o_k = kernel_read(fmap, K, V, Q, **prm)
+    o_k = dpfp_kernel_elementwise(Q, K) @ V if fmap == "dpfp" else kernel_read(fmap, K, V, Q, **prm)
     fk, fq = features(fmap, K, **prm).abs(), features(fmap, Q, **prm).abs()
     u = unit_roundoff(resolve_dtype(dtype))
     scale = (fq @ fk.T) @ V.abs()
@@ -464,7 +483,9 @@ register(Claim(
     ref="§2.1.1 (kernel mapping)",
     statement="For phi in {identity, elu+1, Taylor [1, x, vec(xx^T)/sqrt 2], tensor square, DPFP}, S phi(q) with "
               "S = sum_j v_j phi(k_j)^T equals sum_j v_j kappa(k_j, q) with kappa the closed-form kernel (Taylor: "
-              "1 + x^T y + (x^T y)^2/2; tensor square: (x^T y)^2) to float64 round-off.",
+              "1 + x^T y + (x^T y)^2/2; tensor square: (x^T y)^2; DPFP (nu = 1): sum_i r_i(x) r_{i+1}(x) r_i(y) "
+              "r_{i+1}(y) over the 2d entries of r = [relu(x), relu(-x)], indices cyclic, written out coordinate by "
+              "coordinate) to float64 round-off.",
     kind="identity", run=check_feature_map, mutant=_mutant_feature_map,
     mutant_says="Taylor map without the 1/sqrt(2) on the quadratic block", strategy=_fm_strategy,
     grid=tuple(dict(feature_map=f, n_pairs=32, d_k=8, d_v=4, key_scale=1.0) for f in ("linear", "elu1", "taylor", "poly", "dpfp")),

@@ -69,7 +69,9 @@ register(Claim(
     ref="§3.1; docs/CLAIMS.md C12", kind="statistical", convention="typical (each head's key and value block at its typical norm)",
     statement="An h-head linear memory of total width d (keys and values split into h blocks, heads concatenated), "
               "read at the typical probe, has Monte Carlo SNR^{-1} of its concatenated read whose interval at level "
-              "1 - 1e-6 contains the per-head value (N-1) h/d: splitting multiplies SNR^{-1} by h.",
+              "1 - 1e-6 contains the per-head value (N-1) h/d: in this (typical) convention splitting multiplies "
+              "SNR^{-1} by h. (Probe-averaged the factor is larger, h (d-2)(d_v-2)/((d-2h)(d_v-2h)), and the value "
+              "infinite once d/h <= 2: C12.per_head.)",
     run=partial(check_snr, kernel="linear"), mutant=partial(check_snr, kernel="linear", mutant=True),
     mutant_says="splitting ignored: (N-1)/d, a head of the full width", strategy=partial(_snr_strategy, "linear"),
     grid=tuple(dict(n_pairs=256, d=D, h=h, trials=2000) for h in HEADS),

@@ -136,8 +136,11 @@ def _log_mgf_chi2(d: int, b: float) -> float:
 def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int, *, kappa=None, tau=1.0, p=2, s=1.0):
     """Relative variance Var/mean^2 of ONE plain Monte Carlo sample of the estimator of ``convention`` (exact,
     from Gaussian and chi-square moments), and the skewness of a single interference term (lognormal for exp).
-    Returns (relvar, term_relvar, term_skew); inf where the variance is infinite. Only the exponential kernel is
-    analysed (the others have light tails: returns (nan, nan, nan))."""
+    Returns (relvar, term_relvar, term_skew); inf where the variance is infinite, nan where it is not known (a kernel
+    without closed-form moments: the caller must treat nan as *unknown*, never as reliable). The exponential kernel
+    here; linear, relu, poly and rbf in ``_light_relvar``."""
+    if kernel in ("linear", "relu", "poly", "rbf"):
+        return _light_relvar(kernel, convention, n_pairs, d_k, d_v, kappa=kappa, p=p, s=s)
     if kernel != "exp":
         return math.nan, math.nan, math.nan
     n1 = n_pairs - 1
@@ -173,3 +176,80 @@ def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int,
         ry = math.exp(lv) * e2 / (n1 * math.exp(_log_mgf_chi2(d_k, 2 / tau**2))) ** 2 - 1
         return max(rx, ry), math.nan, math.nan
     raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# The same for the light-tailed kernels (linear, relu, poly, rbf)
+# ------------------------------------------------------------------------------------------------------------------
+#
+# One plain sample at a probe with ||k_i||^2 = kappa: r = sum_j v_j w_j, w_j = kappa(k_j, k_i), so given the w's,
+# ||r||^2 = S chi^2_{d_v} with S = sum_j w_j^2, and E[S] = n1 m_2, E[S^2] = n1 m_4 + n1 (n1 - 1) m_2^2 with
+# m_q(kappa) = E_k[w^q] (n1 = N - 1). Homogeneous kernels: w = kappa^{g/2} omega(Z), Z ~ N(0, 1), c = kappa^g, with
+# A_k = E[omega^{2k}]: linear (g = 1) (2k-1)!!, relu (g = 1) (2k-1)!!/2, poly (g = p) (2kp-1)!!. RBF:
+# m_q(kappa) = (s^2/(s^2+q))^{d_k/2} e^{-q kappa/(2(s^2+q))} (the noncentral chi-square's Laplace transform), c = 1.
+
+
+def _log_a(kernel: str, k: int, p: int) -> tuple[float, int]:
+    """(log A_k, degree g) of a homogeneous kernel (block comment above)."""
+    if kernel == "poly":
+        return _log_dfact_odd(k * p), p
+    return _log_dfact_odd(k) - (math.log(2) if kernel == "relu" else 0.0), 1
+
+
+def _rbf_log_mq(q: int, d_k: int, s: float) -> tuple[float, float]:
+    """m_q(kappa) = exp(C - b kappa) for the RBF kernel: returns (C, b)."""
+    return d_k / 2 * math.log(s**2 / (s**2 + q)), q / (2 * (s**2 + q))
+
+
+def _light_relvar(kernel, convention, n_pairs, d_k, d_v, *, kappa=None, p=2, s=1.0):
+    n1 = n_pairs - 1
+    lv = math.log1p(2 / d_v)  # E[(chi^2_{d_v})^2] / E[chi^2_{d_v}]^2
+    homogeneous = kernel != "rbf"
+    if convention in ("conditional", "typical"):
+        k = float(d_k) if convention == "typical" else kappa
+        if homogeneous:
+            l2, l4, l6 = (_log_a(kernel, i, p)[0] for i in (1, 2, 3))  # kappa's powers cancel in the ratios
+        else:
+            l2, l4, l6 = (c - b * k for c, b in (_rbf_log_mq(q, d_k, s) for q in (2, 4, 6)))
+        term = math.exp(l4 - 2 * l2) - 1  # Var(w^2) / E[w^2]^2
+        rel = math.exp(lv) * (1 + term / n1) - 1
+        m2, m4, m6 = math.exp(l2 - l2), math.exp(l4 - 2 * l2), math.exp(l6 - 3 * l2)  # standardised by m_2
+        skew = (m6 - 3 * m2 * m4 + 2 * m2**3) / term**1.5  # skewness of one term w^2
+        return rel, term, skew
+    if convention not in ("probe_averaged", "ratio_of_expectations"):
+        raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
+    if homogeneous:
+        (la1, g), (la2, _) = _log_a(kernel, 1, p), _log_a(kernel, 2, p)
+        la11 = 2 * la1
+
+        def e_kappa(power):  # log E[kappa^power] (inf where it diverges)
+            return math.inf if power <= -d_k / 2 else _log_chi2_moment(d_k, power)
+    else:
+        (c2, b2), (c4, b4) = _rbf_log_mq(2, d_k, s), _rbf_log_mq(4, d_k, s)
+    if convention == "probe_averaged":  # sample ||r||^2 / (c^2 nu), fresh probe
+        if d_v <= 4:
+            return math.inf, math.nan, math.nan  # E[1/nu^2] diverges
+        lnu1, lnu2 = -math.log(d_v - 2), -math.log((d_v - 2) * (d_v - 4))  # E[1/nu], E[1/nu^2]
+        if homogeneous:
+            lm2, lm4, lm22 = la1 + e_kappa(-g), la2 + e_kappa(-2 * g), la11 + e_kappa(-2 * g)
+        else:  # c = 1; E_kappa[e^{-b kappa}] = (1 + 2b)^{-d_k/2}
+            lm2 = c2 - d_k / 2 * math.log1p(2 * b2)
+            lm4 = c4 - d_k / 2 * math.log1p(2 * b4)
+            lm22 = 2 * c2 - d_k / 2 * math.log1p(4 * b2)
+        if math.isinf(lm4) or math.isinf(lm2):
+            return math.inf, math.nan, math.nan
+        log_e1 = math.log(n1 * d_v) + lnu1 + lm2
+        e2 = n1 * math.exp(lm4 - 2 * lm2) + n1 * (n1 - 1) * math.exp(lm22 - 2 * lm2)
+        log_e2 = math.log(d_v * (d_v + 2)) + lnu2 + 2 * lm2 + math.log(e2)
+        return math.expm1(min(log_e2 - 2 * log_e1, 700)), math.nan, math.nan
+    # ratio of expectations: the larger relative variance of Y = ||r||^2 and X = c^2 nu
+    if homogeneous:
+        rx = math.exp(lv + e_kappa(4 * g) - 2 * e_kappa(2 * g)) - 1
+        lm2, lm4, lm22 = la1 + e_kappa(g), la2 + e_kappa(2 * g), la11 + e_kappa(2 * g)
+    else:
+        rx = math.expm1(lv)  # c = 1: X = nu
+        lm2 = c2 - d_k / 2 * math.log1p(2 * b2)
+        lm4 = c4 - d_k / 2 * math.log1p(2 * b4)
+        lm22 = 2 * c2 - d_k / 2 * math.log1p(4 * b2)
+    ry = math.exp(lv) * (math.exp(lm4 - 2 * lm2) / n1 + (n1 - 1) / n1 * math.exp(lm22 - 2 * lm2)) - 1
+    return max(rx, ry), math.nan, math.nan

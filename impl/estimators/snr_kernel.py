@@ -63,10 +63,12 @@ def _logsumexp_ratio_samples(log_y, log_x):
 
 
 def plain_reliability(kernel, convention, n_pairs, d_k, d_v, trials, kappa, prm):
-    """(reliable, diagnostics) for plain sampling, from the exact relative variance of one sample (exp kernel)."""
+    """(reliable, diagnostics) for plain sampling, from the exact relative variance of one sample
+    (km.plain_relvar). reliable is True or False only when that relative variance was computed; None (*unknown*)
+    when it is not known, which callers must not treat as reliable."""
     rel, term, skew = km.plain_relvar(kernel, convention, n_pairs, d_k, d_v, kappa=kappa, **prm)
     if math.isnan(rel):
-        return True, {"plain_relvar": None, "plain_ess": None}
+        return None, {"plain_relvar": None, "plain_ess": None}
     ess = trials / (1 + rel) if math.isfinite(rel) else 0.0
     skew_mean = skew / math.sqrt(trials * (n_pairs - 1)) if not math.isnan(skew) else math.nan
     reliable = math.isfinite(rel) and ess >= 100 and not (skew_mean > 0.5)

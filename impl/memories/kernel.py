@@ -163,14 +163,16 @@ class KernelMemory(Memory):
             theory = self.exact(conv, n_pairs, d_k, d_v, kappa, nu)
             reliable, diag = sk.plain_reliability(kernel, conv, n_pairs, d_k, d_v, trials, kappa, prm)
             used = sampler
-            if sampler == "auto":
-                used = "plain" if reliable else ("importance" if kernel == "exp" else "analytic")
+            if sampler == "auto":  # unknown reliability (None) is not reliable: the analytic mode needs no diagnostic
+                used = "plain" if reliable is True else ("importance" if kernel == "exp" and reliable is False else "analytic")
             if used == "plain":
                 est, note = sk.plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm, alpha)
-                if not reliable:
+                if reliable is None:
+                    note += "; NOTE: plain sampling's reliability is unknown here (no closed-form relative variance)"
+                elif not reliable:
                     note += (f"; WARNING: plain sampling cannot resolve this value (exact relative variance of one "
                              f"sample {diag['plain_relvar']:.3g}, effective sample size {diag['plain_ess']:.3g}); use "
-                             "mode importance")
+                             f"mode {'importance' if kernel == 'exp' else 'analytic'}")
             elif used == "analytic":
                 est, note = sk.analytic(kernel, conv, kappa, nu, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm, alpha,
                                         theory)

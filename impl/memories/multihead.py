@@ -3,7 +3,7 @@
 Keys and values are split into h blocks, head m is a linear memory of its own over the blocks, and the read-out
 concatenates the heads (impl.estimators.multihead). At the typical probe (each block rescaled to ||k^(m)||^2 = d/h,
 ||v^(m)||^2 = d_v/h) every head has the same signal c = d/h, and the concatenated read's SNR^{-1} is the per-head value
-(N-1) h/d.
+(N-1) h/d (typical convention; probe-averaged the per-head value is (N-1) h d_v/((d-2h)(d_v-2h)), theory.ffn.multihead_linear_snr_inv).
 """
 
 from __future__ import annotations

@@ -60,24 +60,38 @@ def second_moment(var: float) -> float:
     return var * (1 + 4 * var) * math.exp(2 * var)
 
 
+RATIO_ZERO = ("beta < 1/4 for a positive value: at 1/4 <= beta < 1/2 E[c_u^2] = beta^2 E[kappa^2 e^{2 beta kappa}] is "
+              "infinite while E||r_u||^2 is finite, so SNR^{-1} = 0 (a degenerate limit)")
+RATIO_UNDEFINED = ("beta < 1/2 (from beta = 1/2 on E||r_u||^2, which holds E[e^{2 beta^2 kappa}], is infinite as well as "
+                   "E[c_u^2]: the ratio is undefined)")
+
+
 def finiteness(convention: str, d_k: int, d_v: int, beta: float) -> str:
-    """Empty when the convention's SNR^{-1} is finite, else the condition it needs."""
+    """Empty when the convention's SNR^{-1} is finite and positive, else the condition it needs. Ratio of expectations:
+    finite and positive for beta < 1/4, zero (degenerate) for 1/4 <= beta < 1/2, undefined (inf/inf) from 1/2."""
     if convention == "probe_averaged" and (d_k <= 2 or d_v <= 2 or 1 - 4 * beta**2 + 4 * beta <= 0):
         return "d_k > 2, d_v > 2 and 1 - 2b > 0 with b = 2 beta^2 - 2 beta"
+    if convention == "ratio_of_expectations" and beta >= 0.5:
+        return RATIO_UNDEFINED
     if convention == "ratio_of_expectations" and beta >= 0.25:
-        return "beta < 1/4 (E[c^2] = beta^2 E[kappa^2 e^{2 beta kappa}] is infinite otherwise)"
+        return RATIO_ZERO
     return ""
 
 
 def theory(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float, kappa: float | None = None,
            nu: float | None = None) -> float:
-    """The exact SNR^{-1} of ``theory.ffn.solu_snr_inv`` as a float (numeric mirror; tests hold it to the SymPy form)."""
+    """The exact SNR^{-1} of ``theory.ffn.solu_snr_inv`` as a float (numeric mirror; tests hold it to the SymPy form).
+    Ratio of expectations at 1/4 <= beta < 1/2: 0.0 (the finite noise energy over an infinite signal energy)."""
     b = 2 * beta**2 - 2 * beta
     if convention in ("conditional", "typical"):
         if convention == "typical":
             kappa, nu = float(d_k), float(d_v)
         return (n_pairs - 1) * (d_v / nu) * (1 + 4 * beta**2 * kappa) / kappa * math.exp(b * kappa)
     bad = finiteness(convention, d_k, d_v, beta)
+    if bad == RATIO_ZERO:
+        return 0.0
+    if bad == RATIO_UNDEFINED:
+        raise InputError("beta", f"the {convention} SoLU SNR^-1 is undefined (infinite over infinite): needs {bad}")
     if bad:
         raise InputError("beta" if "beta" in bad else "d_k", f"the {convention} SoLU SNR^-1 is infinite: needs {bad}")
     if convention == "probe_averaged":
@@ -130,6 +144,10 @@ class SoLUMemory(Memory):
         return finiteness(convention, d_k, d_v, self._beta(d_k))
 
     def infinite(self, convention, reason):
+        if reason == RATIO_ZERO:  # a known limit, not a divergence: nothing to sample (the signal's mean is infinite)
+            return SNRResult(exact=0.0, method="none", note=f"degenerate, SNR^-1 = 0 (not estimated): {reason}")
+        if reason == RATIO_UNDEFINED:
+            return SNRResult(method="none", note=f"undefined (not estimated): needs {reason}")
         return SNRResult(method="none", note=f"infinite (not estimated): needs {reason}")
 
     def refuse(self, convention, n_pairs, d_k, d_v, reason):
