@@ -42,7 +42,7 @@ def _write_d4(runs_by_cell):
     return results
 
 
-def test_a_record_made_before_the_preregistered_design_is_not_judged():
+def test_a_record_made_before_the_preregistered_design_is_not_judged(evdir):
     """A d4.swap record without a learning-rate selection table (the fixed-step curriculum design) is never judged by
     the pre-registered rules: every cell is not run, naming why and the command; the figure draws nothing."""
     results = _write_d4({("deltaformer", 2): [_run(0, GOOD, steps=100), _run(1, GOOD, steps=100)],
