@@ -74,3 +74,13 @@ def test_figures_quick_points_draw(fig_id):
     assert rows and all(all(not (isinstance(v, float) and math.isnan(v)) for v in r.values()) for r in rows)
     fig = f.draw(rows)
     assert fig.axes
+
+
+@pytest.mark.parametrize("claim_id,time", [("U4.rls_rate", "t"), ("U4.delta_neighbourhood", r"\infty")])
+def test_u4_formulas_render_their_left_side_as_latex(claim_id, time):
+    # the left side once rendered as "E||S^{2}_{t - W||}" (a plain symbol name split at '_' and '^')
+    import sympy as sp
+
+    tex = sp.latex(registry.get(claim_id).formula())
+    lhs = tex.split("=")[0]
+    assert lhs.strip() == rf"\mathbb{{E}}\,\lVert S_{{{time}}} - W \rVert_F^2" and "||" not in tex
