@@ -1,5 +1,5 @@
-"""The command line, ``assocmem`` (also ``python -m assocmem``): claims, check, test, report, snr, task, evidence,
-conform, bench.
+"""The command line, ``assocmem`` (also ``python -m assocmem``): claims, check, test, report, snr, capacity, task,
+evidence, conform, bench.
 
 Bad input gets one line, ``assocmem: error: <flag>: <what is allowed>``, exit status 2, no traceback, and nothing
 written: every check that can be made before a run is made before it (sizes against free memory, a Dask
@@ -351,6 +351,38 @@ def cmd_snr(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------- capacity ---
+def cmd_capacity(args) -> int:
+    """A user's feature map, kernel or update rule: SNR⁻¹, recall and capacity beside the linear memory and softmax."""
+    from assocmem import capacity, jsonout
+    from assocmem.capacity import sizes, view
+
+    if args.out is not None:
+        inputs.require_writable_dir(Path(args.out))
+    try:
+        cfg = capacity.config(args.path, args.kind, d_k=args.d_k, d_v=args.d_v, n_pairs=args.n_pairs,
+                              measure_at=args.measure_at, trials=args.trials, recall_trials=args.recall_trials,
+                              seed=args.seed, alpha=args.alpha, level=args.level)
+    except InputError as e:
+        raise InputError(FLAGS.get(e.parameter, "--" + e.parameter.replace("_", "-")),
+                         str(e).removeprefix(e.parameter + ": ")) from None
+    memory, features = capacity.load(args.path, args.kind, cfg.d_k, cfg.d_v)
+    sizes.require_fits(cfg, features, args.kind == "memory")
+    res = view.as_dict(capacity.run(memory, cfg, progress=sys.stderr.isatty()))
+    if args.json:
+        print(jsonout.dumps(res, indent=2, sort_keys=True))
+    else:
+        print(view.text(res, args.convention))
+    sys.stdout.flush()
+    if args.out is not None:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "capacity.json").write_text(jsonout.dumps(res, indent=2, sort_keys=True) + "\n")
+        view.figure(res, out / "capacity.svg")
+        print(f"wrote {out / 'capacity.json'} and {out / 'capacity.svg'}", file=sys.stderr)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------ task / bench ---
 def cmd_task(args) -> int:
     from assocmem import jsonout, tasktext
@@ -580,6 +612,51 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dtype of the memories (statistics are accumulated in float64) (default: %(default)s)")
     s.add_argument("--json", action="store_true", help="print JSON (one schema for every memory; see the README)")
     s.set_defaults(func=cmd_snr)
+
+    cap = sub.add_parser("capacity", help="capacity of your own feature map, kernel or update rule, beside the linear "
+                                        "memory and softmax attention",
+                       description="Measure a memory you wrote, without training anything: for each N of a grid its "
+                                   "retrieval SNR⁻¹ in every convention (C3) with its interval (exact where it can be "
+                                   "derived), the recall predicted from it by C10's Gaussian-crosstalk model, the "
+                                   "measured MQAR-style recall at a few N (nearest stored value, Clopper-Pearson "
+                                   "interval), and the capacity, the largest N whose predicted recall is at least "
+                                   "--level, with its interval; the linear memory and softmax attention (exp kernel, "
+                                   "tau = sqrt(d_k)) at the same sizes as baselines. PATH is MODULE:ATTRIBUTE, "
+                                   "importable from here (your own code: its folder on PYTHONPATH).\n"
+                                   "  feature_map: phi(x [..., d_k]) -> [..., F], same dtype\n"
+                                   "  kernel: k(x [..., d_k], y [..., d_k]) -> [...] (broadcasting), symmetric, "
+                                   "k(x, x) > 0\n"
+                                   "  memory: a class with write(K [T, N, d_k], V [T, N, d_v]) -> state and "
+                                   "read(state, Q [T, M, d_k]) -> [T, M, d_v], linear in the values (constructed with "
+                                   "d_k and d_v where its constructor takes them)\n"
+                                   "docs/CAPACITY.md says what each convention means for choosing between maps.")
+    cap.add_argument("path", metavar="PATH", help="MODULE:ATTRIBUTE of the feature map, kernel or memory class")
+    cap.add_argument("--kind", choices=("feature_map", "kernel", "memory"), default="feature_map",
+                   help="what PATH is (default: %(default)s)")
+    cap.add_argument("--d-k", type=inputs.int_in(1), required=True, metavar="D", help="key dimension d_k (>= 1)")
+    cap.add_argument("--d-v", type=inputs.int_in(3), default=None, metavar="D",
+                   help="value dimension d_v (>= 3: the probe-averaged SNR⁻¹ needs E[1/chi^2_{d_v}]; default: d_k, "
+                        "at least 3)")
+    cap.add_argument("--n-pairs", type=inputs.int_in(2), nargs="+", default=None, metavar="N",
+                   help="the grid of N (each >= 2; default: eight N from d_k/8 to 16 d_k by factors of 2)")
+    cap.add_argument("--measure-at", type=inputs.int_in(2), nargs="+", default=None, metavar="N",
+                   help="the N of the grid at which recall is measured (default: the grid's first, middle and last)")
+    cap.add_argument("--trials", type=inputs.int_in(2), default=2000, metavar="T",
+                   help="Monte Carlo trials per SNR⁻¹ estimate (>= 2; default: %(default)s)")
+    cap.add_argument("--recall-trials", type=inputs.int_in(1), default=1000, metavar="T",
+                   help="memories (one query each) per measured recall (>= 1; default: %(default)s)")
+    cap.add_argument("--seed", type=inputs.seed, default=0,
+                   help=f"seed, an integer in [0, {inputs.SEED_MAX}] (default: %(default)s)")
+    cap.add_argument("--alpha", type=inputs.float_in(0, 0.5), default=1e-3,
+                   help="1 - level of every interval, in (0, 0.5) (default: %(default)g)")
+    cap.add_argument("--level", type=inputs.float_in(0, 1), default=0.9,
+                   help="the recall level that defines the capacity, in (0, 1) (default: %(default)g)")
+    cap.add_argument("--convention", choices=CONVENTIONS, default="typical",
+                   help="the SNR⁻¹ convention of the table and figure (the JSON has all four; default: %(default)s)")
+    cap.add_argument("--json", action="store_true", help="print JSON (schema assocmem.capacity/1) instead of the table")
+    cap.add_argument("--out", default=None, metavar="DIR",
+                   help="also write DIR/capacity.json and the figure DIR/capacity.svg (nothing is written without it)")
+    cap.set_defaults(func=cmd_capacity)
 
     k = sub.add_parser("task", help="train and evaluate one model on the swap or DAG task (D4, D5)")
     k.add_argument("task", choices=TASKS, help="swap (D4) or dag (D5)")

@@ -1,5 +1,10 @@
 """pytest plugin (entry point ``pytest11: assocmem``): the ``conformance`` fixture, so another project checks its
-kernel against the suite's float64 oracle in a few lines:
+kernel against the suite's float64 oracle in a few lines, and the ``capacity`` fixture, so it can assert its
+memory's capacity (``assocmem.capacity``):
+
+    def test_my_map_stores_enough(capacity):
+        res = capacity.measure("mypkg.maps:phi", kind="feature_map", d_k=64)
+        assert res.capacity.lo >= 100      # largest N with predicted recall >= 0.9, lower end of its interval
 
     def test_my_gated_delta_rule(conformance):
         conformance.check("mypkg.ops:chunk_gated_delta_rule", rule="gated_deltanet",
@@ -31,3 +36,23 @@ class Conformance:
 def conformance() -> Conformance:
     """Check a function against one of assocmem's float64 oracles (see ``assocmem.conformance``)."""
     return Conformance()
+
+
+class Capacity:
+    """What the ``capacity`` fixture gives: ``measure(path, kind=..., d_k=..., **config)`` -> CapacityResult
+    (``assocmem.capacity.measure``); bad input fails the test with its one line."""
+
+    def measure(self, path, kind: str = "feature_map", *, d_k: int, **kw):
+        from assocmem.capacity import measure
+        from impl.numerics.errors import InputError
+
+        try:
+            return measure(path, kind, d_k=d_k, **kw)
+        except InputError as e:
+            pytest.fail(f"capacity: {e}", pytrace=False)
+
+
+@pytest.fixture
+def capacity() -> Capacity:
+    """Measure a memory's SNR^-1, recall and capacity beside the linear memory and softmax (``assocmem.capacity``)."""
+    return Capacity()

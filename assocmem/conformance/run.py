@@ -73,42 +73,43 @@ class Verdict:
                 "hint": self.hint}
 
 
-def load_function(path: str):
-    """``package.module:attribute`` (attribute may be dotted) -> the object; InputError naming FUNCTION otherwise."""
+def load_function(path: str, *, flag: str = "FUNCTION", command: str = "conform", what: str = "FUNCTION"):
+    """``package.module:attribute`` (attribute may be dotted) -> the object; InputError naming ``flag`` otherwise
+    (``command`` is the subcommand the hints show, ``what`` the metavar: MODULE:``what``)."""
     if not isinstance(path, str) or ":" not in path:
-        raise InputError("FUNCTION", f"must be MODULE:FUNCTION (e.g. mypkg.ops:chunk_delta_rule), got {path!r}")
+        raise InputError(flag, f"must be MODULE:{what} (e.g. mypkg.ops:chunk_delta_rule), got {path!r}")
     mod_name, attr = path.split(":", 1)
     if "/" in mod_name or mod_name.endswith(".py"):
         parts = [p for p in mod_name.removesuffix(".py").split("/") if p not in ("", ".")]
         folder, dotted = ("/".join(parts[:1]), ".".join(parts[1:])) if len(parts) > 1 else (".", parts[0])
-        raise InputError("FUNCTION", f"{mod_name!r} is a file path; give the module's dotted import path and put the "
-                                     f"folder above its top package on PYTHONPATH, e.g. PYTHONPATH={folder} assocmem "
-                                     f"conform {dotted}:{attr} (if {folder}/ holds the package)")
+        raise InputError(flag, f"{mod_name!r} is a file path; give the module's dotted import path and put the "
+                               f"folder above its top package on PYTHONPATH, e.g. PYTHONPATH={folder} assocmem "
+                               f"{command} {dotted}:{attr} (if {folder}/ holds the package)")
     try:
         obj = importlib.import_module(mod_name)
     except ImportError as e:
         if not (mod_name.startswith("fla.") and str(getattr(e, "name", "")).startswith("triton")):
-            raise InputError("FUNCTION", import_hint(mod_name, e)) from None
+            raise InputError(flag, import_hint(mod_name, e, command)) from None
         from assocmem.conformance.peers import load_module  # fla without Triton: its naive modules still load
 
         obj = load_module(mod_name)
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise InputError("FUNCTION", f"{mod_name!r} has no attribute {attr!r}")
+            raise InputError(flag, f"{mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     if not callable(obj):
-        raise InputError("FUNCTION", f"{path!r} is not callable")
+        raise InputError(flag, f"{path!r} is not callable")
     return obj
 
 
-def import_hint(mod_name: str, e: ImportError) -> str:
+def import_hint(mod_name: str, e: ImportError, command: str = "conform") -> str:
     """Why ``mod_name`` did not import, and the fix: the module itself not found (PYTHONPATH for your own code, pip
     for a package), or a module it imports missing (install that)."""
     missing = getattr(e, "name", None) or ""
     top = mod_name.split(".")[0]
     if missing and (mod_name == missing or mod_name.startswith(missing + ".")):
         return (f"cannot import {mod_name!r} (no module named {missing!r}): for your own code, add the folder that "
-                f"holds {top}/ to PYTHONPATH (e.g. PYTHONPATH=/path/to/src assocmem conform ...); for a package, "
+                f"holds {top}/ to PYTHONPATH (e.g. PYTHONPATH=/path/to/src assocmem {command} ...); for a package, "
                 f"install it into this Python ({sys.executable} -m pip install <its distribution>)")
     if missing:
         return (f"cannot import {mod_name!r}: it imports {missing!r}, which is not installed in this Python "

@@ -1,0 +1,338 @@
+"""``assocmem capacity``: a user's feature map, kernel or update rule measured against the theory (C3, C10).
+
+Checks on the checker: the identity map is the linear memory (its derived exact values equal C4's closed forms; its
+estimates cover them and overlap LinearMemory's); Performer positive features given as a frozen user map match
+the frozen map's own closed form, and that closed form averaged over feature draws is PerformerMemory's value; the
+predicted recall agrees with the measured one where C10 says it does; a map that collapses half the dimensions is
+measured weaker, outside both intervals. The CLI runs from outside the repository on a temporary package, and
+every bad input is one line, exit 2, nothing written.
+
+Statistical checks declare their false-failure rate: alpha = 1e-6 per interval unless stated.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+
+from assocmem import capacity as cap
+from assocmem import cli
+from impl.estimators.recall_prediction import predicted_recall_kernel
+from impl.estimators.snr import estimate_snr
+from impl.memories.kernel import PerformerMemory
+from impl.memories.linear import LinearMemory
+from impl.memories.memory import CONVENTIONS
+from impl.memories.user import FeatureMapMemory
+
+ROOT = Path(__file__).resolve().parent.parent
+ALPHA = 1e-6
+
+PACKAGE = '''
+import math
+import torch
+
+
+def identity(x):
+    return x
+
+
+def half(x):
+    return x[..., : x.shape[-1] // 2]
+
+
+def dot(x, y):
+    return (x * y).sum(-1)
+
+
+def squared_relu(x):
+    return torch.relu(x) ** 2
+
+
+class GatedDelta:
+    """S_t = a S_{t-1} (I - k_t k_t^T) + v_t k_t^T on unit keys, o = S q / |q|."""
+
+    def __init__(self, d_k, d_v, gate=0.9):
+        self.gate = gate
+
+    def write(self, K, V):
+        K = torch.nn.functional.normalize(K, dim=-1)
+        S = torch.zeros(*K.shape[:-2], V.shape[-1], K.shape[-1], dtype=K.dtype)
+        for t in range(K.shape[-2]):
+            k, v = K[..., t, :], V[..., t, :]
+            S = self.gate * (S - (S @ k[..., None]) @ k[..., None, :]) + v[..., :, None] @ k[..., None, :]
+        return S
+
+    def read(self, S, Q):
+        return torch.nn.functional.normalize(Q, dim=-1) @ S.transpose(-1, -2)
+
+
+# bad inputs
+def two_args(x, y):
+    return x
+
+
+def summed(x):
+    return x.sum(-1)
+
+
+def nan_map(x):
+    return x * float("nan")
+
+
+def to_double(x):
+    return x.double()
+
+
+def raises(x):
+    raise RuntimeError("my map is broken")
+
+
+def lopsided(x, y):
+    return (x * y).sum(-1) + x[..., 0]
+
+
+def negative(x, y):
+    return -(x * y).sum(-1)
+
+
+class Squashed(GatedDelta):
+    def read(self, S, Q):
+        return torch.tanh(super().read(S, Q))
+
+
+class NoRead:
+    def write(self, K, V):
+        return K
+'''
+
+
+@pytest.fixture
+def userpkg(tmp_path, monkeypatch):
+    """A temporary package ``capmaps`` outside the repository, importable here (sys.path) and by subprocesses
+    (PYTHONPATH)."""
+    pkg = tmp_path / "capmaps"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text(textwrap.dedent(PACKAGE))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("capmaps", None)
+    yield tmp_path
+    sys.modules.pop("capmaps", None)
+
+
+def _overlap(a, b) -> bool:
+    return a.lo <= b.hi and b.lo <= a.hi
+
+
+# ------------------------------------------------------------------------------------------- identity = linear ---
+def test_identity_map_has_the_linear_memorys_exact_values_and_estimates(userpkg):
+    """Derived independently (key metric M = L L^T = I), the identity map's exact SNR^-1 equals C4's closed form in
+    every convention, to round-off; its estimate covers it, and overlaps LinearMemory's at the same seed."""
+    import capmaps
+
+    d, N, T = 12, 40, 1500
+    mem = FeatureMapMemory("capmaps:identity", capmaps.identity, d)
+    lin = LinearMemory()
+    got = estimate_snr(mem, N, d, d, T, 3, conventions=CONVENTIONS, alpha=ALPHA)
+    ref = estimate_snr(lin, N, d, d, T, 3, conventions=CONVENTIONS, alpha=ALPHA)
+    for conv in CONVENTIONS:
+        r = got[conv]
+        kappa, nu = r.details.get("probe_kappa"), r.details.get("probe_nu")
+        want = lin.exact(conv, N, d, d, kappa, nu)
+        assert r.exact == pytest.approx(want, rel=1e-12), conv
+        assert r.lo <= want <= r.hi, (conv, r)
+        if conv != "conditional":  # the conditional one is at each estimator's own drawn probe
+            assert _overlap(r.interval(), ref[conv].interval()), (conv, r, ref[conv])
+
+
+def test_weak_map_collapsing_half_the_dimensions_is_measured_weaker(userpkg):
+    """phi(x) = x[:d/2] (rank d/2): exact probe-averaged SNR^-1 (N-1) d_v / ((d/2 - 2)(d_v - 2)); its SNR^-1 and
+    capacity lie above / below the identity map's with the intervals apart, and its measured recall is lower with
+    the Clopper-Pearson intervals apart (each interval at level 1 - 1e-6: false failure <= 1e-5 in all)."""
+    d = 16
+    kw = dict(d_k=d, n_pairs=(8, 32), measure_at=(32,), trials=1000, recall_trials=1000, alpha=ALPHA)
+    full = cap.measure("capmaps:identity", "feature_map", **kw)
+    weak = cap.measure("capmaps:half", "feature_map", **kw)
+    for n in (8, 32):
+        s_full, s_weak = full.user.row(n).snr, weak.user.row(n).snr
+        assert s_weak["probe_averaged"].exact == pytest.approx((n - 1) * d / ((d / 2 - 2) * (d - 2)), rel=1e-12)
+        for conv in ("typical", "probe_averaged", "ratio_of_expectations"):
+            assert s_weak[conv].lo > s_full[conv].hi, (n, conv)
+    assert weak.capacity.hi < full.capacity.lo, (weak.capacity, full.capacity)
+    m_full, m_weak = full.user.row(32).measured, weak.user.row(32).measured
+    assert m_weak.hi < m_full.lo, (m_weak, m_full)
+
+
+# --------------------------------------------------------------------------------------------------- Performer ---
+def _positive_features(W, tau):
+    m = W.shape[0]
+
+    def phi(x):
+        return torch.exp(x / math.sqrt(tau) @ W.T.to(x.dtype) - (x * x).sum(-1, keepdim=True) / (2 * tau)) / math.sqrt(m)
+
+    return phi
+
+
+def _frozen_moments(W, tau, x):
+    """For Performer positive features with frozen W and keys k ~ N(0, I): (phi(x)^T G phi(x), (phi(x)^T phi(x))^2)
+    with G = E_k[phi(k) phi(k)^T], G_ab = (1 + 2/tau)^(-d/2) exp(|w_a + w_b|^2 / (2 tau (1 + 2/tau))) / m (a
+    Gaussian integral; shares no code with the estimator)."""
+    m, d = W.shape[-2], W.shape[-1]
+    s2 = 1 / tau
+    U = W[..., :, None, :] + W[..., None, :, :]
+    G = (1 + 2 * s2) ** (-d / 2) * torch.exp(s2 * (U * U).sum(-1) / (2 * (1 + 2 * s2))) / m
+    f = torch.exp(W @ x / math.sqrt(tau) - (x @ x) / (2 * tau)) / math.sqrt(m)
+    return torch.einsum("...a,...ab,...b->...", f, G, f), (f * f).sum(-1) ** 2
+
+
+def test_performer_positive_features_as_a_user_map():
+    """A Performer map with frozen features W, given as a user map, has the typical SNR^-1 of its own kernel
+    (N-1) phi^T G phi / (phi^T phi)^2 inside its interval; and that frozen-feature value, averaged over 4000 feature
+    draws as PerformerMemory defines it (E_W of the noise over E_W of c^2), covers PerformerMemory's exact value
+    (d_k = 4, tau = 16, m = 16, where the feature noise is resolved: the exp kernel's own value lies outside)."""
+    from impl.estimators.stats import ratio_interval
+    from impl.memories.kernel import KernelMemory
+
+    d, tau, m, N = 4, 16.0, 16, 32
+    g = torch.Generator().manual_seed(7)
+    W = torch.randn(m, d, generator=g, dtype=torch.float64)
+    mem = FeatureMapMemory("performer", _positive_features(W, tau), d)
+    r = estimate_snr(mem, N, d, d, 2000, 1, conventions=("typical",), alpha=ALPHA)["typical"]
+    x = torch.tensor(r.details["probe"], dtype=torch.float64)
+    num, den = _frozen_moments(W, tau, x)
+    assert r.lo <= (N - 1) * float(num / den) <= r.hi, r
+
+    Ws = torch.randn(4000, m, d, generator=g, dtype=torch.float64)
+    xt = torch.full((d,), 1.0, dtype=torch.float64)  # ||x||^2 = d: the typical probe (the value is isotropic)
+    num, den = _frozen_moments(Ws, tau, xt)
+    e = ratio_interval(((N - 1) * num).numpy(), den.numpy(), ALPHA)
+    performer = PerformerMemory("positive", tau=tau, m=m).exact("typical", N, d, d, float(d), float(d))
+    assert e.contains(performer), (e, performer)
+    assert not e.contains(KernelMemory("exp", tau=tau).exact("typical", N, d, d, float(d), float(d)))
+
+
+# ------------------------------------------------------------------------------------- predicted vs measured ---
+def test_predicted_recall_agrees_with_measured_at_stated_points(userpkg):
+    """Identity map at d_k = d_v = 16 (the linear memory, where C10.recall.linear holds at every N): at N = 16 and
+    64 the measured recall's Clopper-Pearson interval (level 1 - 1e-3) comes within C10's 0.02 of the prediction,
+    and the prediction (from per-probe factors) is within 0.01 of C10's quadrature over (kappa, nu)."""
+    d = 16
+    res = cap.measure("capmaps:identity", "feature_map", d_k=d, n_pairs=(16, 64), measure_at=(16, 64),
+                      trials=500, recall_trials=2000, alpha=1e-3)
+    for n in (16, 64):
+        row = res.user.row(n)
+        pred, meas = row.predicted[0], row.measured
+        assert meas.lo - 0.02 <= pred <= meas.hi + 0.02, (n, pred, meas)
+        assert abs(pred - predicted_recall_kernel("linear", n, d, d)) <= 0.01
+        assert res.baselines["linear"].row(n).predicted[0] == predicted_recall_kernel("linear", n, d, d)
+
+
+def test_capacity_is_the_crossing_of_the_predicted_recall(userpkg):
+    """The capacity N has predicted recall >= level and N + 1 below it (bisection on the same prediction)."""
+    from impl.estimators.capacity import predicted_from_factors
+
+    d = 16
+    res = cap.measure("capmaps:identity", "feature_map", d_k=d, n_pairs=(8, 16), measure_at=(8,), trials=200,
+                      recall_trials=50, level=0.8)
+    mem = FeatureMapMemory("capmaps:identity", __import__("capmaps").identity, d)
+    g = mem.probe_factors(d, 0).numpy()
+    n = int(res.capacity.estimate)
+    assert predicted_from_factors(g, n, d) >= 0.8 > predicted_from_factors(g, n + 1, d)
+    assert res.capacity.lo <= n <= res.capacity.hi
+
+
+def test_the_capacity_fixture_measures_and_fails_bad_input_with_its_line(capacity, userpkg):
+    res = capacity.measure("capmaps:identity", kind="feature_map", d_k=8, n_pairs=(4, 8), measure_at=(4,),
+                           trials=100, recall_trials=50)
+    assert isinstance(res, cap.CapacityResult) and res.as_dict()["schema"] == "assocmem.capacity/1"
+    with pytest.raises(pytest.fail.Exception, match="capacity: PATH: .*NaN"):
+        capacity.measure("capmaps:nan_map", d_k=8)
+
+
+# ---------------------------------------------------------------------------------- the CLI from outside the repo ---
+def _run_outside(tmp: Path, *args) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": f"{tmp}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "assocmem", "capacity", *args], cwd=tmp, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("path,kind", [("capmaps:squared_relu", "feature_map"), ("capmaps:dot", "kernel"),
+                                       ("capmaps:GatedDelta", "memory")])
+def test_cli_runs_a_users_memory_from_outside_the_repository(userpkg, path, kind):
+    """Feature map, kernel and update rule from a temporary package: table, strict JSON of schema
+    assocmem.capacity/1 with both baselines, the figure (rendered by rsvg-convert where installed)."""
+    out = userpkg / "out"
+    p = _run_outside(userpkg, path, "--kind", kind, "--d-k", "8", "--n-pairs", "4", "8", "16", "--measure-at", "8",
+                     "--trials", "100", "--recall-trials", "100", "--json", "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    res = json.loads(p.stdout)
+    assert res["schema"] == "assocmem.capacity/1"
+    assert set(res["memories"]) == {"user", "linear", "softmax"}
+    for rows in (m["rows"] for m in res["memories"].values()):
+        assert [r["n_pairs"] for r in rows] == [4, 8, 16]
+        assert rows[1]["measured_recall"] is not None and rows[0]["measured_recall"] is None
+    user = res["memories"]["user"]["rows"]
+    assert all(r["snr"]["typical"]["lo"] <= r["snr"]["typical"]["estimate"] <= r["snr"]["typical"]["hi"] for r in user)
+    assert json.loads((out / "capacity.json").read_text()) == res
+    svg = out / "capacity.svg"
+    assert svg.read_text().startswith("<?xml")
+    if shutil.which("rsvg-convert"):
+        assert subprocess.run(["rsvg-convert", str(svg), "-o", str(out / "c.png")]).returncode == 0
+    assert not (ROOT / "reports" / "capacity.svg").exists()
+
+
+# ----------------------------------------------------------------------------------------------- bad input ---
+BAD = [
+    (["capmaps.nothere:phi"], "PATH", "cannot import"),
+    (["capmaps:missing"], "PATH", "has no attribute"),
+    (["capmaps/maps.py:phi"], "PATH", "file path"),
+    (["capmaps:two_args"], "PATH", "signature"),
+    (["capmaps:summed"], "PATH", "shape"),
+    (["capmaps:nan_map"], "PATH", "NaN"),
+    (["capmaps:to_double"], "PATH", "dtype"),
+    (["capmaps:raises"], "PATH", "RuntimeError: my map is broken"),
+    (["capmaps:lopsided", "--kind", "kernel"], "PATH", "symmetric"),
+    (["capmaps:negative", "--kind", "kernel"], "PATH", "k(x, x) must be > 0"),
+    (["capmaps:Squashed", "--kind", "memory"], "PATH", "linear in the values"),
+    (["capmaps:NoRead", "--kind", "memory"], "PATH", "read"),
+    (["capmaps:identity", "--n-pairs", "8", "100000000", "--measure-at", "100000000"], "--measure-at", "N"),
+    (["capmaps:GatedDelta", "--kind", "memory", "--n-pairs", "8", "3000000"], "--n-pairs", "available"),
+    (["capmaps:identity", "--measure-at", "5"], "--measure-at", "grid"),
+    (["capmaps:identity", "--n-pairs", "0"], "--n-pairs", ">= 2"),
+    (["capmaps:identity", "--n-pairs", "-4"], "--n-pairs", ">= 2"),
+    (["capmaps:identity", "--d-v", "2"], "--d-v", ">= 3"),
+    (["capmaps:identity", "--level", "1.5"], "--level", "(0, 1)"),
+    (["capmaps:identity", "--kind", "module"], "--kind", "invalid choice"),
+]
+
+
+@pytest.mark.parametrize("args,flag,words", BAD, ids=[" ".join(a) for a, _, _ in BAD])
+def test_bad_input_is_one_line_exit_2_nothing_written(userpkg, capsys, args, flag, words):
+    out = userpkg / "never"
+    argv = ["capacity", *args, "--out", str(out)]
+    if "--d-k" not in args:
+        argv += ["--d-k", "0" if flag == "--d-k" else "8"]
+    try:
+        rc = cli.main(argv)
+    except SystemExit as e:  # argparse's own refusals
+        rc = e.code
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert len(err.splitlines()) == 1 and err.startswith("assocmem: error:"), err
+    assert flag in err and words in err, err
+    assert not out.exists()
+
+
+def test_zero_key_dimension_is_refused(userpkg, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["capacity", "capmaps:identity", "--d-k", "0"])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1 and "--d-k" in err and ">= 1" in err
