@@ -75,6 +75,16 @@ class GatedDelta:
         return torch.nn.functional.normalize(Q, dim=-1) @ S.transpose(-1, -2)
 
 
+class LinearRule:
+    """The linear memory as an update rule: S = V^T K, o = S q."""
+
+    def write(self, K, V):
+        return V.transpose(-1, -2) @ K
+
+    def read(self, S, Q):
+        return Q @ S.transpose(-1, -2)
+
+
 # bad inputs
 def two_args(x, y):
     return x
@@ -151,6 +161,24 @@ def test_identity_map_has_the_linear_memorys_exact_values_and_estimates(userpkg)
         assert r.lo <= want <= r.hi, (conv, r)
         if conv != "conditional":  # the conditional one is at each estimator's own drawn probe
             assert _overlap(r.interval(), ref[conv].interval()), (conv, r, ref[conv])
+
+
+def test_linear_update_rule_has_the_linear_memorys_values(userpkg):
+    """The linear memory written as a user update rule (weights from one-hot values, every N simulated): each
+    convention's interval covers C4's closed form (at the rule's own probe for the conditional one)."""
+    from assocmem.capacity.load import check_rule
+    from impl.memories.user import RuleMemory
+
+    import capmaps
+
+    d, N = 12, 24
+    check_rule(capmaps.LinearRule(), d, d)
+    got = estimate_snr(RuleMemory("capmaps:LinearRule", capmaps.LinearRule()), N, d, d, 400, 5,
+                       conventions=CONVENTIONS, alpha=ALPHA)
+    for conv in CONVENTIONS:
+        r = got[conv]
+        want = LinearMemory().exact(conv, N, d, d, r.details.get("probe_kappa"), r.details.get("probe_nu"))
+        assert r.lo <= want <= r.hi, (conv, r, want)
 
 
 def test_weak_map_collapsing_half_the_dimensions_is_measured_weaker(userpkg):

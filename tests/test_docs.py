@@ -5,6 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from assocmem import catalogue, registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,3 +84,45 @@ def test_the_readme_worked_examples_run(monkeypatch):
         assert held.passed, (c.id, held)
         caught = c.mutant(dict(c.power_grid[0]), 1)
         assert not caught.passed, (c.id, caught)
+
+
+def _capacity_example():
+    """The README's capacity example: (the module's code, the command's arguments after `assocmem`, the printed
+    table)."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Measuring your memory's capacity"):text.index("## Layout")]
+    code = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    command = re.findall(r"```bash\n(.*?)```", section, re.S)[0].strip()
+    table = re.findall(r"```text\n(.*?)```", section, re.S)[0]
+    prefix = "PYTHONPATH=. assocmem "
+    assert command.startswith(prefix), command
+    return code, command.removeprefix(prefix).split(), table
+
+
+def _run_capacity_example(tmp_path, extra=()):
+    import os
+    import sys
+
+    code, args, table = _capacity_example()
+    (tmp_path / "mymaps.py").write_text(code)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}", "OMP_NUM_THREADS": "1"}
+    p = subprocess.run([sys.executable, "-m", "assocmem", *args, *extra], cwd=tmp_path, env=env, capture_output=True,
+                       text=True, timeout=600)
+    assert p.returncode == 0, p.stderr
+    return p, table
+
+
+def test_the_readme_capacity_example_runs(tmp_path):
+    """The example's module and command as written (fewer trials and N): it runs from a folder outside the repository
+    and writes its JSON and figure where --out says."""
+    p, _ = _run_capacity_example(tmp_path, ["--trials", "100", "--recall-trials", "50", "--n-pairs", "8", "64",
+                                            "--measure-at", "8"])
+    assert "capacity, the largest N with predicted recall >= 0.9" in p.stdout
+    assert (tmp_path / "capacity-rff" / "capacity.svg").is_file() and (tmp_path / "capacity-rff" / "capacity.json").is_file()
+
+
+@pytest.mark.slow
+def test_the_readme_capacity_example_prints_its_table(tmp_path):
+    """The example exactly as written prints the table the README shows (seeded: the same numbers)."""
+    p, table = _run_capacity_example(tmp_path)
+    assert p.stdout == table

@@ -171,7 +171,7 @@ def _user(memory, cfg, bar) -> Curve:
         caps = [cap.crossing(lambda n, f=f: predicted(n, f), cfg.level, cfg.n_pairs[0]) if f > 0 else
                 (None, "the SNR⁻¹ interval reaches 0, so the capacity's interval has no upper end")
                 for f in (1.0, hi_f, lo_f)]
-        note = "; ".join(dict.fromkeys(c[1] for c in caps if c[1])) or "bisection over N on the prediction"
+        note = "; ".join(dict.fromkeys(c[1] for c in caps if c[1]))
     else:  # an update rule: per-position ratios at each N (C10.delta)
         preds = []
         for n, s in zip(cfg.n_pairs, snrs):
