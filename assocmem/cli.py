@@ -519,6 +519,16 @@ def _peer_examples() -> str:
                      for p in PEERS if p.attr in wanted)
 
 
+def _monte_carlo_options(p, *, trials: int, what: str, alpha: float, intervals: str) -> None:
+    """--trials, --seed and --alpha, as every Monte Carlo command takes them."""
+    p.add_argument("--trials", type=inputs.int_in(2), default=trials, metavar="T",
+                   help=f"{what} (>= 2; default: %(default)s)")
+    p.add_argument("--seed", type=inputs.seed, default=0,
+                   help=f"seed, an integer in [0, {inputs.SEED_MAX}] (default: %(default)s)")
+    p.add_argument("--alpha", type=inputs.float_in(0, 0.5), default=alpha,
+                   help=f"1 - level of {intervals}, in (0, 0.5) (default: %(default)g)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from assocmem import catalogue, report
     from impl.estimators.snr_kernel import KERNELS
@@ -589,12 +599,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--d-k", type=inputs.int_in(1), required=True, metavar="D", help="key dimension d_k (>= 1)")
     s.add_argument("--d-v", type=inputs.int_in(1), default=None, metavar="D",
                    help="value dimension d_v (>= 1; default: d_k)")
-    s.add_argument("--trials", type=inputs.int_in(2), default=1000, metavar="T",
-                   help="Monte Carlo trials (>= 2; default: %(default)s)")
-    s.add_argument("--seed", type=inputs.seed, default=0,
-                   help=f"seed, an integer in [0, {inputs.SEED_MAX}] (default: %(default)s)")
-    s.add_argument("--alpha", type=inputs.float_in(0, 0.5), default=1e-6,
-                   help="1 - level of the two-sided intervals, in (0, 0.5) (default: %(default)g)")
+    _monte_carlo_options(s, trials=1000, what="Monte Carlo trials", alpha=1e-6,
+                         intervals="the two-sided intervals")
     s.add_argument("--convention", action="append", choices=CONVENTIONS, default=None,
                    help="estimate only this convention (repeatable; default: every convention that is finite here)")
     s.add_argument("--kernel", choices=KERNELS, default=None, help="with --memory kernel: the kernel (required)")
@@ -614,48 +620,44 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_snr)
 
     cap = sub.add_parser("capacity", help="capacity of your own feature map, kernel or update rule, beside the linear "
-                                        "memory and softmax attention",
-                       description="Measure a memory you wrote, without training anything: for each N of a grid its "
-                                   "retrieval SNR⁻¹ in every convention (C3) with its interval (exact where it can be "
-                                   "derived), the recall predicted from it by C10's Gaussian-crosstalk model, the "
-                                   "measured MQAR-style recall at a few N (nearest stored value, Clopper-Pearson "
-                                   "interval), and the capacity, the largest N whose predicted recall is at least "
-                                   "--level, with its interval; the linear memory and softmax attention (exp kernel, "
-                                   "tau = sqrt(d_k)) at the same sizes as baselines. PATH is MODULE:ATTRIBUTE, "
-                                   "importable from here (your own code: its folder on PYTHONPATH).\n"
-                                   "  feature_map: phi(x [..., d_k]) -> [..., F], same dtype\n"
-                                   "  kernel: k(x [..., d_k], y [..., d_k]) -> [...] (broadcasting), symmetric, "
-                                   "k(x, x) > 0\n"
-                                   "  memory: a class with write(K [T, N, d_k], V [T, N, d_v]) -> state and "
-                                   "read(state, Q [T, M, d_k]) -> [T, M, d_v], linear in the values (constructed with "
-                                   "d_k and d_v where its constructor takes them)\n"
-                                   "docs/CAPACITY.md says what each convention means for choosing between maps.")
+                                          "memory and softmax attention",
+                         description="Measure a memory you wrote, without training anything: for each N of a grid its "
+                                     "retrieval SNR⁻¹ in every convention (C3) with its interval (exact where it can be "
+                                     "derived), the recall predicted from it by C10's Gaussian-crosstalk model, the "
+                                     "measured MQAR-style recall at a few N (nearest stored value, Clopper-Pearson "
+                                     "interval), and the capacity, the largest N whose predicted recall is at least "
+                                     "--level, with its interval; the linear memory and softmax attention (exp kernel, "
+                                     "tau = sqrt(d_k)) at the same sizes as baselines. PATH is MODULE:ATTRIBUTE, "
+                                     "importable from here (your own code: its folder on PYTHONPATH).\n"
+                                     "  feature_map: phi(x [..., d_k]) -> [..., F], same dtype\n"
+                                     "  kernel: k(x [..., d_k], y [..., d_k]) -> [...] (broadcasting), symmetric, "
+                                     "k(x, x) > 0\n"
+                                     "  memory: a class with write(K [T, N, d_k], V [T, N, d_v]) -> state and "
+                                     "read(state, Q [T, M, d_k]) -> [T, M, d_v], linear in the values (constructed with "
+                                     "d_k and d_v where its constructor takes them)\n"
+                                     "docs/CAPACITY.md says what each convention means for choosing between maps.")
     cap.add_argument("path", metavar="PATH", help="MODULE:ATTRIBUTE of the feature map, kernel or memory class")
     cap.add_argument("--kind", choices=("feature_map", "kernel", "memory"), default="feature_map",
-                   help="what PATH is (default: %(default)s)")
+                     help="what PATH is (default: %(default)s)")
     cap.add_argument("--d-k", type=inputs.int_in(1), required=True, metavar="D", help="key dimension d_k (>= 1)")
     cap.add_argument("--d-v", type=inputs.int_in(3), default=None, metavar="D",
-                   help="value dimension d_v (>= 3: the probe-averaged SNR⁻¹ needs E[1/chi^2_{d_v}]; default: d_k, "
-                        "at least 3)")
+                     help="value dimension d_v (>= 3: the probe-averaged SNR⁻¹ needs E[1/chi^2_{d_v}]; default: "
+                          "d_k, or 3 if d_k < 3)")
     cap.add_argument("--n-pairs", type=inputs.int_in(2), nargs="+", default=None, metavar="N",
-                   help="the grid of N (each >= 2; default: eight N from d_k/8 to 16 d_k by factors of 2)")
+                     help="the grid of N (each >= 2; default: eight N from d_k/8 to 16 d_k by factors of 2)")
     cap.add_argument("--measure-at", type=inputs.int_in(2), nargs="+", default=None, metavar="N",
-                   help="the N of the grid at which recall is measured (default: the grid's first, middle and last)")
-    cap.add_argument("--trials", type=inputs.int_in(2), default=2000, metavar="T",
-                   help="Monte Carlo trials per SNR⁻¹ estimate (>= 2; default: %(default)s)")
+                     help="the N of the grid at which recall is measured (default: the grid's first, middle and last)")
+    _monte_carlo_options(cap, trials=2000, what="Monte Carlo trials per SNR⁻¹ estimate", alpha=1e-3,
+                         intervals="every interval")
     cap.add_argument("--recall-trials", type=inputs.int_in(1), default=1000, metavar="T",
-                   help="memories (one query each) per measured recall (>= 1; default: %(default)s)")
-    cap.add_argument("--seed", type=inputs.seed, default=0,
-                   help=f"seed, an integer in [0, {inputs.SEED_MAX}] (default: %(default)s)")
-    cap.add_argument("--alpha", type=inputs.float_in(0, 0.5), default=1e-3,
-                   help="1 - level of every interval, in (0, 0.5) (default: %(default)g)")
+                     help="memories (one query each) per measured recall (>= 1; default: %(default)s)")
     cap.add_argument("--level", type=inputs.float_in(0, 1), default=0.9,
-                   help="the recall level that defines the capacity, in (0, 1) (default: %(default)g)")
+                     help="the recall level that defines the capacity, in (0, 1) (default: %(default)g)")
     cap.add_argument("--convention", choices=CONVENTIONS, default="typical",
-                   help="the SNR⁻¹ convention of the table and figure (the JSON has all four; default: %(default)s)")
+                     help="the SNR⁻¹ convention of the table and figure (the JSON has all four; default: %(default)s)")
     cap.add_argument("--json", action="store_true", help="print JSON (schema assocmem.capacity/1) instead of the table")
     cap.add_argument("--out", default=None, metavar="DIR",
-                   help="also write DIR/capacity.json and the figure DIR/capacity.svg (nothing is written without it)")
+                     help="also write DIR/capacity.json and the figure DIR/capacity.svg (nothing is written without it)")
     cap.set_defaults(func=cmd_capacity)
 
     k = sub.add_parser("task", help="train and evaluate one model on the swap or DAG task (D4, D5)")

@@ -23,7 +23,7 @@ def config(path: str, kind: str = "feature_map", *, d_k: int, d_v: int | None = 
            level: float = 0.9) -> Config:
     """A checked configuration (every size an integer in range; InputError naming the parameter otherwise)."""
     d_k = require_positive_int("d_k", d_k)
-    d_v = require_positive_int("d_v", d_k if d_v is None else d_v, 3)
+    d_v = require_positive_int("d_v", max(d_k, 3) if d_v is None else d_v, 3)
     grid = tuple(sorted(set(default_grid(d_k) if n_pairs is None else
                             (require_positive_int("n_pairs", n, 2) for n in n_pairs))))
     if not grid:

@@ -147,7 +147,7 @@ def _baseline(name, cfg, probe, bar) -> Curve:
         rows.append(Row(n, snr, (p, p, p), measured))
     n_cap, note = cap.crossing(predicted, cfg.level, cfg.n_pairs[0])
     bar.update(1)
-    return Curve(name, label, tuple(rows), cap.Capacity(n_cap, n_cap, n_cap, cfg.level, note or "exact"))
+    return Curve(name, label, tuple(rows), cap.Capacity(n_cap, n_cap, n_cap, cfg.level, note))
 
 
 def _user(memory, cfg, bar) -> Curve:
@@ -168,9 +168,11 @@ def _user(memory, cfg, bar) -> Curve:
             return cap.predicted_from_factors(g, n, d_v, f)
 
         preds = [(predicted(n), predicted(n, hi_f), predicted(n, lo_f)) for n in cfg.n_pairs]
-        caps = [cap.crossing(lambda n, f=f: predicted(n, f), cfg.level, cfg.n_pairs[0]) if f > 0 else
-                (None, "the SNR⁻¹ interval reaches 0, so the capacity's interval has no upper end")
-                for f in (1.0, hi_f, lo_f)]
+        caps = [cap.crossing(predicted, cfg.level, cfg.n_pairs[0])]
+        start = int(caps[0][0] or cfg.n_pairs[0])  # the ends' searches start from the central capacity
+        caps += [cap.crossing(lambda n, f=f: predicted(n, f), cfg.level, start) if f > 0 else
+                 (None, "the SNR⁻¹ interval reaches 0, so the capacity's interval has no upper end")
+                 for f in (hi_f, lo_f)]
         note = "; ".join(dict.fromkeys(c[1] for c in caps if c[1]))
     else:  # an update rule: per-position ratios at each N (C10.delta)
         preds = []

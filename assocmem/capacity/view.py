@@ -8,6 +8,8 @@ predicted_recall: {estimate, lo, hi}, measured_recall: {estimate, lo, hi, level,
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from assocmem import numbers
 from assocmem.capacity.run import SCHEMA, CapacityResult, Curve
 from assocmem.snr import QUANTITY, _entry, _wrap
@@ -156,5 +158,13 @@ def figure(res: dict, path) -> None:
     _style.shared_legend(fig, [h for h, _ in handles] + [h for h, _ in extra], [l for _, l in handles] + [l for _, l in extra],
                          ncol=2)
     _style.finish(fig, f"Capacity of {mem['user']['label']} (d_k = {res['parameters']['d_k']})")
-    fig.savefig(path)
-    _style.plt().close(fig)
+    if str(path).endswith(".svg"):  # stable text SVG, as the report writes its figures
+        import matplotlib
+
+        from assocmem.report import _save_svg
+
+        with matplotlib.rc_context({"svg.hashsalt": "assocmem", "svg.fonttype": "none"}):
+            _save_svg(fig, Path(path))
+    else:
+        fig.savefig(path)
+        _style.plt().close(fig)

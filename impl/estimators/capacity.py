@@ -15,7 +15,7 @@ memory, so the hits are Bernoulli and the recall gets its exact Clopper-Pearson 
 
 Capacity (``crossing``, ``interpolated``): the largest N whose predicted recall is at least ``level`` (predicted
 recall falls with N), found by bisection over the integers where the prediction is a function of N (kernel sums;
-exact below N = 1000, within 0.1 % above), by interpolation in log N between grid points otherwise.
+exact below N = 100, within 1 % above), by interpolation in log N between grid points otherwise.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class Capacity:
     note: str = ""
 
 
-def crossing(recall: Callable[[int], float], level: float, start: int, rel: float = 1e-3) -> tuple[float | None, str]:
+def crossing(recall: Callable[[int], float], level: float, start: int, rel: float = 1e-2) -> tuple[float | None, str]:
     """The largest integer N >= 2 with recall(N) >= level, for recall non-increasing in N: doubling from ``start``
     up to N_MAX, then bisection until the bracket is narrower than max(1, ``rel`` N) (exact below 1/rel; above, the
     lower end of the bracket, within rel of the crossing). (None, why) when even N = 2 falls below."""
