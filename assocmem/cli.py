@@ -522,7 +522,7 @@ def _peer_examples() -> str:
 def _monte_carlo_options(p, *, trials: int, what: str, alpha: float, intervals: str) -> None:
     """--trials, --seed and --alpha, as every Monte Carlo command takes them."""
     p.add_argument("--trials", type=inputs.int_in(2), default=trials, metavar="T",
-                   help=f"{what} (>= 2; default: %(default)s)")
+                   help=f"{what} (>= 2" + ("" if trials is None else "; default: %(default)s") + ")")
     p.add_argument("--seed", type=inputs.seed, default=0,
                    help=f"seed, an integer in [0, {inputs.SEED_MAX}] (default: %(default)s)")
     p.add_argument("--alpha", type=inputs.float_in(0, 0.5), default=alpha,
@@ -647,7 +647,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="the grid of N (each >= 2; default: eight N from d_k/8 to 16 d_k by factors of 2)")
     cap.add_argument("--measure-at", type=inputs.int_in(2), nargs="+", default=None, metavar="N",
                      help="the N of the grid at which recall is measured (default: the grid's first, middle and last)")
-    _monte_carlo_options(cap, trials=2000, what="Monte Carlo trials per SNR⁻¹ estimate", alpha=1e-3,
+    _monte_carlo_options(cap, trials=None, what="Monte Carlo trials per SNR⁻¹ estimate; default: 2000, or 200 for "
+                                                "--kind memory, which is simulated at every N", alpha=1e-3,
                          intervals="every interval")
     cap.add_argument("--recall-trials", type=inputs.int_in(1), default=1000, metavar="T",
                      help="memories (one query each) per measured recall (>= 1; default: %(default)s)")

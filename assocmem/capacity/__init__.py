@@ -19,9 +19,13 @@ from impl.numerics.errors import InputError, require_positive_int
 
 
 def config(path: str, kind: str = "feature_map", *, d_k: int, d_v: int | None = None, n_pairs=None, measure_at=None,
-           trials: int = 2000, recall_trials: int = 1000, seed: int = 0, alpha: float = 1e-3,
+           trials: int | None = None, recall_trials: int = 1000, seed: int = 0, alpha: float = 1e-3,
            level: float = 0.9) -> Config:
-    """A checked configuration (every size an integer in range; InputError naming the parameter otherwise)."""
+    """A checked configuration (every size an integer in range; InputError naming the parameter otherwise).
+    ``trials`` defaults to 2000 for a feature map or kernel (estimated once for every N) and to 200 for an update
+    rule (simulated at every N, N^2 weights per trial)."""
+    if trials is None:
+        trials = 200 if kind == "memory" else 2000
     d_k = require_positive_int("d_k", d_k)
     d_v = require_positive_int("d_v", max(d_k, 3) if d_v is None else d_v, 3)
     grid = tuple(sorted(set(default_grid(d_k) if n_pairs is None else
