@@ -23,7 +23,7 @@ from impl.estimators.stats import Estimate, binomial_interval
 from impl.memories.kernel import KernelMemory
 from impl.memories.linear import LinearMemory
 from impl.memories.memory import CONVENTIONS, SNRResult
-from impl.memories.user import KernelSumMemory, RuleMemory
+from impl.memories.user import KernelSumMemory
 
 SCHEMA = "assocmem.capacity/1"
 PREDICTION_CONVENTION = "probe_averaged"  # the SNR^{-1} whose interval gives the prediction's (C10)

@@ -34,7 +34,7 @@ import torch
 
 from impl.estimators.sampling import batches, gaussian
 from impl.estimators.stats import Estimate, mean_interval, ratio_interval
-from impl.memories.memory import CONVENTIONS, Estimates, Memory, SNRResult, typical_probe
+from impl.memories.memory import Estimates, Memory, SNRResult, typical_probe
 from impl.numerics.device import generator
 
 BUDGET = 2**22  # numbers per batch
