@@ -179,22 +179,27 @@ def _latex(claim: registry.Claim) -> str:
         return rf"\text{{(formula unavailable: {type(e).__name__})}}"
 
 
-def _calibration_rows(claims) -> list[dict]:
-    """Per statistical claim shown and per calibration point of its record: one row per level (0.05, 0.01) with the
-    observed misses, their exact 95 % interval, the exact binomial test's p-value and verdict, and the failures at
-    the verdicts' own level (1e-6)."""
-    rows = []
+def _calibration_rows(claims) -> tuple[list[dict], list[dict]]:
+    """Per statistical claim shown and per calibration row of its record (worst corner, other corners, pooled random
+    strategy draws): one row per level with the observed misses, their exact 95 % interval, the exact binomial
+    test's p-value and verdict, and the failures at the verdicts' own level (1e-6); and per claim the argument that
+    carries its 1e-6 (``calibration.tail_argument``)."""
+    rows, tails = [], []
     for c in claims:
         if c.kind != "statistical" or not c.report_grid(True):
             continue
         st = evidence.status(f"calibration/{c.id}")
         fresh = st.state + (f" ({st.fingerprint})" if st.fingerprint else "")
-        if st.record is None or "coverage" not in (st.record["results"].get("rows") or [{}])[0]:
+        res = st.record["results"] if st.record is not None else {}
+        if st.record is None or "draws" not in res:
             rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
-                             verdict=st.state if st.record is None else "record predates coverage rows",
+                             verdict=st.state if st.record is None else "record predates the strategy-wide design",
                              verdict_failures="—", max_t="—", record=fresh, note=st.detail))
+            tails.append(dict(claim=c.id, tail=calibration.tail_argument(c, False) + " (no current record)",
+                              record=fresh))
             continue
-        for r in st.record["results"]["rows"]:
+        tails.append(dict(claim=c.id, tail=res["tail"], record=fresh))
+        for r in res["rows"]:
             point = " ".join(f"{k}={v}" for k, v in r["point"].items())
             for cov in r["coverage"]:
                 rate = (f"{fmt(cov['rate'], 3)} [{fmt(cov['rate_lo'], 3)}, {fmt(cov['rate_hi'], 3)}]"
@@ -205,7 +210,7 @@ def _calibration_rows(claims) -> list[dict]:
                                  verdict=cov["verdict"], verdict_failures=f"{r['failures']} of {r['seeds']}",
                                  max_t=fmt(r.get("max_abs_t"), 3),
                                  record=fresh, note=r["note"]))
-    return rows
+    return rows, tails
 
 
 def _evidence_summary(rows: list[dict]) -> dict:
@@ -404,7 +409,7 @@ def build(opts: Options, out_dir: Path) -> dict:
     bar.set_postfix_str("evidence records: fingerprints and states")
 
     # 4. evidence jobs: their latest records, with fingerprint and freshness
-    cal_rows, ev_rows = _calibration_rows(claims), []
+    (cal_rows, cal_tails), ev_rows = _calibration_rows(claims), []
     shown = {f"calibration/{c.id}" for c in claims} | {c.evidence for c in claims if c.evidence}
     for job in evidence.jobs():
         if job.id in shown or (not opts.only and not job.id.startswith("calibration/")):
@@ -442,7 +447,9 @@ def build(opts: Options, out_dir: Path) -> dict:
                       trim_blocks=True, lstrip_blocks=True)
     text = env.get_template("report.md.j2").render(
         quick=opts.quick, flags=opts.flags, subset=opts.subset, ledger=[rendered[c.id] for c in claims], parts=parts, summary=summary,
-        calibration=dict(rows=cal_rows, max_trials=calibration.MAX_TRIALS, seeds=calibration.SEEDS,
+        calibration=dict(rows=cal_rows, tails=cal_tails, worst_seeds=calibration.WORST_SEEDS,
+                         corner_seeds=calibration.CORNER_SEEDS, draws=calibration.DRAWS,
+                         draw_seeds=calibration.DRAW_SEEDS, pool=calibration.POOL,
                          test_level=calibration.TEST_LEVEL,
                          failing=sorted({r['claim'] for r in cal_rows if r['verdict'] != 'calibrated'})),
         evidence=_evidence_summary(ev_rows), env=_environment(opts))
