@@ -23,7 +23,9 @@ tested against alpha with an exact two-sided binomial test (``scipy.stats.binomt
 Checks of a proportion (hit rates) use the exact Clopper-Pearson interval instead and say so in their Result
 (``extra["interval"] == "clopper-pearson"`` with the hit count in ``extra["hits"]``): the record keeps the hits and
 the interval is rebuilt exactly at each level. That interval guarantees coverage >= 1 - alpha, so only too many
-misses reject (a one-sided exact binomial test).
+misses reject (a one-sided exact binomial test). A check whose interval is valid by a finite-sample bound (e.g.
+Catoni's with the exact variance) records its interval at each calibration level in ``extra["intervals"]``
+(``level_key``) and is tested one-sided the same way.
 
 The verdicts use alpha = 1e-6, which no affordable number of seeds can check directly; ``tail_argument`` states per
 claim which argument carries it (exact intervals: by construction; otherwise the claim's ``tail`` or, honestly,
@@ -136,6 +138,9 @@ def exact_binomial_hits(res: registry.Result) -> int | None:
 def _missed(r: dict, alpha: float) -> bool:
     from impl.estimators.stats import binomial_interval, critical_value
 
+    if r.get("intervals") is not None:  # a check whose interval is not rebuilt from se records one per level
+        lo, hi = r["intervals"][level_key(alpha)]
+        return not lo <= r["theory"] <= hi
     if r.get("hits") is not None:
         b = binomial_interval(r["hits"], r["n"], alpha)
         return not b.lo <= r["theory"] <= b.hi
@@ -150,12 +155,12 @@ def coverage_row(runs: list[dict], alpha: float) -> dict:
 
     from impl.estimators.stats import binomial_interval
 
-    usable = [r for r in runs if r["se"] is not None or r.get("hits") is not None]
+    usable = [r for r in runs if r["se"] is not None or r.get("hits") is not None or r.get("intervals") is not None]
     miss = sum(_missed(r, alpha) for r in usable)
     n = len(usable)
     if not n:
         return {"alpha": alpha, "seeds": 0, "misses": None, "p_value": None, "verdict": "no interval to test"}
-    exact = all(r.get("hits") is not None for r in usable)
+    exact = all(r.get("hits") is not None or r.get("intervals") is not None for r in usable)
     p = binomtest(miss, n, alpha, alternative="greater" if exact else "two-sided").pvalue
     ci = binomial_interval(miss, n, alpha=0.05)
     if p >= TEST_LEVEL:
@@ -166,13 +171,20 @@ def coverage_row(runs: list[dict], alpha: float) -> dict:
             "p_value": p, "verdict": verdict}
 
 
+def level_key(alpha: float) -> str:
+    """How a per-level interval is keyed in ``Result.extra["intervals"]``."""
+    return f"{alpha:g}"
+
+
 def _runs(results) -> list[dict]:
     out = []
     for r in results:
         hits = exact_binomial_hits(r)
-        se = None if hits is not None else standard_error(r)
+        per_level = r.extra.get("intervals")
+        se = None if hits is not None or per_level is not None else standard_error(r)
         out.append({"seed": r.seed, "estimate": r.estimate, "theory": r.theory, "se": se, "n": r.n,
-                    "passed": bool(r.passed), **({"hits": hits} if hits is not None else {})})
+                    "passed": bool(r.passed), **({"hits": hits} if hits is not None else {}),
+                    **({"intervals": per_level} if per_level is not None else {})})
     return out
 
 
@@ -188,11 +200,19 @@ def row_passes(row: dict) -> bool:
     return all(c["verdict"] == "calibrated" for c in row["coverage"])
 
 
-def tail_argument(claim: registry.Claim, exact_interval: bool) -> str:
-    """Which argument carries the declared level (1e-6) in the far tail, which no seed count reaches."""
-    if exact_interval:
-        return ("exact: a Clopper-Pearson interval has coverage >= 1 - alpha at every level by construction (no "
-                "approximation to bound)")
+TAIL_BY_INTERVAL = {
+    "clopper-pearson": "exact: a Clopper-Pearson interval has coverage >= 1 - alpha at every level by construction",
+    "catoni": ("finite-sample bound: Catoni's M-estimator with the exact variance v of one sample (closed form) "
+               "deviates by more than sqrt(2 v log(2/alpha) / (n - 2 log(2/alpha))) with probability <= alpha, for "
+               "any distribution with that variance (Catoni 2012), so the level holds at 1e-6 as at 0.05"),
+}
+
+
+def tail_argument(claim: registry.Claim, interval: str | None) -> str:
+    """Which argument carries the declared level (1e-6) in the far tail, which no seed count reaches: the interval
+    kind the check declares (``Result.extra["interval"]``), the claim's own ``tail``, or honestly none."""
+    if interval in TAIL_BY_INTERVAL:
+        return TAIL_BY_INTERVAL[interval]
     return claim.tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
                           "the empirical evidence, and no bound on the 1e-6 tail has been derived for this claim")
 
@@ -216,9 +236,9 @@ def run_calibration(claim_id: str, opts: evidence.JobOptions) -> dict:
         points.append(p)
     rows.append(_point_rows(claim, {"random strategy draws": len(points)}, pooled,
                             f"{len(points)} random strategy draws x {2 if quick else DRAW_SEEDS} seeds, pooled"))
-    exact = bool(worst_res) and exact_binomial_hits(worst_res[0]) is not None
+    kinds = {r.extra.get("interval") for r in worst_res}
     return {"rows": rows, "levels": list(WORST_LEVELS), "test_level": TEST_LEVEL, "draws": points,
-            "tail": tail_argument(claim, exact),
+            "tail": tail_argument(claim, kinds.pop() if len(kinds) == 1 else None),
             "design": {"worst_seeds": WORST_SEEDS, "corner_seeds": CORNER_SEEDS, "draws": DRAWS,
                        "draw_seeds": DRAW_SEEDS, "pool": POOL}}
 

@@ -195,7 +195,7 @@ def _calibration_rows(claims) -> tuple[list[dict], list[dict]]:
             rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
                              verdict=st.state if st.record is None else "record predates the strategy-wide design",
                              verdict_failures="—", max_t="—", record=fresh, note=st.detail))
-            tails.append(dict(claim=c.id, tail=calibration.tail_argument(c, False) + " (no current record)",
+            tails.append(dict(claim=c.id, tail=calibration.tail_argument(c, None) + " (no current record)",
                               record=fresh))
             continue
         tails.append(dict(claim=c.id, tail=res["tail"], record=fresh))
