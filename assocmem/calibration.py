@@ -200,19 +200,20 @@ def row_passes(row: dict) -> bool:
     return all(c["verdict"] == "calibrated" for c in row["coverage"])
 
 
-TAIL_BY_INTERVAL = {
-    "clopper-pearson": "exact: a Clopper-Pearson interval has coverage >= 1 - alpha at every level by construction",
-    "catoni": ("finite-sample bound: Catoni's M-estimator with the exact variance v of one sample (closed form) "
-               "deviates by more than sqrt(2 v log(2/alpha) / (n - 2 log(2/alpha))) with probability <= alpha, for "
-               "any distribution with that variance (Catoni 2012), so the level holds at 1e-6 as at 0.05"),
-}
+def _tail_by_interval() -> dict[str, str]:
+    from impl.estimators.catoni import TAIL
+
+    return {"clopper-pearson": "exact: a Clopper-Pearson interval has coverage >= 1 - alpha at every level by "
+                               "construction",
+            "catoni": TAIL}
 
 
 def tail_argument(claim: registry.Claim, interval: str | None) -> str:
     """Which argument carries the declared level (1e-6) in the far tail, which no seed count reaches: the interval
     kind the check declares (``Result.extra["interval"]``), the claim's own ``tail``, or honestly none."""
-    if interval in TAIL_BY_INTERVAL:
-        return TAIL_BY_INTERVAL[interval]
+    known = _tail_by_interval()
+    if interval in known:
+        return known[interval]
     return claim.tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
                           "the empirical evidence, and no bound on the 1e-6 tail has been derived for this claim")
 

@@ -16,6 +16,7 @@ import torch
 from assocmem import checks
 from assocmem.claims.family import by_convention, snr_family
 from assocmem.registry import Claim, Result, derived, register
+from impl.estimators import catoni
 from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import KernelMemory, SphereMemory, kernel_memory
 from theory import kernels as tk
@@ -187,6 +188,8 @@ def _sympy(kernel: str, mutant: bool = False):
 def _record(res) -> dict:
     """What a kernel check records beside the interval: the sampler used and the plain-sampling diagnostic."""
     out = {"mode_used": res.method, "plain_reliable": res.details["plain_reliable"]}
+    if res.details.get("interval"):  # Catoni's, with its interval at each calibration level
+        out.update(interval=res.details["interval"], intervals=res.details["intervals"])
     if res.details.get("plain_ess") is not None:
         out["plain_ess"] = res.details["plain_ess"]
     return out
@@ -204,18 +207,23 @@ def _diagnostic(kernel: str, convention: str, params) -> tuple[bool | None, dict
 
 
 def _region(kernel: str, convention: str, params) -> str | None:
-    """None where plain sampling resolves the value by the exact diagnostic (effective sample size >= 100 and, where
-    computed, skewness of the mean of the lognormal terms <= 0.5); the reason otherwise. The nightly profile found
-    the exact value outside the 1e-6 interval at poly p = 3, d_k = 32, N = 8 (seed 541), where this effective sample
-    size is 74 of 1500: the claim is not made there."""
+    """None inside the region where the claim is stated, the reason outside: the exact variance of one plain sample
+    (what makes the interval Catoni's, valid at every level) must be finite and known, and the statement's own
+    conditions hold (probe-averaged: d_v > 8, and d_k > 8 (relu) or d_k > 8p (poly); exp ratio: tau >= 24)."""
+    d_k, d_v = params["d_k"], params["d_v"]
+    if convention == "probe_averaged":
+        if d_v <= 8:
+            return f"probe-averaged is stated for d_v > 8, got d_v = {d_v}"
+        need = {"relu": 8, "poly": 8 * params.get("p", 2)}.get(kernel)
+        if need is not None and d_k <= need:
+            return f"probe-averaged {kernel} is stated for d_k > {need}, got d_k = {d_k}"
+    if kernel == "exp" and convention == "ratio_of_expectations" and params.get("tau", 0) < 24:
+        return f"the exp ratio of expectations is stated for tau >= 24, got tau = {params.get('tau')}"
     reliable, diag = _diagnostic(kernel, convention, params)
-    if reliable is True:
-        return None
-    if reliable is None:
-        return "plain sampling's reliability is unknown here (no closed-form relative variance)"
-    ess, skew = diag.get("plain_ess"), diag.get("plain_term_skew_of_mean")
-    return (f"plain sampling cannot resolve the value here: exact effective sample size {ess:.3g} (needs >= 100)"
-            + (f", skewness of the mean {skew:.3g} (needs <= 0.5)" if skew is not None else ""))
+    rel = diag.get("plain_relvar")
+    if reliable is None or rel is None or not math.isfinite(rel):
+        return "the exact variance of one plain sample is not finite or not known here (no finite-sample interval)"
+    return None
 
 
 def _heaviness(kernel: str, convention: str, params) -> float:
@@ -281,9 +289,8 @@ def _power_grid(kernel, convention):
     return (dict(n_pairs=32, d_k=d_k, d_v=16, trials=trials, **extra),)
 
 
-_RELIABLE = (" Stated where the exact plain-sampling diagnostic says plain sampling resolves the value (effective "
-             "sample size trials / (1 + relative variance of one sample) >= 100; for exp, the lognormal terms' "
-             "skewness of the mean <= 0.5).")
+_RELIABLE = (" The interval is Catoni's at the exact variance of one sample (ratio: for both means, union bound), "
+             "valid at every level for any distribution with that variance; stated where that variance is finite.")
 _FINITE_FOURTH = " Stated for d_v > 8 (one sample carries 1/||v_i||^2; a finite fourth moment)."
 
 
@@ -303,7 +310,7 @@ def kernel_family(group: str, kernel: str, *, kernel_text: str, mutant_says: str
         sampler="plain", formula=partial(tk.snr_inv, kernel), tag=tag, ref=ref, modules=MODULES,
         grid=by_convention(partial(_grid, kernel)), power_grid=by_convention(partial(_power_grid, kernel)),
         strategy=by_convention(lambda c: partial(_strategy, kernel, c)),
-        region=by_convention(lambda c: partial(_region, kernel, c)),
+        region=by_convention(lambda c: partial(_region, kernel, c)), tail=catoni.TAIL,
         heaviness=by_convention(lambda c: partial(_heaviness, kernel, c)),
     )
 

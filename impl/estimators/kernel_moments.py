@@ -168,12 +168,7 @@ def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int,
                   + lse + math.log(math.exp(e2_1 - lse) + math.exp(e2_2 - lse)))
         return math.expm1(min(log_e2 - 2 * log_ex, 700)), math.nan, math.nan
     if convention == "ratio_of_expectations":
-        # denominator X = c^2 nu = e^{2 kappa/tau} nu; numerator Y = ||r||^2
-        rx = math.exp(lv + _log_mgf_chi2(d_k, 4 / tau) - 2 * _log_mgf_chi2(d_k, 2 / tau)) - 1 if tau > 8 else math.inf
-        if tau <= 4:
-            return math.inf, math.nan, math.nan
-        e2 = (n1 * math.exp(_log_mgf_chi2(d_k, 8 / tau**2)) + n1 * (n_pairs - 2) * math.exp(_log_mgf_chi2(d_k, 4 / tau**2)))
-        ry = math.exp(lv) * e2 / (n1 * math.exp(_log_mgf_chi2(d_k, 2 / tau**2))) ** 2 - 1
+        rx, ry, _ = ratio_parts("exp", n_pairs, d_k, d_v, tau=tau)
         return max(rx, ry), math.nan, math.nan
     raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
 
@@ -243,13 +238,40 @@ def _light_relvar(kernel, convention, n_pairs, d_k, d_v, *, kappa=None, p=2, s=1
         log_e2 = math.log(d_v * (d_v + 2)) + lnu2 + 2 * lm2 + math.log(e2)
         return math.expm1(min(log_e2 - 2 * log_e1, 700)), math.nan, math.nan
     # ratio of expectations: the larger relative variance of Y = ||r||^2 and X = c^2 nu
-    if homogeneous:
+    rx, ry, _ = ratio_parts(kernel, n_pairs, d_k, d_v, p=p, s=s)
+    return max(rx, ry), math.nan, math.nan
+
+
+def ratio_parts(kernel: str, n_pairs: int, d_k: int, d_v: int, *, tau=1.0, p=2, s=1.0) -> tuple[float, float, float]:
+    """For the ratio-of-expectations convention E[Y] / E[X] (one plain sample: Y = ||r||^2, X = c^2 nu with a fresh
+    probe): (relative variance of X, relative variance of Y, log E[X]), exact from Gaussian and chi-square moments;
+    inf where a variance diverges. E[X] = d_v E[c^2]: c = kappa^g (homogeneous kernels, E[kappa^(2g)] a chi-square
+    moment), e^{kappa/tau} (exp: the chi-square MGF) or 1 (rbf)."""
+    n1 = n_pairs - 1
+    lv = math.log1p(2 / d_v)
+    if kernel == "exp":
+        log_ex = math.log(d_v) + _log_mgf_chi2(d_k, 2 / tau)
+        if tau <= 4:
+            return math.inf, math.inf, log_ex
+        rx = math.exp(lv + _log_mgf_chi2(d_k, 4 / tau) - 2 * _log_mgf_chi2(d_k, 2 / tau)) - 1 if tau > 8 else math.inf
+        e2 = (n1 * math.exp(_log_mgf_chi2(d_k, 8 / tau**2)) + n1 * (n_pairs - 2) * math.exp(_log_mgf_chi2(d_k, 4 / tau**2)))
+        ry = math.exp(lv) * e2 / (n1 * math.exp(_log_mgf_chi2(d_k, 2 / tau**2))) ** 2 - 1
+        return rx, ry, log_ex
+    if kernel != "rbf":
+        (la1, g), (la2, _) = _log_a(kernel, 1, p), _log_a(kernel, 2, p)
+
+        def e_kappa(power):  # log E[kappa^power]
+            return _log_chi2_moment(d_k, power)
+
         rx = math.exp(lv + e_kappa(4 * g) - 2 * e_kappa(2 * g)) - 1
-        lm2, lm4, lm22 = la1 + e_kappa(g), la2 + e_kappa(2 * g), la11 + e_kappa(2 * g)
+        log_ex = math.log(d_v) + e_kappa(2 * g)
+        lm2, lm4, lm22 = la1 + e_kappa(g), la2 + e_kappa(2 * g), 2 * la1 + e_kappa(2 * g)
     else:
+        (c2, b2), (c4, b4) = _rbf_log_mq(2, d_k, s), _rbf_log_mq(4, d_k, s)
         rx = math.expm1(lv)  # c = 1: X = nu
+        log_ex = math.log(d_v)
         lm2 = c2 - d_k / 2 * math.log1p(2 * b2)
         lm4 = c4 - d_k / 2 * math.log1p(2 * b4)
         lm22 = 2 * c2 - d_k / 2 * math.log1p(4 * b2)
     ry = math.exp(lv) * (math.exp(lm4 - 2 * lm2) / n1 + (n1 - 1) / n1 * math.exp(lm22 - 2 * lm2)) - 1
-    return max(rx, ry), math.nan, math.nan
+    return rx, ry, log_ex
