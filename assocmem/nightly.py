@@ -3,7 +3,7 @@
 ``assocmem evidence run nightly`` draws ``DRAWS`` points from every statistical claim's Hypothesis strategy, in
 ``ROUNDS`` independent randomised rounds (Hypothesis seeded by the job's base seed and the round, so a round is
 reproducible and each round draws afresh), runs each claim at each point with a random seed, and records per round
-and claim the draws, the failures (parameters and seed) and the time taken. Every failure also lands in the
+and claim every draw (seed and parameters), the failures and the time taken. Every failure also lands in the
 regression table ``tests/regressions.json`` with status ``open``; the CI profile replays that table
 (``tests/test_regressions.py``), so an open failure keeps CI red until it is resolved:
 
@@ -102,7 +102,9 @@ def run_nightly(opts: evidence.JobOptions) -> dict:
             tasks = [sweep.Task.make("claim", c.id, p, rng.randrange(2**31)) for p in points]
             res = sweep.run(tasks, desc=f"nightly round {k + 1} {c.id}", **opts.sweep_kwargs())
             bad = [{"params": dict(r.params), "seed": r.seed} for r in res if not r.passed]
-            per_claim[c.id] = {"draws": len(res), "failures": bad}
+            keys = sorted({k for r in res for k in r.params})
+            per_claim[c.id] = {"draws": len(res), "failures": bad, "keys": keys,
+                               "points": [[r.seed] + [r.params.get(k) for k in keys] for r in res]}
             total += len(res)
             for b in bad:
                 failed.append((c.id, b))
