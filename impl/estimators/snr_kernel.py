@@ -70,7 +70,8 @@ def plain_reliability(kernel, convention, n_pairs, d_k, d_v, trials, kappa, prm)
     if math.isnan(rel):
         return None, {"plain_relvar": None, "plain_ess": None}
     ess = trials / (1 + rel) if math.isfinite(rel) else 0.0
-    skew_mean = skew / math.sqrt(trials * (n_pairs - 1)) if not math.isnan(skew) else math.nan
+    terms = trials if convention == "probe_averaged" else trials * (n_pairs - 1)  # skew of one sample / one term
+    skew_mean = skew / math.sqrt(terms) if not math.isnan(skew) else math.nan
     reliable = math.isfinite(rel) and ess >= 100 and not (skew_mean > 0.5)
     diag = {"plain_relvar": rel, "plain_ess": ess, "plain_term_skew_of_mean": None if math.isnan(skew_mean) else skew_mean}
     return reliable, diag
