@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from assocmem.claims.kernels import sympy_value
+from impl.estimators import catoni
 from impl.estimators import kernel_moments as km
 from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import KernelMemory
@@ -277,11 +278,18 @@ def test_linear_conditional_estimator_redraws_the_other_pairs_per_trial():
     V = torch.randn((trials, n - 1, dv), generator=gen, dtype=torch.float64)
     c = float(k0 @ k0)
     x = [float(((V[t] * (K[t] @ k0)[:, None]).sum(0)).square().sum()) / (c * c * float(v0 @ v0)) for t in range(trials)]
-    want = mean_interval(x, 0.05)
+    # the interval is Catoni's at the exact variance of one sample, written out here: the exact value
+    # (N - 1) d_v / (kappa nu) and the relative variance (1 + 2/d_v)(1 + 2/(N - 1)) - 1 (w = k_j^T k_i Gaussian)
+    nu = float(v0 @ v0)
+    exact = (n - 1) * dv / (c * nu)
+    var = ((1 + 2 / dv) * (1 + 2 / (n - 1)) - 1) * exact**2
+    want_t, want_lo, want_hi = catoni.interval(x, var, 0.05)
     e = got.interval()
     assert e.n == trials and got.details["kappa"] == pytest.approx(c, rel=1e-12)
-    assert e.value == pytest.approx(want.value, rel=1e-10) and e.se == pytest.approx(want.se, rel=1e-10)
-    assert e.hi - e.lo == pytest.approx(want.hi - want.lo, rel=1e-10)
+    assert got.details["interval"] == "catoni" and got.exact == pytest.approx(exact, rel=1e-12)
+    assert e.value == pytest.approx(want_t, rel=1e-10)
+    assert (e.lo, e.hi) == (pytest.approx(want_lo, rel=1e-10), pytest.approx(want_hi, rel=1e-10))
+    assert e.lo < mean_interval(x, 0.05).value < e.hi
 
 
 # ----------------------------------------------------------------------------------------------- explicit loops ---

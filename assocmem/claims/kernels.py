@@ -21,7 +21,7 @@ from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import KernelMemory, SphereMemory, kernel_memory
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
             "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",

@@ -69,3 +69,23 @@ def interval(samples, variance: float, alpha: float) -> tuple[float, float, floa
     t = estimate(x, variance, alpha)
     h = half_width(x.size, variance, alpha)
     return t, t - h, t + h
+
+
+CALIBRATION_LEVELS = (0.05, 0.01, 1e-3)  # where the calibration tests an interval it cannot rebuild from se
+
+
+def applicable(n: int, alpha: float) -> bool:
+    """Whether the bound exists for n samples at level 1 - alpha (and at every calibration level): n > 2 log(2/alpha)."""
+    return n > 2 * math.log(2 / min(alpha, *CALIBRATION_LEVELS))
+
+
+def as_estimate(samples, variance: float, alpha: float):
+    """(stats.Estimate, {level: [lo, hi]}): Catoni's interval at the exact ``variance`` of one sample, and the
+    interval at each of ``CALIBRATION_LEVELS`` (keyed as the calibration keys them, f"{alpha:g}"). The Estimate's se
+    is the standard error a normal interval of the same width would have (half-width / z_{1 - alpha/2}), so a power
+    statement built from it is conservative; it has no t degrees of freedom."""
+    from impl.estimators.stats import Estimate, critical_value
+
+    t, lo, hi = interval(samples, variance, alpha)
+    per_level = {f"{a:g}": list(interval(samples, variance, a)[1:]) for a in CALIBRATION_LEVELS}
+    return Estimate(t, lo, hi, 1 - alpha, len(samples), (hi - lo) / 2 / critical_value(alpha), None), per_level

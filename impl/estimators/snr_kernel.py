@@ -25,6 +25,7 @@ import math
 import numpy as np
 import torch
 
+from impl.estimators import catoni
 from impl.estimators import kernel_moments as km
 from impl.estimators.sampling import batches
 from impl.estimators.snr_performer import PERFORMER_KERNELS
@@ -77,29 +78,11 @@ def plain_reliability(kernel, convention, n_pairs, d_k, d_v, trials, kappa, prm)
     return reliable, diag
 
 
-CALIBRATION_LEVELS = (0.05, 0.01, 1e-3)  # where the calibration tests an interval it cannot rebuild from se
-
-
-def catoni_estimate(samples, variance, alpha) -> tuple[Estimate, dict]:
-    """Catoni's interval (``impl.estimators.catoni``) at the exact ``variance`` of one sample, as an Estimate, and
-    the interval at each of ``CALIBRATION_LEVELS`` (keyed as the calibration keys them). The Estimate's se is the
-    standard error a normal interval of the same width would have (half-width / z_{1 - alpha/2}), so the power
-    statement built from it is conservative."""
-    from impl.estimators import catoni
-    from impl.estimators.stats import critical_value
-
-    t, lo, hi = catoni.interval(samples, variance, alpha)
-    per_level = {f"{a:g}": list(catoni.interval(samples, variance, a)[1:]) for a in CALIBRATION_LEVELS}
-    est = Estimate(t, lo, hi, 1 - alpha, len(samples), (hi - lo) / 2 / critical_value(alpha), None)
-    return est, per_level
-
-
 def catoni_ratio_estimate(y, x, log_scale, ratio_parts, value, alpha) -> tuple[Estimate, dict]:
     """E[Y] / E[X] from paired samples scaled by e^{-log_scale}, with the exact relative variances (rx, ry) and
     log E[X] (``kernel_moments.ratio_parts``) and the exact ratio ``value`` (so E[Y] = value E[X]): Catoni's
     interval for each mean at alpha / 2 (a union bound), then [Y_lo / X_hi, Y_hi / X_lo] (X_lo <= 0: no upper
     end). Valid at every level for any distributions with those variances."""
-    from impl.estimators import catoni
     from impl.estimators.stats import critical_value
 
     rx, ry, log_ex = ratio_parts
@@ -112,7 +95,7 @@ def catoni_ratio_estimate(y, x, log_scale, ratio_parts, value, alpha) -> tuple[E
         return ty / tx, max(ylo, 0.0) / xhi, (yhi / xlo if xlo > 0 else math.inf)
 
     r, lo, hi = at(alpha)
-    per_level = {f"{a:g}": list(at(a)[1:]) for a in CALIBRATION_LEVELS}
+    per_level = {f"{a:g}": list(at(a)[1:]) for a in catoni.CALIBRATION_LEVELS}
     half = (hi - lo) / 2 if math.isfinite(hi) else math.inf
     return Estimate(r, lo, hi, 1 - alpha, len(y), half / critical_value(alpha), None), per_level
 
@@ -145,7 +128,7 @@ def plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, al
     if conv == "ratio_of_expectations":
         y, x, g = _logsumexp_ratio_samples(ly, lx)
         note = "plain: E||r||^2 / E[c^2 ||v_i||^2] from memories with fresh probes"
-        if exact.get("ratio_parts") is not None:
+        if exact.get("ratio_parts") is not None and catoni.applicable(len(y), alpha / 2):
             e, per_level = catoni_ratio_estimate(y, x, g, exact["ratio_parts"], exact["value"], alpha)
             note += " (Catoni intervals for both means at the exact variances, union bound)"
         else:
@@ -155,8 +138,8 @@ def plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, al
         samples = np.exp(ly - lx)
         note = ("plain: memories with a fixed probe and fresh other pairs" if pk is not None
                 else "plain: memories with a fresh probe and other pairs per trial")
-        if exact.get("variance") is not None:
-            e, per_level = catoni_estimate(samples, exact["variance"], alpha)
+        if exact.get("variance") is not None and catoni.applicable(samples.size, alpha):
+            e, per_level = catoni.as_estimate(samples, exact["variance"], alpha)
             note += "; Catoni interval at the exact variance of one sample"
         else:
             e = mean_interval(samples, alpha)
