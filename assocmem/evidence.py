@@ -91,11 +91,12 @@ def register_job(job: Job) -> Job:
 
 
 def jobs() -> list[Job]:
-    from assocmem import calibration, mutation, registry
+    from assocmem import calibration, mutation, nightly, registry
 
     registry.claims()  # claim modules register their jobs on import
     calibration.register_jobs()
     mutation.register_jobs()
+    nightly.register_jobs()
     return sorted(_JOBS.values(), key=lambda j: j.id)
 
 

@@ -112,6 +112,8 @@ def result_text(claim: registry.Claim, r: registry.Result) -> dict[str, str]:
     est, lo, hi = numbers.measured(r.estimate, r.lo, r.hi)
     out = {}
     for k, v in r.row().items():
+        if k == "x_intervals":  # the per-level intervals are the calibration's input, not a reported number
+            continue
         if k in ("theory", "level"):
             out[k] = "" if v is None else numbers.exact(v)
         elif k in ("estimate", "lo", "hi"):
@@ -179,33 +181,44 @@ def _latex(claim: registry.Claim) -> str:
         return rf"\text{{(formula unavailable: {type(e).__name__})}}"
 
 
-def _calibration_rows(claims) -> list[dict]:
-    """Per statistical claim shown and per calibration point of its record: one row per level (0.05, 0.01) with the
-    observed misses, their exact 95 % interval, the exact binomial test's p-value and verdict, and the failures at
-    the verdicts' own level (1e-6)."""
-    rows = []
+def _coverage_cell(cov: dict) -> str:
+    """'misses (rate [exact 95 %], binomial p)' for one level of a calibration row."""
+    if cov["misses"] is None:
+        return "—"
+    return (f"{cov['misses']} ({fmt(cov['rate'], 3)} [{fmt(cov['rate_lo'], 3)}, {fmt(cov['rate_hi'], 3)}], "
+            f"p {fmt(cov['p_value'], 2)})")
+
+
+def _calibration_rows(claims, kinds: dict | None = None) -> tuple[list[dict], list[dict]]:
+    """Per statistical claim shown and per calibration row of its record (worst corner, other corners, pooled random
+    strategy draws): one row per level with the observed misses, their exact 95 % interval, the exact binomial
+    test's p-value and verdict, and the failures at the verdicts' own level (1e-6); and per claim the argument that
+    carries its 1e-6 (``calibration.tail_argument``: from the record, or without one from ``kinds``, the interval
+    kind the report's own results declare)."""
+    rows, tails = [], []
     for c in claims:
         if c.kind != "statistical" or not c.report_grid(True):
             continue
         st = evidence.status(f"calibration/{c.id}")
         fresh = st.state + (f" ({st.fingerprint})" if st.fingerprint else "")
-        if st.record is None or "coverage" not in (st.record["results"].get("rows") or [{}])[0]:
-            rows.append(dict(claim=c.id, point="—", seeds=0, alpha="—", misses="—", rate="—", p_value="—",
-                             verdict=st.state if st.record is None else "record predates coverage rows",
+        res = st.record["results"] if st.record is not None else {}
+        if st.record is None or "draws" not in res:
+            rows.append(dict(claim=c.id, point="—", seeds=0, a05="—", a01="—", a001="—",
+                             verdict=st.state if st.record is None else "record predates the strategy-wide design",
                              verdict_failures="—", max_t="—", record=fresh, note=st.detail))
+            tails.append(dict(claim=c.id, tail=calibration.tail_argument(c, (kinds or {}).get(c.id)), record=fresh))
             continue
-        for r in st.record["results"]["rows"]:
+        tails.append(dict(claim=c.id, tail=res["tail"], record=fresh))
+        for r in res["rows"]:
             point = " ".join(f"{k}={v}" for k, v in r["point"].items())
-            for cov in r["coverage"]:
-                rate = (f"{fmt(cov['rate'], 3)} [{fmt(cov['rate_lo'], 3)}, {fmt(cov['rate_hi'], 3)}]"
-                        if cov["misses"] is not None else "—")
-                rows.append(dict(claim=c.id, point=point, seeds=cov["seeds"], alpha=fmt(cov["alpha"]),
-                                 misses=cov["misses"], rate=rate,
-                                 p_value=fmt(cov["p_value"], 2) if cov["p_value"] is not None else "—",
-                                 verdict=cov["verdict"], verdict_failures=f"{r['failures']} of {r['seeds']}",
-                                 max_t=fmt(r.get("max_abs_t"), 3),
-                                 record=fresh, note=r["note"]))
-    return rows
+            cells = {fmt(cov["alpha"]): _coverage_cell(cov) for cov in r["coverage"]}
+            verdicts = {cov["verdict"] for cov in r["coverage"]}
+            rows.append(dict(claim=c.id, point=point, seeds=r["seeds"], a05=cells.get("0.05", "—"),
+                             a01=cells.get("0.01", "—"), a001=cells.get("0.001", "—"),
+                             verdict=verdicts.pop() if len(verdicts) == 1 else "; ".join(sorted(verdicts)),
+                             verdict_failures=f"{r['failures']} of {r['seeds']}", max_t=fmt(r.get("max_abs_t"), 3),
+                             record=fresh, note=r["note"]))
+    return rows, tails
 
 
 def _evidence_summary(rows: list[dict]) -> dict:
@@ -348,6 +361,7 @@ def build(opts: Options, out_dir: Path) -> dict:
     (out_dir / "figures").mkdir()
     verdicts: dict[str, tuple[str, str]] = {}
     rendered: dict[str, dict] = {}
+    kinds: dict[str, str | None] = {}  # the interval each statistical claim's check declares (its far-tail argument)
     for c in claims:
         steps = values.get(sweep.Task("derivation", c.id, (), 0), [])
         results = [values[mk("claim", c.id, p, registry.point_seed(c.id, p, opts.seed), opts.device, opts.dtype)]
@@ -367,6 +381,8 @@ def build(opts: Options, out_dir: Path) -> dict:
                 rejected += not values[mk("mutant", c.id, p, s, opts.device, opts.dtype)].passed
             power = (f"the wrong formula “{c.mutant_says}” was rejected at {rejected}/{len(c.power_grid)} power points "
                      f"(the true formula passed at {true_ok}/{len(c.power_grid)} of them).")
+        found = {r.extra.get("interval") for r in results}
+        kinds[c.id] = found.pop() if len(found) == 1 else None
         csv_name = f"{c.id}.csv"
         if results:
             (out_dir / "data" / csv_name).write_text(_csv_text([result_text(c, r) for r in results]))
@@ -404,7 +420,7 @@ def build(opts: Options, out_dir: Path) -> dict:
     bar.set_postfix_str("evidence records: fingerprints and states")
 
     # 4. evidence jobs: their latest records, with fingerprint and freshness
-    cal_rows, ev_rows = _calibration_rows(claims), []
+    (cal_rows, cal_tails), ev_rows = _calibration_rows(claims, kinds), []
     shown = {f"calibration/{c.id}" for c in claims} | {c.evidence for c in claims if c.evidence}
     for job in evidence.jobs():
         if job.id in shown or (not opts.only and not job.id.startswith("calibration/")):
@@ -442,7 +458,9 @@ def build(opts: Options, out_dir: Path) -> dict:
                       trim_blocks=True, lstrip_blocks=True)
     text = env.get_template("report.md.j2").render(
         quick=opts.quick, flags=opts.flags, subset=opts.subset, ledger=[rendered[c.id] for c in claims], parts=parts, summary=summary,
-        calibration=dict(rows=cal_rows, max_trials=calibration.MAX_TRIALS, seeds=calibration.SEEDS,
+        calibration=dict(rows=cal_rows, tails=cal_tails, worst_seeds=calibration.WORST_SEEDS,
+                         corner_seeds=calibration.CORNER_SEEDS, draws=calibration.DRAWS,
+                         draw_seeds=calibration.DRAW_SEEDS, pool=calibration.POOL,
                          test_level=calibration.TEST_LEVEL,
                          failing=sorted({r['claim'] for r in cal_rows if r['verdict'] != 'calibrated'})),
         evidence=_evidence_summary(ev_rows), env=_environment(opts))

@@ -161,3 +161,62 @@ def test_damaged_svg_cache_entry_is_redrawn(tmp_path, capsys):
     assert "recomputed" in capsys.readouterr().err
     for p in svgs:
         assert (tmp_path / "b" / "figures" / p.name).read_bytes() == p.read_bytes()
+
+
+# ----------------------------------------------------------------------------------- over the strategy ---
+def test_worst_corner_is_the_heaviest_strategy_draw_and_every_point_is_in_the_region():
+    c = registry.get("C9.poly.probe_averaged")
+    pool = calibration.strategy_points(c)
+    where = calibration.corners(c)
+    assert len(pool) >= 20 and where["worst"] in pool
+    assert c.heaviness(where["worst"]) == max(c.heaviness(p) for p in pool)
+    # the poly kernel's heaviest point is p = 3 (the largest moment order) at the smallest effective sample size
+    assert where["worst"]["p"] == 3 and where["rule"].startswith("heaviest")
+    for p in [where["worst"], *where["others"], *where["draws"]]:
+        assert c.outside_region(p) is None, p
+    assert len(where["draws"]) == calibration.DRAWS and len({str(sorted(d.items())) for d in where["draws"]}) == calibration.DRAWS
+    assert calibration.strategy_points(c) == pool  # derandomised: the same corners every run
+
+
+def test_default_worst_corner_has_the_smallest_samples():
+    c = registry.get("U4.delta_neighbourhood")
+    pool = calibration.strategy_points(c)
+    w = calibration.corners(c)["worst"]
+    assert w["trials"] == min(p["trials"] for p in pool)
+    assert w["d_k"] == min(p["d_k"] for p in pool if p["trials"] == w["trials"])
+
+
+def test_seed_streams_do_not_overlap():
+    a = {calibration._seed(5 * 1000 + t, i) for t in (0, 1, 100) for i in range(calibration.WORST_SEEDS)}
+    assert len(a) == 3 * calibration.WORST_SEEDS
+
+
+def test_per_level_intervals_are_used_and_tested_one_sided():
+    """A check valid by a finite-sample bound records its interval per level; the calibration reads those (not the
+    se) and rejects only too many misses."""
+    runs = [{"seed": i, "estimate": 1.0, "theory": 1.0, "se": None, "n": 100, "passed": True,
+             "intervals": {calibration.level_key(a): [0.5, 1.5] for a in (0.05, 0.01, 0.001)}} for i in range(1000)]
+    row = calibration.coverage_row(runs, 0.05)
+    assert row["misses"] == 0 and row["verdict"] == "calibrated" and row["seeds"] == 1000  # fewer is fine
+    for r in runs[:80]:
+        r["intervals"] = {k: [1.1, 1.5] for k in r["intervals"]}
+    bad = calibration.coverage_row(runs, 0.05)
+    assert bad["misses"] == 80 and bad["verdict"] == "anti-conservative"
+
+
+def test_tail_argument_names_the_interval_kind():
+    c = registry.get("C11.relu")
+    assert calibration.tail_argument(c, "clopper-pearson").startswith("exact")
+    assert "Catoni" in calibration.tail_argument(c, "catoni")
+    assert calibration.tail_argument(c, None).startswith("none proven")
+    assert "Catoni" in calibration.tail_argument(registry.get("C9.rbf.typical"), None)  # the claim's own tail
+
+
+def test_kernel_checks_record_catoni_intervals_at_every_calibration_level():
+    c = registry.get("C9.relu.typical")
+    res = c.run({"n_pairs": 8, "d_k": 8, "d_v": 8, "trials": 1500}, 3)
+    assert res.extra["interval"] == "catoni"
+    levels = res.extra["intervals"]
+    assert set(levels) == {calibration.level_key(a) for a in calibration.WORST_LEVELS}
+    widths = [levels[calibration.level_key(a)][1] - levels[calibration.level_key(a)][0] for a in (0.05, 0.01, 0.001)]
+    assert widths[0] < widths[1] < widths[2] < res.hi - res.lo  # nested: a smaller alpha, a wider interval

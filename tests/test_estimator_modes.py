@@ -15,12 +15,14 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
 from assocmem.claims.kernels import sympy_value
+from impl.estimators import catoni
 from impl.estimators import kernel_moments as km
 from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import KernelMemory
@@ -84,6 +86,22 @@ def _exact(case, row, mutant=False):
                        row.details.get("probe_kappa"), row.details.get("probe_nu"), mutant=mutant)
 
 
+def _check_catoni_width(case, row, exact):
+    """Plain sampling with a known variance: Catoni's half-width sqrt(2 v L / (n - 2 L)), L = log(2 / alpha), with
+    v = (exact relative variance of one sample) x exact^2, written out here from the closed forms."""
+    assert case["mode"] in ("plain", "auto") and row.method == "plain" and row.dof is None
+    n, big_l = row.n, math.log(2 / ALPHA)
+    if case["convention"] == "ratio_of_expectations":  # union bound over two Catoni intervals: checked by coverage
+        assert row.lo <= row.estimate <= row.hi
+        return
+    kw = {k: case[k] for k in ("tau", "p", "s") if k in case}
+    rel = km.plain_relvar(case["kernel"], case["convention"], case["n_pairs"], case["d_k"], case["d_v"],
+                          kappa=row.details.get("probe_kappa"), **kw)[0]
+    half = math.sqrt(2 * rel * exact**2 * big_l / (n - 2 * big_l))
+    assert math.isclose(row.hi - row.lo, 2 * half, rel_tol=1e-9)
+    assert math.isclose((row.hi + row.lo) / 2, row.estimate, rel_tol=1e-9)
+
+
 def _check_row(case, row):
     exact = _exact(case, row)
     assert math.isclose(row.exact, exact, rel_tol=1e-9), (row.exact, exact)
@@ -94,11 +112,14 @@ def _check_row(case, row):
     if case["mode"] == "analytic" and case["convention"] in FIXED_PROBE:  # nothing sampled: the exact value
         assert row.n == 0 and row.lo == row.hi == row.estimate == row.exact
         return exact
-    assert row.n == case["trials"] and row.dof == case["trials"] - 1
-    assert row.se > 0
-    width = 2 * critical_value(ALPHA, row.dof) * row.se
-    assert math.isclose(row.hi - row.lo, width, rel_tol=1e-9)
-    assert math.isclose((row.hi + row.lo) / 2, row.estimate, rel_tol=1e-9)
+    assert row.n == case["trials"] and row.se > 0
+    if row.details.get("interval") == "catoni":
+        _check_catoni_width(case, row, exact)
+    else:
+        assert row.dof == case["trials"] - 1
+        width = 2 * critical_value(ALPHA, row.dof) * row.se
+        assert math.isclose(row.hi - row.lo, width, rel_tol=1e-9)
+        assert math.isclose((row.hi + row.lo) / 2, row.estimate, rel_tol=1e-9)
     assert row.lo <= exact <= row.hi, (case, row)
     return exact
 
@@ -257,11 +278,18 @@ def test_linear_conditional_estimator_redraws_the_other_pairs_per_trial():
     V = torch.randn((trials, n - 1, dv), generator=gen, dtype=torch.float64)
     c = float(k0 @ k0)
     x = [float(((V[t] * (K[t] @ k0)[:, None]).sum(0)).square().sum()) / (c * c * float(v0 @ v0)) for t in range(trials)]
-    want = mean_interval(x, 0.05)
+    # the interval is Catoni's at the exact variance of one sample, written out here: the exact value
+    # (N - 1) d_v / (kappa nu) and the relative variance (1 + 2/d_v)(1 + 2/(N - 1)) - 1 (w = k_j^T k_i Gaussian)
+    nu = float(v0 @ v0)
+    exact = (n - 1) * dv / (c * nu)
+    var = ((1 + 2 / dv) * (1 + 2 / (n - 1)) - 1) * exact**2
+    want_t, want_lo, want_hi = catoni.interval(x, var, 0.05)
     e = got.interval()
     assert e.n == trials and got.details["kappa"] == pytest.approx(c, rel=1e-12)
-    assert e.value == pytest.approx(want.value, rel=1e-10) and e.se == pytest.approx(want.se, rel=1e-10)
-    assert e.hi - e.lo == pytest.approx(want.hi - want.lo, rel=1e-10)
+    assert got.details["interval"] == "catoni" and got.exact == pytest.approx(exact, rel=1e-12)
+    assert e.value == pytest.approx(want_t, rel=1e-10)
+    assert (e.lo, e.hi) == (pytest.approx(want_lo, rel=1e-10), pytest.approx(want_hi, rel=1e-10))
+    assert e.lo < mean_interval(x, 0.05).value < e.hi
 
 
 # ----------------------------------------------------------------------------------------------- explicit loops ---
@@ -387,3 +415,46 @@ def test_importance_proposal_is_zero_variance_in_the_kernel(n_pairs, d_k, d_v, t
     mean_margin = 6 * math.sqrt(2 / m / trials)  # relative, on the estimate in the denominator
     assert res.se / res.estimate <= ideal * math.sqrt(1 + var_margin) / (1 - mean_margin)
     assert res.se / res.estimate >= ideal * math.sqrt(1 - var_margin) / (1 + mean_margin)
+
+
+def _skewness_interval(x, alpha=1e-6):
+    """Sample skewness with its influence-function standard error (needs a finite sixth moment): (estimate, lo, hi)
+    at level 1 - alpha."""
+    x = np.asarray(x, dtype=np.float64)
+    d = x - x.mean()
+    m2, m3 = (d**2).mean(), (d**3).mean()
+    g = m3 / m2**1.5
+    infl = (d**3 - 3 * m2 * d - m3) / m2**1.5 - 1.5 * g * (d**2 - m2) / m2
+    half = critical_value(alpha) * infl.std(ddof=1) / math.sqrt(x.size)
+    return g, g - half, g + half
+
+
+@pytest.mark.parametrize("kernel, n_pairs, d_k, prm", [
+    ("linear", 4, 64, {}), ("relu", 8, 64, {}), ("poly", 32, 96, {"p": 2}), ("rbf", 4, 8, {"s": 3.0}),
+])
+def test_probe_averaged_skewness_against_brute_force(kernel, n_pairs, d_k, prm):
+    """The diagnostic's skewness of one probe-averaged sample (km.probe_averaged_skewness) inside a level-(1 - 1e-6)
+    interval of the brute-force sample skewness of ||r||^2 / (c^2 nu) (kernels written from their definitions here),
+    resolved to 30 %. Sizes keep the sixth moment finite (d_k > 12 g, d_v > 12)."""
+    d_v, trials, batch = 32, 400_000, 50_000
+    p, s = prm.get("p", 2), prm.get("s", 1.0)
+    gen = torch.Generator().manual_seed(31 + n_pairs + d_k)
+    out = []
+    for _ in range(trials // batch):
+        K = torch.randn((batch, n_pairs - 1, d_k), generator=gen, dtype=torch.float64)
+        V = torch.randn((batch, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
+        probe = torch.randn((batch, d_k), generator=gen, dtype=torch.float64)
+        nu = torch.randn((batch, d_v), generator=gen, dtype=torch.float64).pow(2).sum(-1)
+        r = (_light_weights(kernel, K, probe, p, s)[:, None, :] @ V)[:, 0]
+        out.append(((r * r).sum(-1) / (_light_signal(kernel, (probe * probe).sum(-1), p) ** 2 * nu)).numpy())
+    want = km.probe_averaged_skewness(kernel, n_pairs, d_k, d_v, **prm)
+    assert want == km.plain_relvar(kernel, "probe_averaged", n_pairs, d_k, d_v, **prm)[2]
+    g, lo, hi = _skewness_interval(np.concatenate(out))
+    assert lo <= want <= hi, (want, g, lo, hi)
+    assert hi - lo < 0.6 * want, "resolved to 30 %"
+
+
+def test_probe_averaged_skewness_diverges_where_the_third_moment_does():
+    assert math.isnan(km.probe_averaged_skewness("linear", 8, 64, 6))  # E[nu^-3] needs d_v > 6
+    assert math.isnan(km.probe_averaged_skewness("poly", 8, 18, 16, p=3))  # E[kappa^-9] needs d_k > 18
+    assert math.isfinite(km.probe_averaged_skewness("poly", 8, 20, 16, p=3))

@@ -64,12 +64,15 @@ def check(claim_id: str, memory, convention: str, params, seed, *, exact=None, w
 def snr_family(group: str, memory: Memory | Callable[[dict], Memory], *, conventions, title: str, statement,
                mutant: Callable, mutant_says: str, grid, power_grid, strategy, tag: str = "suite",
                ref: str = "", quick_grid=None, formula: Callable | None = None, modules: tuple[str, ...] = (),
-               exact: Callable | None = None, record: Callable | None = None, sampler: str = "auto"):
+               exact: Callable | None = None, record: Callable | None = None, sampler: str = "auto",
+               region=None, heaviness=None, tail: str = ""):
     """Register the claims ``{group}.{convention}`` (module doc). ``statement`` and ``title`` may use
     ``{convention}``; ``grid``, ``power_grid`` and ``quick_grid`` are lists of points with n_pairs, d_k, d_v, trials
     (and the memory's own parameters); ``strategy()`` draws such points for the Hypothesis tier; ``formula(c)``
     gives the SymPy expression, where one exists; ``sampler`` is the estimator's (auto: the memory's choice).
-    ``statement``, ``grid``, ``power_grid``, ``quick_grid`` and ``strategy`` may be ``by_convention``."""
+    ``region``, ``heaviness`` and ``tail`` are the claims' (``registry.Claim``).
+    ``statement``, ``grid``, ``power_grid``, ``quick_grid``, ``strategy``, ``region``, ``heaviness`` and ``tail``
+    may be ``by_convention``."""
     out = []
     own = (memory.__module__,) if isinstance(memory, Memory) else ()
     for c in conventions:
@@ -82,6 +85,7 @@ def snr_family(group: str, memory: Memory | Callable[[dict], Memory], *, convent
             statement=_at(statement, c).replace("{convention}", words), formula=partial(formula, c) if formula else None,
             run=run, mutant=partial(run, wrong=mutant), mutant_says=mutant_says, strategy=_at(strategy, c), grid=g,
             quick_grid=list(_at(quick_grid, c) or g[:1]), power_grid=list(_at(power_grid, c)),
+            region=_at(region, c), heaviness=_at(heaviness, c), tail=_at(tail, c),
             modules=tuple(dict.fromkeys(tuple(modules) + ("impl.memories.memory", "impl.estimators.snr") + own)),
         )))
     return out

@@ -16,11 +16,12 @@ import torch
 from assocmem import checks
 from assocmem.claims.family import by_convention, snr_family
 from assocmem.registry import Claim, Result, derived, register
+from impl.estimators import catoni
 from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import KernelMemory, SphereMemory, kernel_memory
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
             "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",
@@ -187,12 +188,57 @@ def _sympy(kernel: str, mutant: bool = False):
 def _record(res) -> dict:
     """What a kernel check records beside the interval: the sampler used and the plain-sampling diagnostic."""
     out = {"mode_used": res.method, "plain_reliable": res.details["plain_reliable"]}
+    if res.details.get("interval"):  # Catoni's, with its interval at each calibration level
+        out.update(interval=res.details["interval"], intervals=res.details["intervals"])
     if res.details.get("plain_ess") is not None:
         out["plain_ess"] = res.details["plain_ess"]
     return out
 
 
+def _diagnostic(kernel: str, convention: str, params) -> tuple[bool | None, dict]:
+    """The exact plain-sampling diagnostic (``snr_kernel.plain_reliability``) at a point; the conditional convention
+    at the typical probe ||k_i||^2 = d_k (the homogeneous kernels' diagnostic does not depend on the probe)."""
+    from impl.estimators.snr_kernel import plain_reliability
+
+    prm = {k: params[k] for k in {"exp": ("tau",), "poly": ("p",), "rbf": ("s",)}.get(kernel, ()) if k in params}
+    kappa = float(params["d_k"]) if convention == "conditional" else None
+    return plain_reliability(kernel, convention, params["n_pairs"], params["d_k"], params["d_v"], params["trials"],
+                             kappa, prm)
+
+
+def _region(kernel: str, convention: str, params) -> str | None:
+    """None inside the region where the claim is stated, the reason outside: the exact variance of one plain sample
+    (what makes the interval Catoni's, valid at every level) must be finite and known, and the statement's own
+    conditions hold (probe-averaged: d_v > 8, and d_k > 8 (relu) or d_k > 8p (poly); exp ratio: tau >= 24)."""
+    d_k, d_v = params["d_k"], params["d_v"]
+    if convention == "probe_averaged":
+        if d_v <= 8:
+            return f"probe-averaged is stated for d_v > 8, got d_v = {d_v}"
+        need = {"relu": 8, "poly": 8 * params.get("p", 2)}.get(kernel)
+        if need is not None and d_k <= need:
+            return f"probe-averaged {kernel} is stated for d_k > {need}, got d_k = {d_k}"
+    if kernel == "exp" and convention == "ratio_of_expectations" and params.get("tau", 0) < 24:
+        return f"the exp ratio of expectations is stated for tau >= 24, got tau = {params.get('tau')}"
+    reliable, diag = _diagnostic(kernel, convention, params)
+    rel = diag.get("plain_relvar")
+    if reliable is None or rel is None or not math.isfinite(rel):
+        return "the exact variance of one plain sample is not finite or not known here (no finite-sample interval)"
+    return None
+
+
+def _heaviness(kernel: str, convention: str, params) -> float:
+    """How near the point is to the reliability boundary: max(100 / effective sample size, skewness of the mean /
+    0.5) (1 at the boundary)."""
+    _, diag = _diagnostic(kernel, convention, params)
+    ess, skew = diag.get("plain_ess"), diag.get("plain_term_skew_of_mean")
+    return max(100 / ess if ess else math.inf, (skew or 0.0) / 0.5)
+
+
 def _strategy(kernel: str, convention: str):
+    return _raw_strategy(kernel, convention).filter(lambda p: _region(kernel, convention, p) is None)
+
+
+def _raw_strategy(kernel: str, convention: str):
     from hypothesis import strategies as st
 
     base = {"n_pairs": st.integers(8, 48), "d_k": st.sampled_from([8, 12, 16]), "d_v": st.sampled_from([8, 16]),
@@ -243,6 +289,8 @@ def _power_grid(kernel, convention):
     return (dict(n_pairs=32, d_k=d_k, d_v=16, trials=trials, **extra),)
 
 
+_RELIABLE = (" The interval is Catoni's at the exact variance of one sample (ratio: for both means, union bound), "
+             "valid at every level for any distribution with that variance; stated where that variance is finite.")
 _FINITE_FOURTH = " Stated for d_v > 8 (one sample carries 1/||v_i||^2; a finite fourth moment)."
 
 
@@ -257,11 +305,13 @@ def kernel_family(group: str, kernel: str, *, kernel_text: str, mutant_says: str
         statement=by_convention(lambda c: (
             f"Monte Carlo SNR^{{-1}} of the {kernel_text} kernel memory (Gaussian keys/values, plain sampling: memories "
             f"written and read), {CONV_WORDS[c]}, contains the exact value {sp.sstr(tk.snr_inv(kernel, c))} in its "
-            "interval at level 1 - 1e-6." + regions.get(c, ""))),
+            "interval at level 1 - 1e-6." + regions.get(c, "") + _RELIABLE)),
         exact=_sympy(kernel), mutant=_sympy(kernel, mutant=True), mutant_says=mutant_says, record=_record,
         sampler="plain", formula=partial(tk.snr_inv, kernel), tag=tag, ref=ref, modules=MODULES,
         grid=by_convention(partial(_grid, kernel)), power_grid=by_convention(partial(_power_grid, kernel)),
         strategy=by_convention(lambda c: partial(_strategy, kernel, c)),
+        region=by_convention(lambda c: partial(_region, kernel, c)), tail=catoni.TAIL,
+        heaviness=by_convention(lambda c: partial(_heaviness, kernel, c)),
     )
 
 

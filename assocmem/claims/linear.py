@@ -21,7 +21,8 @@ from impl.memories import linear as linear_memory
 from impl.numerics.device import generator, resolve_device, resolve_dtype, unit_roundoff
 from theory import snr_linear as th
 
-MEMORY = ("impl.memories.linear", "impl.memories.memory", "impl.estimators.sampling")  # what the identity claims run through
+MEMORY = ("impl.memories.linear", "impl.memories.memory", "impl.estimators.sampling", "impl.estimators.catoni",
+          "impl.estimators.kernel_moments")  # what the identity claims run through
 MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.memories.memory", "impl.estimators.snr",
                     "impl.estimators.stats")
 LINEAR = linear_memory.LinearMemory()
@@ -205,7 +206,8 @@ def run_convention(convention, params, seed, *, device="cpu", dtype="float64", w
     trials = params.get("trials", 1500)
     res = estimate_snr(LINEAR, n, dk, dv, trials, seed, device=device, dtype=dtype, conventions=(convention,))[convention]
     theory = None if wrong is None else wrong(n, dk, dv, res.details.get("kappa"), res.details.get("nu"))
-    return checks.snr(f"C4.{convention}", params, seed, res, theory, convention=convention)
+    extra = {k: res.details[k] for k in ("interval", "intervals") if k in res.details}  # Catoni's, per level
+    return checks.snr(f"C4.{convention}", params, seed, res, theory, convention=convention, **extra)
 
 
 MUTANTS = {

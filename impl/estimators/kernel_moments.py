@@ -136,7 +136,9 @@ def _log_mgf_chi2(d: int, b: float) -> float:
 def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int, *, kappa=None, tau=1.0, p=2, s=1.0):
     """Relative variance Var/mean^2 of ONE plain Monte Carlo sample of the estimator of ``convention`` (exact,
     from Gaussian and chi-square moments), and the skewness of a single interference term (lognormal for exp).
-    Returns (relvar, term_relvar, term_skew); inf where the variance is infinite, nan where it is not known (a kernel
+    Returns (relvar, term_relvar, skew): skew is that of one interference term w^2 (conditional, typical) or of
+    one whole sample (probe-averaged, light kernels: ``probe_averaged_skewness``); inf where the variance is
+    infinite, nan where it is not known (a kernel
     without closed-form moments: the caller must treat nan as *unknown*, never as reliable). The exponential kernel
     here; linear, relu, poly and rbf in ``_light_relvar``."""
     if kernel in ("linear", "relu", "poly", "rbf"):
@@ -168,12 +170,7 @@ def plain_relvar(kernel: str, convention: str, n_pairs: int, d_k: int, d_v: int,
                   + lse + math.log(math.exp(e2_1 - lse) + math.exp(e2_2 - lse)))
         return math.expm1(min(log_e2 - 2 * log_ex, 700)), math.nan, math.nan
     if convention == "ratio_of_expectations":
-        # denominator X = c^2 nu = e^{2 kappa/tau} nu; numerator Y = ||r||^2
-        rx = math.exp(lv + _log_mgf_chi2(d_k, 4 / tau) - 2 * _log_mgf_chi2(d_k, 2 / tau)) - 1 if tau > 8 else math.inf
-        if tau <= 4:
-            return math.inf, math.nan, math.nan
-        e2 = (n1 * math.exp(_log_mgf_chi2(d_k, 8 / tau**2)) + n1 * (n_pairs - 2) * math.exp(_log_mgf_chi2(d_k, 4 / tau**2)))
-        ry = math.exp(lv) * e2 / (n1 * math.exp(_log_mgf_chi2(d_k, 2 / tau**2))) ** 2 - 1
+        rx, ry, _ = ratio_parts("exp", n_pairs, d_k, d_v, tau=tau)
         return max(rx, ry), math.nan, math.nan
     raise InputError("convention", f"must be one of {', '.join(CONVENTIONS)}, got {convention!r}")
 
@@ -241,15 +238,78 @@ def _light_relvar(kernel, convention, n_pairs, d_k, d_v, *, kappa=None, p=2, s=1
         log_e1 = math.log(n1 * d_v) + lnu1 + lm2
         e2 = n1 * math.exp(lm4 - 2 * lm2) + n1 * (n1 - 1) * math.exp(lm22 - 2 * lm2)
         log_e2 = math.log(d_v * (d_v + 2)) + lnu2 + 2 * lm2 + math.log(e2)
-        return math.expm1(min(log_e2 - 2 * log_e1, 700)), math.nan, math.nan
+        return (math.expm1(min(log_e2 - 2 * log_e1, 700)), math.nan,
+                probe_averaged_skewness(kernel, n_pairs, d_k, d_v, p=p, s=s))
     # ratio of expectations: the larger relative variance of Y = ||r||^2 and X = c^2 nu
-    if homogeneous:
-        rx = math.exp(lv + e_kappa(4 * g) - 2 * e_kappa(2 * g)) - 1
-        lm2, lm4, lm22 = la1 + e_kappa(g), la2 + e_kappa(2 * g), la11 + e_kappa(2 * g)
+    rx, ry, _ = ratio_parts(kernel, n_pairs, d_k, d_v, p=p, s=s)
+    return max(rx, ry), math.nan, math.nan
+
+
+def probe_averaged_skewness(kernel: str, n_pairs: int, d_k: int, d_v: int, *, p=2, s=1.0) -> float:
+    """Skewness of ONE probe-averaged plain sample X = ||r||^2 / (c^2 nu) (fresh probe), exact; nan where its third
+    moment diverges. Given the probe's kappa = ||k_i||^2, ||r||^2 = S chi^2_{d_v} with S = sum_j w_j^2 over the
+    n1 = N - 1 other pairs, so E[X^m] = E_kappa[E[S^m | kappa] / c^{2m}] E[(chi^2_{d_v})^m] E[nu^{-m}], with
+    E[S | .] = n1 m_2, E[S^2 | .] = n1 m_4 + n1 (n1 - 1) m_2^2 and
+    E[S^3 | .] = n1 m_6 + 3 n1 (n1 - 1) m_4 m_2 + n1 (n1 - 1) (n1 - 2) m_2^3 (m_q = E[w^q | kappa]). Homogeneous
+    kernels: m_2k = kappa^{g k} A_k and c = kappa^g, so kappa enters as E[kappa^{-g m}]; RBF: c = 1 and each product
+    of m_q's is exp(C - b kappa), averaged as (1 + 2 b)^{-d_k/2}. Linear, relu, poly and rbf."""
+    n1 = n_pairs - 1
+    if d_v <= 6:
+        return math.nan  # E[nu^-3] diverges
+    chi = [1.0, d_v, d_v * (d_v + 2), d_v * (d_v + 2) * (d_v + 4)]
+    inv_nu = [1.0, 1 / (d_v - 2), 1 / ((d_v - 2) * (d_v - 4)), 1 / ((d_v - 2) * (d_v - 4) * (d_v - 6))]
+    if kernel == "rbf":
+        (c2, b2), (c4, b4), (c6, b6) = (_rbf_log_mq(q, d_k, s) for q in (2, 4, 6))
+
+        def avg(c, b):  # E_kappa[exp(c - b kappa)], kappa ~ chi^2_{d_k}
+            return math.exp(c - d_k / 2 * math.log1p(2 * b))
+
+        s_m = [1.0, n1 * avg(c2, b2), n1 * avg(c4, b4) + n1 * (n1 - 1) * avg(2 * c2, 2 * b2),
+               n1 * avg(c6, b6) + 3 * n1 * (n1 - 1) * avg(c4 + c2, b4 + b2)
+               + n1 * (n1 - 1) * (n1 - 2) * avg(3 * c2, 3 * b2)]
     else:
+        g = _log_a(kernel, 1, p)[1]
+        if 3 * g >= d_k / 2:
+            return math.nan  # E[kappa^(-3g)] diverges
+        a1, a2, a3 = (math.exp(_log_a(kernel, k, p)[0]) for k in (1, 2, 3))
+        ek = [1.0] + [math.exp(_log_chi2_moment(d_k, -g * m)) for m in (1, 2, 3)]
+        s_m = [1.0, n1 * a1 * ek[1], (n1 * a2 + n1 * (n1 - 1) * a1**2) * ek[2],
+               (n1 * a3 + 3 * n1 * (n1 - 1) * a2 * a1 + n1 * (n1 - 1) * (n1 - 2) * a1**3) * ek[3]]
+    e1, e2, e3 = (s_m[m] * chi[m] * inv_nu[m] for m in (1, 2, 3))
+    var = e2 - e1**2
+    return (e3 - 3 * e2 * e1 + 2 * e1**3) / var**1.5
+
+
+def ratio_parts(kernel: str, n_pairs: int, d_k: int, d_v: int, *, tau=1.0, p=2, s=1.0) -> tuple[float, float, float]:
+    """For the ratio-of-expectations convention E[Y] / E[X] (one plain sample: Y = ||r||^2, X = c^2 nu with a fresh
+    probe): (relative variance of X, relative variance of Y, log E[X]), exact from Gaussian and chi-square moments;
+    inf where a variance diverges. E[X] = d_v E[c^2]: c = kappa^g (homogeneous kernels, E[kappa^(2g)] a chi-square
+    moment), e^{kappa/tau} (exp: the chi-square MGF) or 1 (rbf)."""
+    n1 = n_pairs - 1
+    lv = math.log1p(2 / d_v)
+    if kernel == "exp":
+        log_ex = math.log(d_v) + _log_mgf_chi2(d_k, 2 / tau)
+        if tau <= 4:
+            return math.inf, math.inf, log_ex
+        rx = math.exp(lv + _log_mgf_chi2(d_k, 4 / tau) - 2 * _log_mgf_chi2(d_k, 2 / tau)) - 1 if tau > 8 else math.inf
+        e2 = (n1 * math.exp(_log_mgf_chi2(d_k, 8 / tau**2)) + n1 * (n_pairs - 2) * math.exp(_log_mgf_chi2(d_k, 4 / tau**2)))
+        ry = math.exp(lv) * e2 / (n1 * math.exp(_log_mgf_chi2(d_k, 2 / tau**2))) ** 2 - 1
+        return rx, ry, log_ex
+    if kernel != "rbf":
+        (la1, g), (la2, _) = _log_a(kernel, 1, p), _log_a(kernel, 2, p)
+
+        def e_kappa(power):  # log E[kappa^power]
+            return _log_chi2_moment(d_k, power)
+
+        rx = math.exp(lv + e_kappa(4 * g) - 2 * e_kappa(2 * g)) - 1
+        log_ex = math.log(d_v) + e_kappa(2 * g)
+        lm2, lm4, lm22 = la1 + e_kappa(g), la2 + e_kappa(2 * g), 2 * la1 + e_kappa(2 * g)
+    else:
+        (c2, b2), (c4, b4) = _rbf_log_mq(2, d_k, s), _rbf_log_mq(4, d_k, s)
         rx = math.expm1(lv)  # c = 1: X = nu
+        log_ex = math.log(d_v)
         lm2 = c2 - d_k / 2 * math.log1p(2 * b2)
         lm4 = c4 - d_k / 2 * math.log1p(2 * b4)
         lm22 = 2 * c2 - d_k / 2 * math.log1p(4 * b2)
     ry = math.exp(lv) * (math.exp(lm4 - 2 * lm2) / n1 + (n1 - 1) / n1 * math.exp(lm22 - 2 * lm2)) - 1
-    return max(rx, ry), math.nan, math.nan
+    return rx, ry, log_ex

@@ -25,6 +25,7 @@ import math
 import numpy as np
 import torch
 
+from impl.estimators import catoni
 from impl.estimators import kernel_moments as km
 from impl.estimators.sampling import batches
 from impl.estimators.snr_performer import PERFORMER_KERNELS
@@ -70,13 +71,42 @@ def plain_reliability(kernel, convention, n_pairs, d_k, d_v, trials, kappa, prm)
     if math.isnan(rel):
         return None, {"plain_relvar": None, "plain_ess": None}
     ess = trials / (1 + rel) if math.isfinite(rel) else 0.0
-    skew_mean = skew / math.sqrt(trials * (n_pairs - 1)) if not math.isnan(skew) else math.nan
+    terms = trials if convention == "probe_averaged" else trials * (n_pairs - 1)  # skew of one sample / one term
+    skew_mean = skew / math.sqrt(terms) if not math.isnan(skew) else math.nan
     reliable = math.isfinite(rel) and ess >= 100 and not (skew_mean > 0.5)
     diag = {"plain_relvar": rel, "plain_ess": ess, "plain_term_skew_of_mean": None if math.isnan(skew_mean) else skew_mean}
     return reliable, diag
 
 
-def plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha):
+def catoni_ratio_estimate(y, x, log_scale, ratio_parts, value, alpha) -> tuple[Estimate, dict]:
+    """E[Y] / E[X] from paired samples scaled by e^{-log_scale}, with the exact relative variances (rx, ry) and
+    log E[X] (``kernel_moments.ratio_parts``) and the exact ratio ``value`` (so E[Y] = value E[X]): Catoni's
+    interval for each mean at alpha / 2 (a union bound), then [Y_lo / X_hi, Y_hi / X_lo] (X_lo <= 0: no upper
+    end). Valid at every level for any distributions with those variances."""
+    from impl.estimators.stats import critical_value
+
+    rx, ry, log_ex = ratio_parts
+    ex = math.exp(log_ex - log_scale)
+    vx, vy = rx * ex**2, ry * (value * ex) ** 2
+
+    def at(a):
+        ty, ylo, yhi = catoni.interval(y, vy, a / 2)
+        tx, xlo, xhi = catoni.interval(x, vx, a / 2)
+        return ty / tx, max(ylo, 0.0) / xhi, (yhi / xlo if xlo > 0 else math.inf)
+
+    r, lo, hi = at(alpha)
+    per_level = {f"{a:g}": list(at(a)[1:]) for a in catoni.CALIBRATION_LEVELS}
+    half = (hi - lo) / 2 if math.isfinite(hi) else math.inf
+    return Estimate(r, lo, hi, 1 - alpha, len(y), half / critical_value(alpha), None), per_level
+
+
+def plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha, exact=None):
+    """Plain sampling (module doc). With ``exact`` moments the interval is Catoni's, valid at every level for any
+    distribution with those variances: {"variance": v} (the exact variance of one sample, for a convention that is
+    a mean) or {"ratio_parts": (rx, ry, log E[X]), "value": the exact ratio} (ratio of expectations). Otherwise a
+    Student-t (mean) or delta-method (ratio) interval. Returns (Estimate, note, intervals per calibration level
+    or None)."""
+    exact = exact or {}
     logs_y, logs_x = [], []
     for t in batches(trials, n_pairs * (d_k + d_v), BUDGET):
         if pk is not None:  # fixed probe, fresh others
@@ -94,15 +124,26 @@ def plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, al
         logs_y.append(_np(lr + 2 * logc))
         logs_x.append(_np(2 * logc + torch.log(nu)))
     ly, lx = np.concatenate(logs_y), np.concatenate(logs_x)
+    per_level = None
     if conv == "ratio_of_expectations":
-        y, x, _ = _logsumexp_ratio_samples(ly, lx)
-        e = ratio_interval(y, x, alpha)
-        note = "plain: E||r||^2 / E[c^2 ||v_i||^2] from memories with fresh probes (delta-method interval)"
+        y, x, g = _logsumexp_ratio_samples(ly, lx)
+        note = "plain: E||r||^2 / E[c^2 ||v_i||^2] from memories with fresh probes"
+        if exact.get("ratio_parts") is not None and catoni.applicable(len(y), alpha / 2):
+            e, per_level = catoni_ratio_estimate(y, x, g, exact["ratio_parts"], exact["value"], alpha)
+            note += " (Catoni intervals for both means at the exact variances, union bound)"
+        else:
+            e = ratio_interval(y, x, alpha)
+            note += " (delta-method interval)"
     else:
-        e = mean_interval(np.exp(ly - lx), alpha)
+        samples = np.exp(ly - lx)
         note = ("plain: memories with a fixed probe and fresh other pairs" if pk is not None
                 else "plain: memories with a fresh probe and other pairs per trial")
-    return e, note
+        if exact.get("variance") is not None and catoni.applicable(samples.size, alpha):
+            e, per_level = catoni.as_estimate(samples, exact["variance"], alpha)
+            note += "; Catoni interval at the exact variance of one sample"
+        else:
+            e = mean_interval(samples, alpha)
+    return e, note, per_level
 
 
 def _probe_norms(t, d_k, d_v, gen):

@@ -145,6 +145,19 @@ class KernelMemory(Memory):
             convention = "conditional"  # at the probe as used
         return math.exp(km.log_snr_inv(self.name, convention, n_pairs, d_k, d_v, kappa=kappa, nu=nu, **self.prm))
 
+    def _exact_moments(self, conv, n_pairs, d_k, d_v, theory, diag) -> dict | None:
+        """The exact moments that make plain sampling's interval Catoni's (``snr_kernel.plain``): the variance of
+        one sample, rel * exact^2 (mean conventions), or the ratio convention's parts; None where unknown."""
+        if not theory or not math.isfinite(theory):
+            return None
+        if conv == "ratio_of_expectations":
+            if self.name not in km.ANALYTIC_KERNELS:
+                return None
+            parts = km.ratio_parts(self.name, n_pairs, d_k, d_v, **self.prm)
+            return {"ratio_parts": parts, "value": theory} if all(map(math.isfinite, parts)) else None
+        rel = diag.get("plain_relvar")
+        return {"variance": rel * theory**2} if rel is not None and math.isfinite(rel) and rel > 0 else None
+
     def sample(self, n_pairs, d_k, d_v, trials, seed, conventions, *, sampler, alpha, device, dtype, native):
         """One probe pair from the seed (conditional; rescaled for typical); each convention then draws from its own
         generator, seeded from the seed and the convention."""
@@ -165,8 +178,10 @@ class KernelMemory(Memory):
             used = sampler
             if sampler == "auto":  # unknown reliability (None) is not reliable: the analytic mode needs no diagnostic
                 used = "plain" if reliable is True else ("importance" if kernel == "exp" and reliable is False else "analytic")
+            per_level = None
             if used == "plain":
-                est, note = sk.plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm, alpha)
+                est, note, per_level = sk.plain(kernel, conv, pk, pv, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm,
+                                                alpha, exact=self._exact_moments(conv, n_pairs, d_k, d_v, theory, diag))
                 if reliable is None:
                     note += "; NOTE: plain sampling's reliability is unknown here (no closed-form relative variance)"
                 elif not reliable:
@@ -182,6 +197,8 @@ class KernelMemory(Memory):
                     note = "auto chose importance sampling: plain sampling cannot resolve this value " \
                            f"(exact relative variance of one plain sample {diag['plain_relvar']:.3g}); " + note
             details = {"se": est.se, "dof": est.dof, "plain_reliable": reliable, **diag}
+            if per_level is not None:
+                details.update({"interval": "catoni", "intervals": per_level})
             if kappa is not None:
                 details.update({"probe_kappa": kappa, "probe_nu": nu})
             out[conv] = SNRResult.measured(est, theory, used, note, **details)

@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from impl.estimators import catoni
+from impl.estimators import kernel_moments as km
 from impl.estimators.sampling import batches, gaussian
 from impl.estimators.stats import mean_interval, ratio_interval
 from impl.memories.memory import Estimates, Memory, SNRResult, check_convention, typical_probe
@@ -216,9 +218,16 @@ class LinearMemory(Memory):
             if conv in conventions:
                 s, kappa, nu, _ = conditional_trials(n_pairs, d_k, d_v, trials, gen, typical=typ, device=device,
                                                      dtype=dtype, native=native)
-                out[conv] = SNRResult.measured(mean_interval(s, alpha), self.exact(conv, n_pairs, d_k, d_v, kappa, nu),
-                                               "plain", f"probe with ||k_i||^2 = {kappa:.6g}, ||v_i||^2 = {nu:.6g}",
-                                               kappa=kappa, nu=nu)
+                exact = self.exact(conv, n_pairs, d_k, d_v, kappa, nu)
+                note = f"probe with ||k_i||^2 = {kappa:.6g}, ||v_i||^2 = {nu:.6g}"
+                if n_pairs > 1 and catoni.applicable(len(s), alpha):  # one sample has an exact variance: Catoni
+                    var = km.plain_relvar("linear", conv, n_pairs, d_k, d_v, kappa=kappa)[0] * exact**2
+                    est, per_level = catoni.as_estimate(s, var, alpha)
+                    out[conv] = SNRResult.measured(est, exact, "plain", note + "; Catoni interval at the exact "
+                                                   "variance of one sample", kappa=kappa, nu=nu, interval="catoni",
+                                                   intervals=per_level)
+                else:  # N = 1 (nothing interferes: every sample and the exact value are 0) or too few trials
+                    out[conv] = SNRResult.measured(mean_interval(s, alpha), exact, "plain", note, kappa=kappa, nu=nu)
         return out
 
     def summary(self, results, n_pairs, d_k, d_v):
