@@ -3,7 +3,7 @@
 One job per statistical claim, ``calibration/<claim id>``. A claim is stated over the region its Hypothesis strategy
 draws from, so it is calibrated over that region, not at one point (``corners``):
 
-* the **worst corner**: the heaviest point the strategy draws (the claim's own ``heaviness``, e.g. the kernel
+* the **worst corner**: the heaviest point the strategy draws (the claim's declared ``heaviness`` (``assocmem.regions``), e.g. the kernel
   memories' exact effective sample size of plain sampling; otherwise the smallest samples: fewest trials, fewest
   pairs, smallest key dimension), over ``WORST_SEEDS`` = 10,000 seeds, tested at alpha = 0.05, 0.01 and 1e-3;
 * the **other corners**: the points with the fewest trials, fewest pairs and smallest key dimension, where they
@@ -28,7 +28,7 @@ Catoni's with the exact variance) records its interval at each calibration level
 (``level_key``) and is tested one-sided the same way.
 
 The verdicts use alpha = 1e-6, which no affordable number of seeds can check directly; ``tail_argument`` states per
-claim which argument carries it (exact intervals: by construction; otherwise the claim's ``tail`` or, honestly,
+claim which argument carries it (exact intervals: by construction; otherwise the claim's declared ``tail`` or, honestly,
 that none has been proven), and the 1e-3 row at the worst corner is the empirical check nearest that tail. The
 record also keeps the verdict-level (1e-6) failures.
 """
@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 
-from assocmem import evidence, registry, sweep
+from assocmem import evidence, regions, registry, sweep
 
 WORST_SEEDS = 10_000  # the worst corner: also tests alpha = 1e-3 (10 misses expected)
 CORNER_SEEDS = 1000  # each further corner
@@ -76,13 +76,14 @@ def _default_heaviness(p: dict) -> tuple:
 
 
 def corners(claim: registry.Claim) -> dict:
-    """Where the claim is calibrated: ``worst`` (the heaviest point its strategy draws: ``claim.heaviness``, else
+    """Where the claim is calibrated: ``worst`` (the heaviest point its strategy draws: ``regions.declared(id).heaviness``, else
     the smallest samples), ``others`` (the points with the fewest trials, fewest pairs and smallest key dimension,
     where those differ from the worst) and ``draws`` (DRAWS points at random from the strategy)."""
     import random
 
     pool = strategy_points(claim)
-    key = claim.heaviness or _default_heaviness
+    own = regions.declared(claim.id).heaviness
+    key = own or _default_heaviness
     worst = max(pool, key=key)
     others = []
     for k in ("trials", "n_pairs", "d_k"):
@@ -94,7 +95,7 @@ def corners(claim: registry.Claim) -> dict:
     rng = random.Random(claim.id)
     draws = rng.sample(pool, min(DRAWS, len(pool)))
     return {"worst": worst, "others": others, "draws": draws,
-            "rule": "heaviest by the claim's own measure" if claim.heaviness else "smallest samples"}
+            "rule": "heaviest by the claim's own measure" if own else "smallest samples"}
 
 
 def _as_tuple(v):
@@ -214,7 +215,7 @@ def tail_argument(claim: registry.Claim, interval: str | None) -> str:
     known = _tail_by_interval()
     if interval in known:
         return known[interval]
-    return claim.tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
+    return regions.declared(claim.id).tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
                           "the empirical evidence, and no bound on the 1e-6 tail has been derived for this claim")
 
 
@@ -251,7 +252,7 @@ def _job(claim: registry.Claim) -> evidence.Job:
     run = partial(run_calibration, claim.id)
     run.__module__ = __name__  # fingerprinted: this module, the claim's modules and the claim's own module
     return evidence.Job(id=f"calibration/{claim.id}", title=f"Calibration of {claim.id}", run=run,
-                        modules=task.modules(), cost=f"{WORST_SEEDS + 3 * CORNER_SEEDS + DRAWS * DRAW_SEEDS} checks of the claim at most",
+                        modules=task.modules() + ("assocmem.regions",), cost=f"{WORST_SEEDS + 3 * CORNER_SEEDS + DRAWS * DRAW_SEEDS} checks of the claim at most",
                         description="coverage of the claim's interval over its strategy: worst corner (0.05, 0.01, 1e-3), corners and random draws (0.05, 0.01)")
 
 
