@@ -35,6 +35,7 @@ record also keeps the verdict-level (1e-6) failures.
 
 from __future__ import annotations
 
+import json
 import math
 
 from assocmem import evidence, regions, registry, sweep
@@ -184,13 +185,25 @@ def _runs(results) -> list[dict]:
         per_level = r.extra.get("intervals")
         se = None if hits is not None or per_level is not None else standard_error(r)
         out.append({"seed": r.seed, "estimate": r.estimate, "theory": r.theory, "se": se, "n": r.n,
-                    "passed": bool(r.passed), **({"hits": hits} if hits is not None else {}),
+                    "passed": bool(r.passed), "kind": r.extra.get("interval"),
+                    **({"hits": hits} if hits is not None else {}),
                     **({"intervals": per_level} if per_level is not None else {})})
     return out
 
 
-def _point_rows(claim: registry.Claim, point: dict, results, note: str, levels=LEVELS) -> dict:
-    runs = _runs(results)
+CHUNK = 500  # seeds per cached task: one task per seed made the cache's bookkeeping cost more than the checks
+
+
+def run_chunk(params: dict, seed: int, *, device: str = "cpu", dtype: str = "float64") -> list[dict]:
+    """Seeds ``start`` .. ``start + count - 1`` of the stream ``seed`` for one claim at one point (given as JSON):
+    the per-seed rows the coverage is computed from (``_runs``)."""
+    claim = registry.get(params["claim"])
+    point = json.loads(params["point"])
+    return _runs(claim.run(point, _seed(seed, i), device=device, dtype=dtype)
+                 for i in range(params["start"], params["start"] + params["count"]))
+
+
+def _point_rows(claim: registry.Claim, point: dict, runs: list[dict], note: str, levels=LEVELS) -> dict:
     fails = [r["seed"] for r in runs if not r["passed"]]
     t_max = max((abs(r["estimate"] - r["theory"]) / r["se"] for r in runs if r["se"]), default=None)
     return {"point": point, "seeds": len(runs), "declared": claim.alpha, "failures": len(fails), "failed_seeds": fails,
@@ -224,9 +237,13 @@ def run_calibration(claim_id: str, opts: evidence.JobOptions) -> dict:
     where = corners(claim)
     quick = opts.quick
 
+    modules = sweep.Task.make("claim", claim.id, {}, 0).modules() + ("assocmem.calibration",)
+
     def at(point, n, tag):
-        tasks = [sweep.Task.make("claim", claim.id, point, _seed(opts.seed * 1000 + tag, i)) for i in range(n)]
-        return sweep.run(tasks, desc=f"calibration {claim.id}", **opts.sweep_kwargs())
+        text = json.dumps(point, sort_keys=True)
+        tasks = [sweep.Task.call(run_chunk, {"claim": claim.id, "point": text, "start": s, "count": min(CHUNK, n - s)},
+                                 opts.seed * 1000 + tag, modules=modules) for s in range(0, n, CHUNK)]
+        return [r for chunk in sweep.run(tasks, desc=f"calibration {claim.id}", **opts.sweep_kwargs()) for r in chunk]
 
     worst_res = at(where["worst"], SEEDS_QUICK if quick else WORST_SEEDS, 0)
     rows = [_point_rows(claim, where["worst"], worst_res, f"worst corner ({where['rule']})", WORST_LEVELS)]
@@ -238,7 +255,7 @@ def run_calibration(claim_id: str, opts: evidence.JobOptions) -> dict:
         points.append(p)
     rows.append(_point_rows(claim, {"random strategy draws": len(points)}, pooled,
                             f"{len(points)} random strategy draws x {2 if quick else DRAW_SEEDS} seeds, pooled"))
-    kinds = {r.extra.get("interval") for r in worst_res}
+    kinds = {r["kind"] for r in worst_res}
     return {"rows": rows, "levels": list(WORST_LEVELS), "test_level": TEST_LEVEL, "draws": points,
             "tail": tail_argument(claim, kinds.pop() if len(kinds) == 1 else None),
             "design": {"worst_seeds": WORST_SEEDS, "corner_seeds": CORNER_SEEDS, "draws": DRAWS,
