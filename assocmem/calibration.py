@@ -3,7 +3,7 @@
 One job per statistical claim, ``calibration/<claim id>``. A claim is stated over the region its Hypothesis strategy
 draws from, so it is calibrated over that region, not at one point (``corners``):
 
-* the **worst corner**: the heaviest point the strategy draws (the claim's own ``heaviness``, e.g. the kernel
+* the **worst corner**: the heaviest point the strategy draws (the claim's declared ``heaviness`` (``assocmem.regions``), e.g. the kernel
   memories' exact effective sample size of plain sampling; otherwise the smallest samples: fewest trials, fewest
   pairs, smallest key dimension), over ``WORST_SEEDS`` = 10,000 seeds, tested at alpha = 0.05, 0.01 and 1e-3;
 * the **other corners**: the points with the fewest trials, fewest pairs and smallest key dimension, where they
@@ -28,16 +28,17 @@ Catoni's with the exact variance) records its interval at each calibration level
 (``level_key``) and is tested one-sided the same way.
 
 The verdicts use alpha = 1e-6, which no affordable number of seeds can check directly; ``tail_argument`` states per
-claim which argument carries it (exact intervals: by construction; otherwise the claim's ``tail`` or, honestly,
+claim which argument carries it (exact intervals: by construction; otherwise the claim's declared ``tail`` or, honestly,
 that none has been proven), and the 1e-3 row at the worst corner is the empirical check nearest that tail. The
 record also keeps the verdict-level (1e-6) failures.
 """
 
 from __future__ import annotations
 
+import json
 import math
 
-from assocmem import evidence, registry, sweep
+from assocmem import evidence, regions, registry, sweep
 
 WORST_SEEDS = 10_000  # the worst corner: also tests alpha = 1e-3 (10 misses expected)
 CORNER_SEEDS = 1000  # each further corner
@@ -76,13 +77,14 @@ def _default_heaviness(p: dict) -> tuple:
 
 
 def corners(claim: registry.Claim) -> dict:
-    """Where the claim is calibrated: ``worst`` (the heaviest point its strategy draws: ``claim.heaviness``, else
+    """Where the claim is calibrated: ``worst`` (the heaviest point its strategy draws: ``regions.declared(id).heaviness``, else
     the smallest samples), ``others`` (the points with the fewest trials, fewest pairs and smallest key dimension,
     where those differ from the worst) and ``draws`` (DRAWS points at random from the strategy)."""
     import random
 
     pool = strategy_points(claim)
-    key = claim.heaviness or _default_heaviness
+    own = regions.declared(claim.id).heaviness
+    key = own or _default_heaviness
     worst = max(pool, key=key)
     others = []
     for k in ("trials", "n_pairs", "d_k"):
@@ -94,7 +96,7 @@ def corners(claim: registry.Claim) -> dict:
     rng = random.Random(claim.id)
     draws = rng.sample(pool, min(DRAWS, len(pool)))
     return {"worst": worst, "others": others, "draws": draws,
-            "rule": "heaviest by the claim's own measure" if claim.heaviness else "smallest samples"}
+            "rule": "heaviest by the claim's own measure" if own else "smallest samples"}
 
 
 def _as_tuple(v):
@@ -183,13 +185,25 @@ def _runs(results) -> list[dict]:
         per_level = r.extra.get("intervals")
         se = None if hits is not None or per_level is not None else standard_error(r)
         out.append({"seed": r.seed, "estimate": r.estimate, "theory": r.theory, "se": se, "n": r.n,
-                    "passed": bool(r.passed), **({"hits": hits} if hits is not None else {}),
+                    "passed": bool(r.passed), "kind": r.extra.get("interval"),
+                    **({"hits": hits} if hits is not None else {}),
                     **({"intervals": per_level} if per_level is not None else {})})
     return out
 
 
-def _point_rows(claim: registry.Claim, point: dict, results, note: str, levels=LEVELS) -> dict:
-    runs = _runs(results)
+CHUNK = 500  # seeds per cached task: one task per seed made the cache's bookkeeping cost more than the checks
+
+
+def run_chunk(params: dict, seed: int, *, device: str = "cpu", dtype: str = "float64") -> list[dict]:
+    """Seeds ``start`` .. ``start + count - 1`` of the stream ``seed`` for one claim at one point (given as JSON):
+    the per-seed rows the coverage is computed from (``_runs``)."""
+    claim = registry.get(params["claim"])
+    point = json.loads(params["point"])
+    return _runs(claim.run(point, _seed(seed, i), device=device, dtype=dtype)
+                 for i in range(params["start"], params["start"] + params["count"]))
+
+
+def _point_rows(claim: registry.Claim, point: dict, runs: list[dict], note: str, levels=LEVELS) -> dict:
     fails = [r["seed"] for r in runs if not r["passed"]]
     t_max = max((abs(r["estimate"] - r["theory"]) / r["se"] for r in runs if r["se"]), default=None)
     return {"point": point, "seeds": len(runs), "declared": claim.alpha, "failures": len(fails), "failed_seeds": fails,
@@ -214,7 +228,7 @@ def tail_argument(claim: registry.Claim, interval: str | None) -> str:
     known = _tail_by_interval()
     if interval in known:
         return known[interval]
-    return claim.tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
+    return regions.declared(claim.id).tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
                           "the empirical evidence, and no bound on the 1e-6 tail has been derived for this claim")
 
 
@@ -223,9 +237,13 @@ def run_calibration(claim_id: str, opts: evidence.JobOptions) -> dict:
     where = corners(claim)
     quick = opts.quick
 
+    modules = sweep.Task.make("claim", claim.id, {}, 0).modules() + ("assocmem.calibration",)
+
     def at(point, n, tag):
-        tasks = [sweep.Task.make("claim", claim.id, point, _seed(opts.seed * 1000 + tag, i)) for i in range(n)]
-        return sweep.run(tasks, desc=f"calibration {claim.id}", **opts.sweep_kwargs())
+        text = json.dumps(point, sort_keys=True)
+        tasks = [sweep.Task.call(run_chunk, {"claim": claim.id, "point": text, "start": s, "count": min(CHUNK, n - s)},
+                                 opts.seed * 1000 + tag, modules=modules) for s in range(0, n, CHUNK)]
+        return [r for chunk in sweep.run(tasks, desc=f"calibration {claim.id}", **opts.sweep_kwargs()) for r in chunk]
 
     worst_res = at(where["worst"], SEEDS_QUICK if quick else WORST_SEEDS, 0)
     rows = [_point_rows(claim, where["worst"], worst_res, f"worst corner ({where['rule']})", WORST_LEVELS)]
@@ -237,7 +255,7 @@ def run_calibration(claim_id: str, opts: evidence.JobOptions) -> dict:
         points.append(p)
     rows.append(_point_rows(claim, {"random strategy draws": len(points)}, pooled,
                             f"{len(points)} random strategy draws x {2 if quick else DRAW_SEEDS} seeds, pooled"))
-    kinds = {r.extra.get("interval") for r in worst_res}
+    kinds = {r["kind"] for r in worst_res}
     return {"rows": rows, "levels": list(WORST_LEVELS), "test_level": TEST_LEVEL, "draws": points,
             "tail": tail_argument(claim, kinds.pop() if len(kinds) == 1 else None),
             "design": {"worst_seeds": WORST_SEEDS, "corner_seeds": CORNER_SEEDS, "draws": DRAWS,
@@ -251,7 +269,7 @@ def _job(claim: registry.Claim) -> evidence.Job:
     run = partial(run_calibration, claim.id)
     run.__module__ = __name__  # fingerprinted: this module, the claim's modules and the claim's own module
     return evidence.Job(id=f"calibration/{claim.id}", title=f"Calibration of {claim.id}", run=run,
-                        modules=task.modules(), cost=f"{WORST_SEEDS + 3 * CORNER_SEEDS + DRAWS * DRAW_SEEDS} checks of the claim at most",
+                        modules=task.modules() + ("assocmem.regions",), cost=f"{WORST_SEEDS + 3 * CORNER_SEEDS + DRAWS * DRAW_SEEDS} checks of the claim at most",
                         description="coverage of the claim's interval over its strategy: worst corner (0.05, 0.01, 1e-3), corners and random draws (0.05, 0.01)")
 
 

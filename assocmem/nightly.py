@@ -8,7 +8,7 @@ regression table ``tests/regressions.json`` with status ``open``; the CI profile
 (``tests/test_regressions.py``), so an open failure keeps CI red until it is resolved:
 
 * ``passes``: the claim was fixed (a method valid there) and passes at that point and seed;
-* ``outside region``: the claim's stated region (``Claim.region``) now excludes the point, with the reason, and its
+* ``outside region``: the claim's stated region (``assocmem.regions``) now excludes the point, with the reason, and its
   strategy cannot draw it.
 
 The Hypothesis tests record their own failures the same way under the nightly profile (``record_failure``).
@@ -123,7 +123,8 @@ def register_jobs() -> None:
     if _registered:
         return
     _registered = True
-    modules = tuple(sorted({m for c in statistical_claims() for m in sweep.Task.make("claim", c.id, {}, 0).modules()}))
+    modules = tuple(sorted({m for c in statistical_claims() for m in sweep.Task.make("claim", c.id, {}, 0).modules()}
+                           | {"assocmem.regions"}))
     evidence.register_job(evidence.Job(
         id="nightly", title="Nightly profile: every statistical claim at randomised strategy draws", run=run_nightly,
         modules=modules, cost=f"{ROUNDS} rounds x {DRAWS} draws x every statistical claim (about 15 min on 2 cores)",

@@ -119,11 +119,6 @@ class Claim:
     ``evidence`` names an evidence job (``assocmem.evidence``) whose latest record the claim's ``run`` reads instead
     of computing (trained-model grids and the like): the report then calls ``run`` in its own process, uncached,
     and the claim's section says whether the record is fresh or stale.
-    ``region(params)`` returns None where the claim is stated and the reason where it is not (its strategy draws only
-    inside; the nightly regression table records points found outside it with that reason).
-    ``heaviness(params)`` ranks the strategy's points for calibration (larger: a harder test of the interval: smaller
-    samples, heavier tails); calibration's worst corner is the heaviest point the strategy draws.
-    ``tail`` states the argument that carries the declared level ``alpha`` in the far tail (statistical claims).
     """
 
     id: str
@@ -148,13 +143,6 @@ class Claim:
     modules: tuple[str, ...] = ()
     notes: str = ""
     evidence: str = ""
-    region: Callable[[Mapping[str, Any]], str | None] | None = None
-    heaviness: Callable[[Mapping[str, Any]], float] | None = None
-    tail: str = ""
-
-    def outside_region(self, params: Mapping[str, Any]) -> str | None:
-        """Why ``params`` lie outside the region where the claim is stated (None: inside, or no region declared)."""
-        return None if self.region is None else self.region(params)
 
     def __post_init__(self):
         if not re.fullmatch(r"[CUD]\d+[a-z]?(\.[a-z0-9_]+)*", self.id):

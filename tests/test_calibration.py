@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from assocmem import cache, calibration, registry
+from assocmem import cache, calibration, regions, registry
 from assocmem.registry import Result
 from impl.estimators.stats import critical_value, mean_interval
 
@@ -169,11 +169,11 @@ def test_worst_corner_is_the_heaviest_strategy_draw_and_every_point_is_in_the_re
     pool = calibration.strategy_points(c)
     where = calibration.corners(c)
     assert len(pool) >= 20 and where["worst"] in pool
-    assert c.heaviness(where["worst"]) == max(c.heaviness(p) for p in pool)
+    assert regions.declared(c.id).heaviness(where["worst"]) == max(regions.declared(c.id).heaviness(p) for p in pool)
     # the poly kernel's heaviest point is p = 3 (the largest moment order) at the smallest effective sample size
     assert where["worst"]["p"] == 3 and where["rule"].startswith("heaviest")
     for p in [where["worst"], *where["others"], *where["draws"]]:
-        assert c.outside_region(p) is None, p
+        assert regions.outside_region(c.id, p) is None, p
     assert len(where["draws"]) == calibration.DRAWS and len({str(sorted(d.items())) for d in where["draws"]}) == calibration.DRAWS
     assert calibration.strategy_points(c) == pool  # derandomised: the same corners every run
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Callable
 
-from assocmem import checks
+from assocmem import checks, regions
 from assocmem.registry import Claim, Result, register
 from impl.estimators.snr import estimate_snr
 from impl.memories.memory import Memory
@@ -70,7 +70,7 @@ def snr_family(group: str, memory: Memory | Callable[[dict], Memory], *, convent
     ``{convention}``; ``grid``, ``power_grid`` and ``quick_grid`` are lists of points with n_pairs, d_k, d_v, trials
     (and the memory's own parameters); ``strategy()`` draws such points for the Hypothesis tier; ``formula(c)``
     gives the SymPy expression, where one exists; ``sampler`` is the estimator's (auto: the memory's choice).
-    ``region``, ``heaviness`` and ``tail`` are the claims' (``registry.Claim``).
+    ``region``, ``heaviness`` and ``tail`` are declared for each claim (``assocmem.regions``).
     ``statement``, ``grid``, ``power_grid``, ``quick_grid``, ``strategy``, ``region``, ``heaviness`` and ``tail``
     may be ``by_convention``."""
     out = []
@@ -85,7 +85,8 @@ def snr_family(group: str, memory: Memory | Callable[[dict], Memory], *, convent
             statement=_at(statement, c).replace("{convention}", words), formula=partial(formula, c) if formula else None,
             run=run, mutant=partial(run, wrong=mutant), mutant_says=mutant_says, strategy=_at(strategy, c), grid=g,
             quick_grid=list(_at(quick_grid, c) or g[:1]), power_grid=list(_at(power_grid, c)),
-            region=_at(region, c), heaviness=_at(heaviness, c), tail=_at(tail, c),
             modules=tuple(dict.fromkeys(tuple(modules) + ("impl.memories.memory", "impl.estimators.snr") + own)),
         )))
+        if region is not None or heaviness is not None or tail:
+            regions.declare(cid, region=_at(region, c), heaviness=_at(heaviness, c), tail=_at(tail, c))
     return out
