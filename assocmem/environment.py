@@ -20,6 +20,9 @@ VARIABLES = {
     "HYPOTHESIS_PROFILE": ("the tests' Hypothesis profile: default, ci or nightly (`assocmem test --profile` sets it)",
                            "ci when CI=true, otherwise default"),
     "CI": ("true selects the tests' deterministic ci Hypothesis profile (when HYPOTHESIS_PROFILE is unset)", "unset"),
+    "MUTANT_UNDER_TEST": ("set by mutmut during `assocmem evidence run mutation`, never by users: the tests' "
+                          "configuration keeps its value stats (recording which tests call which function) out of "
+                          "the tests' subprocesses", "unset"),
 }
 
 

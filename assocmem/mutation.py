@@ -15,6 +15,15 @@ shuffled by ``random.Random(seed)`` and the first ``SAMPLE`` taken (rejection sa
 population). mutmut 3 mutates function and method bodies; module-level constants and decorated functions (other
 than static/class methods) are outside its reach and so outside the population, which the report states.
 
+A fresh sample per commit: the seed is not fixed but derived from the code under test and the tests that judge it
+(``sample_seed``: SHA-256 over every file of impl/, theory/, tests/ and assocmem/ that the run copies, this file
+excepted), so any change to the code or the tests draws a new sample that the tests were not written against, and a
+rerun on unchanged code draws the same one. This module is left out so that the measuring instrument itself (the
+``EQUIVALENT`` list, the report's wording) can be corrected without redrawing. ``--seed`` other than the default
+overrides it (for ad-hoc trials; the record says so). The score carries an exact (Clopper-Pearson) 95 % interval, and
+the record keeps the scores of the previous runs (``history``; carried over from the record it replaces, a rerun of
+the same sample replacing its own entry), which reports/MUTATION.md and the report print beside the current score.
+
 Eligible population: every mutant except message-text mutants, i.e. mutants that change only the wording or case of
 a string literal containing whitespace (error messages, notes, the prose of derivation steps): killing them would
 mean asserting on prose. String literals without whitespace (kernel names, conventions, dictionary keys, einsum
@@ -31,6 +40,7 @@ of mutmut's mutants of a file share one source text and so one cache key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -46,8 +56,11 @@ from pathlib import Path
 from assocmem import evidence
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = 20250525
-SAMPLE = 240
+SEED = 20250525  # the fixed seed of the runs before samples were drawn per commit (see LEGACY_NOTE)
+SAMPLE = 120
+SEEDED_DIRS = ("impl", "theory", "tests", "assocmem")
+LEGACY_NOTE = ("fixed seed 20250525 (before samples were drawn per commit): the tests had been improved against this "
+               "sample's survivors, so its score is optimistic")
 SAMPLE_QUICK = 4
 TARGET = 0.95
 REPORT = ROOT / "reports" / "MUTATION.md"
@@ -225,7 +238,7 @@ def _generate_and_sample(seed: int, k: int, out: str) -> None:
             continue
         picked.append({"name": name, "module": module_of(name), "diff": diff})
     seen = len(picked) + prose
-    Path(out).write_text(json.dumps({"population": population, "seen": seen, "message_text_skipped": prose,
+    Path(out).write_text(json.dumps({"seed": seed, "population": population, "seen": seen, "message_text_skipped": prose,
                                      "picked": picked, "by_module": _count_modules(names)}))
 
 
@@ -256,14 +269,43 @@ def _read_outcomes(out: str) -> None:
 # ------------------------------------------------------------------------------------------------------------------
 
 
-def _copy_tree(dst: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+def tree_files(root: Path = ROOT) -> list[str]:
+    """The files a run copies: tracked and untracked, not ignored (relative paths, sorted)."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
                            capture_output=True, check=True).stdout.decode().split("\0")
-    for f in filter(None, files):
-        src = ROOT / f
-        if src.is_file():
-            (dst / f).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst / f)
+    return sorted(f for f in files if f and (root / f).is_file())
+
+
+def _copy_tree(dst: Path) -> None:
+    for f in tree_files():
+        (dst / f).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / f, dst / f)
+
+
+def code_hash(root: Path, files) -> str:
+    """SHA-256 over the path and bytes of every file under ``SEEDED_DIRS`` (the code under test and the tests),
+    assocmem/mutation.py excepted: the state of the code a sample is drawn for."""
+    h = hashlib.sha256()
+    for f in sorted(files):
+        if f.split("/", 1)[0] in SEEDED_DIRS and f != "assocmem/mutation.py":
+            h.update(f.encode() + b"\0" + (root / f).read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def sample_seed(digest: str) -> int:
+    """The sample's seed: the first 16 hex digits of the code hash, as an integer (so every state of the code and
+    its tests gets its own sample, and the same state always the same one)."""
+    return int(digest[:16], 16)
+
+
+def kill_rate_interval(killed: int, n: int, level: float = 0.95) -> tuple[float, float] | None:
+    """Exact (Clopper-Pearson) interval for the kill rate from ``killed`` of ``n`` non-equivalent mutants."""
+    if n <= 0:
+        return None
+    from scipy.stats import binomtest
+
+    ci = binomtest(killed, n).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def _in_scratch(scratch: Path, code: str, env: dict, log) -> None:
@@ -283,14 +325,17 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
 
         raise InputError("JOB", "mutation testing needs the optional extra: pip install -e '.[mutation]'") from None
     k = SAMPLE_QUICK if opts.quick else SAMPLE
-    seed = opts.seed if opts.seed != evidence.JobOptions().seed else SEED
     workers = 2 if opts.n_jobs in (-1, None) else max(1, opts.n_jobs)
+    previous = evidence.load("mutation", quiet=True)
     t0, c0 = time.time(), _cpu_children()
     scratch = Path(tempfile.mkdtemp(prefix="assocmem-mutation-"))
     env = dict(os.environ, CI="true", ASSOCMEM_CACHE=str(scratch / ".cache-results"), PYTHONPATH=str(scratch))
     log_path = scratch / "mutation.log"
     try:
         _copy_tree(scratch)
+        digest = code_hash(scratch, tree_files())
+        explicit = opts.seed != evidence.JobOptions().seed
+        seed = opts.seed if explicit else sample_seed(digest)
         with open(log_path, "w") as log:
             _in_scratch(scratch, f"from assocmem.mutation import _generate_and_sample as g; g({seed}, {k}, 'sample.json')",
                         env, log)
@@ -307,9 +352,19 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
         tail = log_path.read_text()[-3000:] if log_path.exists() else ""
         raise RuntimeError(f"mutation run failed ({e}); scratch folder kept at {scratch}; log tail:\n{tail}") from None
     shutil.rmtree(scratch, ignore_errors=True)
-    results = summarise(_rows(sample, outcomes), seed=seed, sample=sample)
+    results = finish(sample, outcomes, seed_from="explicit --seed" if explicit else "code", code=digest,
+                     quick=opts.quick, previous=previous)
     wall, cpu = time.time() - t0, _cpu_children() - c0
     write_markdown(results, wall_s=wall, cpu_s=cpu, workers=workers, path=None if opts.quick else REPORT)
+    return results
+
+
+def finish(sample: dict, outcomes: dict, *, seed_from: str, code: str, quick: bool, previous: dict | None) -> dict:
+    """The run's results from its sample and mutmut's outcomes, with the previous runs' history carried over from
+    ``previous`` (the record this run replaces)."""
+    results = summarise(_rows(sample, outcomes), seed=sample["seed"], sample=sample)
+    results.update(seed_from=seed_from, code_hash=code, git_revision=evidence._git_revision(), quick=quick)
+    results["history"] = history(previous, results)
     return results
 
 
@@ -332,14 +387,48 @@ def summarise(rows: list[dict], *, seed: int, sample: dict) -> dict:
     equiv = sum(r["status"] == "equivalent" for r in rows)
     unchecked = [r["name"] for r in rows if r["status"] in _UNCHECKED]
     scored = len(rows) - equiv - len(unchecked)
+    ci = kill_rate_interval(killed, scored)
     return {"tool": "mutmut", "seed": seed, "sampled": len(rows), "population": sample["population"],
             "message_text_skipped": sample["message_text_skipped"], "seen": sample["seen"],
             "killed": killed, "equivalent": equiv, "unchecked": unchecked, "checked": len(rows) - len(unchecked),
-            "score": killed / scored if scored else None, "target": TARGET,
+            "score": killed / scored if scored else None, "ci95": list(ci) if ci else None, "target": TARGET,
             "population_by_module": sample["by_module"], "mutants": rows}
 
 
-def render_partial(scratch: str, seed: int = SEED, path: Path | None = REPORT) -> str:
+def entry(results: dict, git_revision: str = "") -> dict:
+    """One run's line of the history: its sample, score, interval and survivors per area. A record made before
+    samples were drawn per commit (no ``seed_from``) is marked with ``LEGACY_NOTE``."""
+    rows = results.get("mutants", [])
+    survivors: dict[str, int] = {}
+    for r in rows:
+        if r["status"] in ("survived", "no tests"):
+            survivors[_area(r["module"])] = survivors.get(_area(r["module"]), 0) + 1
+    scored = results["checked"] - results["equivalent"]
+    ci = kill_rate_interval(results["killed"], scored)
+    seed_from = results.get("seed_from", "fixed")
+    note = {"code": "fresh sample: seed from the code and tests", "fixed": LEGACY_NOTE}.get(seed_from, f"seed: {seed_from}")
+    return {"seed": results["seed"], "seed_from": seed_from, "code_hash": results.get("code_hash"),
+            "git_revision": results.get("git_revision") or git_revision, "sampled": results["sampled"],
+            "checked": results["checked"], "equivalent": results["equivalent"], "killed": results["killed"],
+            "score": results["killed"] / scored if scored else None, "ci95": list(ci) if ci else None,
+            "survivors": dict(sorted(survivors.items())), "note": note}
+
+
+def history(previous: dict | None, current: dict) -> list[dict]:
+    """The previous runs' entries, oldest first: the history the replaced record carried plus that record's own run
+    (not a quick one). An entry of the same sample as ``current`` (same seed, same code) is dropped: a rerun
+    replaces its own line instead of repeating it."""
+    if not previous or not isinstance(previous.get("results"), dict):
+        return []
+    res = previous["results"]
+    out = [dict(h) for h in res.get("history", [])]
+    if not previous.get("quick") and not res.get("quick") and "killed" in res:
+        out.append(entry(res, previous.get("git_revision", "")))
+    same = (current["seed"], current.get("code_hash"))
+    return [h for h in out if (h["seed"], h.get("code_hash")) != same]
+
+
+def render_partial(scratch: str, path: Path | None = REPORT) -> str:
     """Write MUTATION.md from a scratch folder whose run has not finished (mutmut records each outcome as it goes):
     the mutants checked so far are scored, the rest listed as not checked."""
     scratch_p = Path(scratch)
@@ -347,13 +436,44 @@ def render_partial(scratch: str, seed: int = SEED, path: Path | None = REPORT) -
     subprocess.run([sys.executable, "-c", "from assocmem.mutation import _read_outcomes as r; r('outcomes.json')"],
                    cwd=scratch_p, check=True, capture_output=True)
     outcomes = json.loads((scratch_p / "outcomes.json").read_text())
-    return write_markdown(summarise(_rows(sample, outcomes), seed=seed, sample=sample), wall_s=None, cpu_s=None,
-                          workers=0, path=path)
+    results = summarise(_rows(sample, outcomes), seed=sample["seed"], sample=sample)
+    results["seed_from"] = "the sample of a partial run"
+    return write_markdown(results, wall_s=None, cpu_s=None, workers=0, path=path)
 
 
 def _area(module: str) -> str:
     parts = module.split(".")
     return ".".join(parts[:2]) if parts[0] == "impl" else parts[0]
+
+
+def _interval(ci) -> str:
+    return f"[{ci[0]:.1%}, {ci[1]:.1%}]" if ci else "—"
+
+
+def _seed_origin(results: dict) -> str:
+    src = results.get("seed_from", "fixed")
+    if src == "code":
+        return (f"derived from the code and tests under test, hash {results['code_hash'][:12]}, at revision "
+                f"{results.get('git_revision') or 'unknown'}: a sample the tests were not written against")
+    return "fixed seed of the runs before samples were drawn per commit" if src == "fixed" else f"{src}"
+
+
+def history_rows(results: dict, git_revision: str = "") -> list[dict]:
+    """The latest run and the previous ones, newest first, as printable rows (MUTATION.md and the report)."""
+    runs = [(True, entry(results, git_revision))] + [(False, h) for h in reversed(results.get("history", []))]
+    return [dict(run="latest" if now else "earlier", revision=h["git_revision"] or "—", seed=h["seed"],
+                 sample=h["sampled"], killed=f"{h['killed']} of {h['checked'] - h['equivalent']}",
+                 score=f"{h['score']:.1%}" if h["score"] is not None else "—", ci=_interval(h["ci95"]),
+                 survivors=", ".join(f"{a} {n}" for a, n in h["survivors"].items()) or "none", note=h["note"])
+            for now, h in runs]
+
+
+def history_table(results: dict) -> list[str]:
+    lines = ["## This run beside the previous runs", "",
+             "| run | revision | seed | sampled | killed / non-equivalent | score | 95 % interval | survivors by area | note |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    return lines + ["| {run} | {revision} | {seed} | {sample} | {killed} | {score} | {ci} | {survivors} | {note} |"
+                    .format(**r) for r in history_rows(results)]
 
 
 def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, workers: int, path: Path | None) -> str:
@@ -378,13 +498,18 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
         "recorded by mutmut's stats run.",
         "",
         f"**Score: {results['killed']} of {results['checked'] - results['equivalent']} non-equivalent mutants killed "
-        f"({score:.1%})** — target {results['target']:.0%}; {results['sampled']} mutants sampled at random "
-        f"(seed {results['seed']}) from {results['population']} generated, {results['equivalent']} equivalent. "
+        f"({score:.1%}; exact 95 % interval for the kill rate {_interval(results.get('ci95'))})** — target "
+        f"{results['target']:.0%}; {results['sampled']} mutants sampled at random (seed {results['seed']}, "
+        f"{_seed_origin(results)}) from {results['population']} generated, {results['equivalent']} equivalent. "
         f"Message-text mutants skipped while sampling: {results['message_text_skipped']} of the "
         f"{results['seen']} drawn (changes to the wording or case of a string literal containing whitespace: error "
         "messages, notes, prose of derivation steps).",
         "",
+        "The interval is Clopper-Pearson's for a binomial proportion: the sampled mutants are a uniform random sample "
+        "of the eligible population, so it bounds the kill rate over the whole population, not only over this sample.",
+        "",
     ]
+    lines += history_table(results) + [""]
     if results["unchecked"]:
         lines += [f"**Partial run:** {results['checked']} of the {results['sampled']} sampled mutants were checked before "
                   f"the run was stopped; the other {len(results['unchecked'])} are listed at the end and are not in the "
@@ -428,7 +553,8 @@ def register_jobs() -> None:
     evidence.register_job(evidence.Job(
         id="mutation", title="Mutation testing of impl/ and theory/", run=run_mutation,
         modules=("impl", "theory", "assocmem", "path:tests"),
-        cost=f"{SAMPLE} mutants, about 1-2 hours on 2 cores", description="mutmut over a seeded random sample"))
+        cost=f"{SAMPLE} mutants, about 20-25 minutes on 2 cores",
+        description="mutmut over a random sample drawn afresh for each state of the code and tests"))
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m assocmem.mutation` runs the job directly

@@ -231,6 +231,27 @@ def _evidence_summary(rows: list[dict]) -> dict:
                 calibration=", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none shown")
 
 
+def templates():
+    """The Jinja environment of the report's templates (assocmem/templates)."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined
+
+    return Environment(loader=PackageLoader("assocmem", "templates"), undefined=StrictUndefined,
+                       keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def _mutation_block(rows: list[dict]) -> dict | None:
+    """The mutation record's score, beside the previous runs' (None when the report does not list the job)."""
+    from assocmem import mutation
+
+    if not any(r["job"] == "mutation" for r in rows):
+        return None
+    res, st = evidence.results("mutation")
+    if not res or "killed" not in res:
+        return dict(state=st.line, history=[])
+    return dict(state=st.line, history=mutation.history_rows(res, st.record.get("git_revision", "")),
+                sampled=res["sampled"])
+
+
 def _git_revision() -> str:
     try:
         rev = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True,
@@ -452,18 +473,14 @@ def build(opts: Options, out_dir: Path) -> dict:
     for v, _ in verdicts.values():
         counts[v] = counts.get(v, 0) + 1
     summary = f"{len(claims)} claims: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
-    from jinja2 import Environment, PackageLoader, StrictUndefined
-
-    env = Environment(loader=PackageLoader("assocmem", "templates"), undefined=StrictUndefined, keep_trailing_newline=True,
-                      trim_blocks=True, lstrip_blocks=True)
-    text = env.get_template("report.md.j2").render(
+    text = templates().get_template("report.md.j2").render(
         quick=opts.quick, flags=opts.flags, subset=opts.subset, ledger=[rendered[c.id] for c in claims], parts=parts, summary=summary,
         calibration=dict(rows=cal_rows, tails=cal_tails, worst_seeds=calibration.WORST_SEEDS,
                          corner_seeds=calibration.CORNER_SEEDS, draws=calibration.DRAWS,
                          draw_seeds=calibration.DRAW_SEEDS, pool=calibration.POOL,
                          test_level=calibration.TEST_LEVEL,
                          failing=sorted({r['claim'] for r in cal_rows if r['verdict'] != 'calibrated'})),
-        evidence=_evidence_summary(ev_rows), env=_environment(opts))
+        evidence=_evidence_summary(ev_rows), mutation=_mutation_block(ev_rows), env=_environment(opts))
     (out_dir / "REPORT.md").write_text(text)
     bar.update()
     bar.close()

@@ -18,6 +18,15 @@ settings.register_profile("nightly", max_examples=200, **_common)
 _profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI", "").lower() == "true" else "default")
 settings.load_profile(_profile)
 
+# Under mutation testing (assocmem/mutation.py): mutmut's stats run, which records which tests call each function,
+# marks itself with MUTANT_UNDER_TEST=stats, which subprocesses inherit; a test's subprocess started in another folder
+# (e.g. `assocmem conform` from a caller's folder) then looks for mutmut's configuration there, fails, and fails the
+# whole stats run. A subprocess's calls are never recorded anyway, so they run the original code: mutmut keeps the
+# stats mode in its own process-local copy. (A mutant's run sets the variable to the mutant's name, which is kept, so
+# a subprocess runs the mutant too.)
+if os.environ.get("MUTANT_UNDER_TEST") == "stats":
+    del os.environ["MUTANT_UNDER_TEST"]
+
 
 def pytest_report_header(config):
     import torch

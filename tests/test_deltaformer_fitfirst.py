@@ -276,4 +276,7 @@ def test_a_forward_pass_that_overflows_in_training_is_a_divergence(monkeypatch):
     monkeypatch.setattr(tr, "build_task_model", exploding)
     out = train_and_evaluate(cfg, "transformer", 0)
     assert out["diverged_at"] == 2 and out["steps_to_fit"] is None and out["val_loss"] is None
-    assert all(e["correct"] == 0 for e in out["eval"])
+    # a diverged model is not evaluated: every evaluation length scores 0 of eval_samples, all of them non-finite,
+    # with the same fields as an evaluated run's rows
+    assert out["eval"] == [{"length": L, "correct": 0, "total": cfg.eval_samples, "nonfinite": cfg.eval_samples}
+                           for L in cfg.eval_lengths]

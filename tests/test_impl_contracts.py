@@ -116,3 +116,16 @@ def test_solu_snr_names_n_pairs():
         with pytest.raises(InputError) as err:
             estimate_snr(SoLUMemory(), bad, 4, 4, 10, 0)
         assert err.value.parameter == "n_pairs"
+
+
+@pytest.mark.parametrize("bad", ["float8", "int32", torch.int32, torch.complex64, torch.float8_e4m3fn])
+def test_resolve_dtype_names_dtype_for_names_and_torch_dtypes_alike(bad):
+    """Both branches (a name, a torch.dtype) refuse a dtype outside the four, naming the parameter dtype; the four
+    are returned as the torch dtype of that name, from either spelling."""
+    from impl.numerics.device import resolve_dtype
+
+    with pytest.raises(InputError) as err:
+        resolve_dtype(bad)
+    assert err.value.parameter == "dtype"
+    for name in ("float64", "float32", "bfloat16", "float16"):
+        assert resolve_dtype(name) is getattr(torch, name) and resolve_dtype(getattr(torch, name)) is getattr(torch, name)

@@ -70,6 +70,14 @@ def test_mean_interval_needs_two_samples():
     assert err.value.parameter == "trials"
 
 
+@pytest.mark.parametrize("y, x", [([3.0], [1.0]), ([1.0, 2.0, 3.0], [1.0, 2.0]), ([1.0, 2.0], [1.0, 2.0, 3.0])])
+def test_ratio_interval_needs_two_paired_samples(y, x):
+    """Fewer than two pairs, or samples of different lengths (unpaired), are refused naming trials."""
+    with pytest.raises(InputError) as err:
+        ratio_interval(y, x)
+    assert err.value.parameter == "trials"
+
+
 def test_ratio_interval_by_hand():
     # y = (2, 4, 6, 8), x = (1, 2, 2, 3): R = 5/2; s_yy = 20/3, s_xx = 2/3, s_xy = 6/3 (ddof 1)
     # Var = (s_yy - 2 R s_xy + R^2 s_xx) / (n xbar^2) = (20/3 - 10 + 25/6) / 16 = (5/6) / 16

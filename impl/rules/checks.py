@@ -63,7 +63,7 @@ def compare_forms(rule: Rule, params, seed, *, device="cpu", dtype="float64", gr
                              dict(kwargs, initial_state=cast(kwargs["initial_state"])), None, seed + 1, grads)
     report = {}
     for name, form in forms.items():
-        out, gr = _run(form, args, kwargs, chunk if name in ("chunk",) or "chunk" in name else None, seed + 1, grads)
+        out, gr = _run(form, args, kwargs, chunk if "chunk" in name else None, seed + 1, grads)
         entry = {}
         for kind, a_list, r_list in (("value", out, ref_out), ("grad", gr, ref_grad)):
             if not r_list:

@@ -1,0 +1,139 @@
+"""The mutation job's bookkeeping, without running mutmut: the sample's seed comes from the code and tests under
+test (deterministic, new for every change to them), the kill rate's exact interval, and the history of previous runs
+that a rerun carries over and the report prints."""
+
+import json
+
+import pytest
+from scipy.stats import binom
+
+from assocmem import evidence, mutation, report
+
+
+@pytest.fixture
+def evdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSOCMEM_EVIDENCE", str(tmp_path / "evidence"))
+    return tmp_path / "evidence"
+
+
+def _tree(root, files):
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return sorted(files)
+
+
+TREE = {"impl/a.py": "def f(x):\n    return x + 1\n", "theory/b.py": "Y = 2\n", "tests/test_a.py": "def test(): pass\n",
+        "assocmem/claims/c.py": "Z = 3\n", "assocmem/mutation.py": "SAMPLE = 120\n", "README.md": "words\n"}
+
+
+def test_the_seed_is_a_function_of_the_code_and_tests_and_changes_with_them(tmp_path):
+    files = _tree(tmp_path, TREE)
+    h0 = mutation.code_hash(tmp_path, files)
+    assert h0 == mutation.code_hash(tmp_path, list(reversed(files)))  # deterministic, order of listing irrelevant
+    assert mutation.sample_seed(h0) == int(h0[:16], 16)
+    seeds = {mutation.sample_seed(h0)}
+    for name, text in (("impl/a.py", "def f(x):\n    return x - 1\n"), ("tests/test_a.py", "def test(): assert 1\n"),
+                       ("theory/b.py", "Y = 3\n"), ("assocmem/claims/c.py", "Z = 4\n")):
+        _tree(tmp_path, {name: text})  # a change to the code under test or to the tests: a new sample
+        seeds.add(mutation.sample_seed(mutation.code_hash(tmp_path, files)))
+    assert len(seeds) == 5
+    before = mutation.code_hash(tmp_path, files)
+    _tree(tmp_path, {"README.md": "other words\n", "assocmem/mutation.py": "SAMPLE = 60\n"})
+    assert mutation.code_hash(tmp_path, files) == before  # docs and the measuring instrument itself: same sample
+    _tree(tmp_path, {"tests/test_new.py": "def test_b(): pass\n"})
+    assert mutation.code_hash(tmp_path, files + ["tests/test_new.py"]) != before  # a new test file counts too
+
+
+def test_the_seed_of_this_checkout_is_reproducible():
+    if not (mutation.ROOT / ".git").exists():
+        pytest.skip("not a git checkout (e.g. mutmut's copy of the tree): the job lists its files with git")
+    files = mutation.tree_files()
+    assert "tests/test_mutation.py" in files and "assocmem/mutation.py" in files
+    a, b = mutation.code_hash(mutation.ROOT, files), mutation.code_hash(mutation.ROOT, files)
+    assert a == b and 0 <= mutation.sample_seed(a) < 2**64
+
+
+@pytest.mark.parametrize("n", [1, 7, 120, 231])
+def test_kill_rate_interval_is_clopper_pearson(n):
+    lo, hi = mutation.kill_rate_interval(n, n)  # all killed: closed form (alpha/2)^(1/n), upper end 1
+    assert lo == pytest.approx(0.025 ** (1 / n), rel=1e-9) and hi == 1.0
+    lo, hi = mutation.kill_rate_interval(0, n)
+    assert lo == 0.0 and hi == pytest.approx(1 - 0.025 ** (1 / n), rel=1e-9)
+    for k in range(1, n):  # by definition: P(X >= k | lo) = P(X <= k | hi) = alpha / 2
+        lo, hi = mutation.kill_rate_interval(k, n)
+        assert binom.sf(k - 1, n, lo) == pytest.approx(0.025, rel=1e-6)
+        assert binom.cdf(k, n, hi) == pytest.approx(0.025, rel=1e-6)
+    assert mutation.kill_rate_interval(0, 0) is None
+
+
+def _sample(seed, statuses):
+    picked = [{"name": f"impl.rules.x.f__mutmut_{i}" if i % 2 else f"theory.y.g__mutmut_{i}",
+               "module": "impl.rules.x" if i % 2 else "theory.y", "diff": f"-a{i}\n+b{i}"}
+              for i in range(len(statuses))]
+    sample = {"seed": seed, "population": 1000, "seen": len(statuses), "message_text_skipped": 0, "picked": picked,
+              "by_module": {"impl.rules.x": 500, "theory.y": 500}}
+    return sample, {p["name"]: s for p, s in zip(picked, statuses)}
+
+
+def _run(job, code, statuses, *, seed_from="code", quick=False):
+    """What run_mutation does after mutmut: results from the outcomes, the history carried from the record it
+    replaces, the record written."""
+    sample, outcomes = _sample(mutation.sample_seed(code), statuses)
+    res = mutation.finish(sample, outcomes, seed_from=seed_from, code=code, quick=quick,
+                          previous=evidence.load("mutation", quiet=True))
+    evidence.write_record(job, res, evidence.JobOptions(quick=quick))
+    return res
+
+
+def test_history_is_carried_over_and_a_rerun_replaces_its_own_entry(evdir):
+    job = evidence.get_job("mutation")
+    legacy = json.loads((evidence.ROOT / "reports" / "evidence" / "mutation.json").read_text())
+    evdir.mkdir(parents=True)
+    (evdir / "mutation.json").write_text(json.dumps(legacy))
+    a, b = "a" * 64, "b" * 64
+    r1 = _run(job, a, ["killed"] * 9 + ["survived"])
+    old = legacy["results"]  # the committed record: its history, then its own run, become r1's history
+    assert r1["history"][:-1] == old.get("history", [])
+    assert (r1["history"][-1]["seed"], r1["history"][-1]["killed"]) == (old["seed"], old["killed"])
+    assert (r1["history"][-1]["note"] == mutation.LEGACY_NOTE) == ("seed_from" not in old)
+    n_before = len(r1["history"])
+    r2 = _run(job, b, ["killed"] * 3 + ["survived", "no tests"])
+    assert len(r2["history"]) == n_before + 1
+    assert r2["history"][:-1] == r1["history"]  # earlier entries preserved unchanged
+    last = r2["history"][-1]
+    assert (last["seed"], last["killed"], last["checked"], last["survivors"]) == (
+        mutation.sample_seed(a), 9, 10, {"impl.rules": 1})
+    _run(job, "f" * 64, ["killed"] * 4 + ["survived"], quick=True)  # a quick run keeps the history, is not added
+    r3 = _run(job, b, ["killed"] * 5)  # the same sample again (same code): replaces the quick one, not repeated
+    assert r3["history"] == r2["history"]
+    assert mutation.sample_seed(b) not in [h["seed"] for h in r3["history"]]
+    rows = mutation.history_rows(evidence.load("mutation")["results"])
+    assert [r["seed"] for r in rows] == [mutation.sample_seed(b), mutation.sample_seed(a)] + [
+        h["seed"] for h in reversed(r1["history"])]
+    assert rows[0]["run"] == "latest" and rows[0]["killed"] == "5 of 5" and rows[1]["killed"] == "9 of 10"
+
+
+def test_equivalent_and_unchecked_mutants_stay_out_of_the_score(evdir):
+    job = evidence.get_job("mutation")
+    res = _run(job, "c" * 64, ["killed", "killed", "survived", "not checked", "timeout"])
+    assert (res["killed"], res["checked"], res["equivalent"]) == (3, 4, 0)
+    assert res["score"] == pytest.approx(3 / 4) and res["ci95"] == list(mutation.kill_rate_interval(3, 4))
+
+
+def test_report_and_mutation_md_show_the_latest_score_beside_the_previous(evdir, tmp_path):
+    job = evidence.get_job("mutation")
+    _run(job, "d" * 64, ["killed"] * 7 + ["survived"] * 3)
+    res = _run(job, "e" * 64, ["killed"] * 19 + ["survived"])
+    block = report._mutation_block([{"job": "mutation"}])
+    text = report.templates().get_template("mutation.md.j2").render(mutation=block)
+    table = [line for line in text.splitlines() if line.startswith("| latest") or line.startswith("| earlier")]
+    assert len(table) == 2
+    lo, hi = mutation.kill_rate_interval(19, 20)
+    assert f"| {mutation.sample_seed('e' * 64)} | 20 | 19 of 20 | 95.0% | [{lo:.1%}, {hi:.1%}] |" in table[0]
+    assert f"| {mutation.sample_seed('d' * 64)} | 10 | 7 of 10 | 70.0% |" in table[1]
+    assert report._mutation_block([{"job": "calibration/C4.typical"}]) is None  # only where the report lists the job
+    md = mutation.write_markdown(res, wall_s=None, cpu_s=None, workers=1, path=tmp_path / "MUTATION.md")
+    assert (tmp_path / "MUTATION.md").read_text() == md
+    assert [line for line in md.splitlines() if line.startswith("| latest") or line.startswith("| earlier")] == table
+    assert f"[{lo:.1%}, {hi:.1%}]" in md.split("\n\n")[2]  # the headline states the interval
