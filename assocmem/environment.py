@@ -16,6 +16,9 @@ VARIABLES = {
                        ".cache/results under the current folder"),
     "ASSOCMEM_EVIDENCE": ("the folder of evidence records (JOB.json) that `assocmem report` reads and `assocmem "
                           "evidence run` writes", "reports/evidence in the checkout"),
+    "ASSOCMEM_REGRESSIONS": ("the regression table the nightly job and the nightly Hypothesis profile append their "
+                             "failures to and CI replays (tests point it at a temporary file)",
+                             "tests/regressions.json in the checkout"),
     "RAY_ADDRESS": ("with --backend ray: the address of a running Ray cluster to join", "start a local Ray instance"),
     "HYPOTHESIS_PROFILE": ("the tests' Hypothesis profile: default, ci or nightly (`assocmem test --profile` sets it)",
                            "ci when CI=true, otherwise default"),
