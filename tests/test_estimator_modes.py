@@ -87,10 +87,17 @@ def _exact(case, row, mutant=False):
 
 
 def _check_catoni_width(case, row, exact):
-    """Plain sampling with a known variance: Catoni's half-width sqrt(2 v L / (n - 2 L)), L = log(2 / alpha), with
-    v = (exact relative variance of one sample) x exact^2, written out here from the closed forms."""
-    assert case["mode"] in ("plain", "auto") and row.method == "plain" and row.dof is None
+    """A known variance: Catoni's half-width sqrt(2 v L / (n - 2 L)), L = log(2 / alpha), with v = (exact relative
+    variance of one sample) x exact^2, written out here from the closed forms: plain sampling's, or importance
+    sampling's at a fixed probe (a constant times chi^2_{(N-1) d_v}: relative variance 2 / ((N-1) d_v))."""
+    assert row.dof is None
     n, big_l = row.n, math.log(2 / ALPHA)
+    if row.method == "importance":
+        assert case["mode"] in ("importance", "auto") and case["convention"] in FIXED_PROBE
+        half = math.sqrt(2 * 2 / ((case["n_pairs"] - 1) * case["d_v"]) * exact**2 * big_l / (n - 2 * big_l))
+        assert math.isclose(row.hi - row.lo, 2 * half, rel_tol=1e-9)
+        return
+    assert case["mode"] in ("plain", "auto") and row.method == "plain"
     if case["convention"] == "ratio_of_expectations":  # union bound over two Catoni intervals: checked by coverage
         assert row.lo <= row.estimate <= row.hi
         return
@@ -404,17 +411,24 @@ def test_importance_proposal_is_zero_variance_in_the_kernel(n_pairs, d_k, d_v, t
     relative standard error sqrt(2/(n1 d_v T)) exactly. The measured one (the sample standard deviation over the
     estimate) may exceed it only by sampling noise: Var of the sample variance is (kurtosis - 1) sigma^4/T with
     kurtosis 3 + 12/(n1 d_v), so 6 of its standard deviations (false-failure rate below 1e-6) bound the margin.
-    A proposal that is no longer zero-variance (a tilt off by 5 %) exceeds it."""
+    A proposal that is no longer zero-variance (a tilt off by 5 %) exceeds it. The spread is measured from the
+    samples (the sampler without the exact value gives the Student-t interval, whose se is the sample standard
+    deviation over sqrt(T)): the memory's own interval is Catoni's at the exact variance, whose se says nothing
+    about the samples."""
+    from impl.estimators import snr_kernel as sk
+    from impl.numerics.device import generator
+
     trials = 20_000
     m = (n_pairs - 1) * d_v
-    res = estimate_snr(KernelMemory("exp", tau=tau), n_pairs, d_k, d_v, trials, 5, sampler="importance",
-                       conventions=("typical",))["typical"]
-    assert res.method == "importance" and res.n == trials
+    pk, pv = torch.ones(d_k, dtype=torch.float64), torch.ones(d_v, dtype=torch.float64)  # the typical probe
+    res, _, per_level = sk.importance("typical", pk, pv, n_pairs, d_k, d_v, trials, generator(5), torch.device("cpu"),
+                                      torch.float64, {"tau": tau}, 1e-6)
+    assert per_level is None and res.n == trials and res.dof == trials - 1
     ideal = math.sqrt(2 / m / trials)
     var_margin = 6 * math.sqrt((2 + 12 / m) / trials)  # relative, on the sample variance
     mean_margin = 6 * math.sqrt(2 / m / trials)  # relative, on the estimate in the denominator
-    assert res.se / res.estimate <= ideal * math.sqrt(1 + var_margin) / (1 - mean_margin)
-    assert res.se / res.estimate >= ideal * math.sqrt(1 - var_margin) / (1 + mean_margin)
+    assert res.se / res.value <= ideal * math.sqrt(1 + var_margin) / (1 - mean_margin)
+    assert res.se / res.value >= ideal * math.sqrt(1 - var_margin) / (1 + mean_margin)
 
 
 def _skewness_interval(x, alpha=1e-6):
@@ -458,3 +472,22 @@ def test_probe_averaged_skewness_diverges_where_the_third_moment_does():
     assert math.isnan(km.probe_averaged_skewness("linear", 8, 64, 6))  # E[nu^-3] needs d_v > 6
     assert math.isnan(km.probe_averaged_skewness("poly", 8, 18, 16, p=3))  # E[kappa^-9] needs d_k > 18
     assert math.isfinite(km.probe_averaged_skewness("poly", 8, 20, 16, p=3))
+
+
+@pytest.mark.parametrize("n_pairs, d_k, d_v, tau, seed", [(16, 16, 16, 2.0, 1), (8, 8, 4, 1.5, 2), (64, 16, 8, 3.0, 3)])
+def test_importance_interval_at_a_fixed_probe_is_catonis_at_the_chi_square_variance(n_pairs, d_k, d_v, tau, seed):
+    """At a fixed probe one importance sample is a constant times chi^2_{(N-1) d_v} (the test above measures it), so
+    its variance is 2 exact^2 / ((N-1) d_v) and the memory's interval is Catoni's at that variance: its half-width is
+    the bound's, sqrt(2 v log(2/alpha) / (n - 2 log(2/alpha))), at the verdict level and each calibration level, and
+    it contains the exact value. A variance understated 4x would give half the width."""
+    res = estimate_snr(KernelMemory("exp", tau=tau), n_pairs, d_k, d_v, 2000, seed, sampler="importance",
+                       conventions=("typical",))["typical"]
+    v = 2 * res.exact**2 / ((n_pairs - 1) * d_v)
+    assert res.method == "importance" and res.details["interval"] == "catoni" and res.n == 2000
+    big_l = math.log(2 / 1e-6)
+    assert (res.hi - res.lo) / 2 == pytest.approx(math.sqrt(2 * v * big_l / (2000 - 2 * big_l)), rel=1e-9)
+    for key, (lo, hi) in res.details["intervals"].items():
+        big_l = math.log(2 / float(key))
+        assert (hi - lo) / 2 == pytest.approx(math.sqrt(2 * v * big_l / (2000 - 2 * big_l)), rel=1e-9)
+        assert lo <= res.estimate <= hi
+    assert res.lo <= res.exact <= res.hi

@@ -180,7 +180,19 @@ def _is_noise(probe, logc, n_others, d_k, d_v, gen, dev, dt, tau):
     return torch.logsumexp(torch.log(vn) + 2 * la + log_lr, dim=-1) - 2 * logc
 
 
-def importance(conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha):
+def importance_relvar(n_pairs: int, d_v: int) -> float:
+    """Exact relative variance of one importance sample at a fixed probe (conditional, typical): 2 / ((N - 1) d_v).
+
+    With k_j ~ N(2 k_i/tau, I), kappa(k_j, k_i)^2 L(k_j) = e^{2 ||k_i||^2 / tau^2} for every k_j (the proposal is
+    zero-variance for E[kappa^2]), so one sample is e^{2 kappa/tau^2} sum_j ||v_j||^2 / (c^2 ||v_i||^2): a constant
+    times a chi-square with (N - 1) d_v degrees of freedom, whose relative variance is 2 / ((N - 1) d_v)."""
+    return 2 / ((n_pairs - 1) * d_v)
+
+
+def importance(conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha, exact=None):
+    """Importance sampling (module doc). Returns (Estimate, note, intervals per calibration level or None). At a
+    fixed probe, with the ``exact`` value, the interval is Catoni's at the exact variance of one sample
+    (``importance_relvar`` x exact^2), valid at every level; otherwise Student-t (mean) or delta-method (ratio)."""
     tau = prm["tau"]
     ys, xs = [], []
     for t in batches(trials, n_pairs * (d_k + d_v), BUDGET):
@@ -212,7 +224,11 @@ def importance(conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha
             "noise energy = sum_j ||v_j||^2 kappa_j^2 x likelihood ratio (cross terms have mean 0)")
     if conv == "ratio_of_expectations":
         y, x, _ = _logsumexp_ratio_samples(ly, np.concatenate(xs))
-        return ratio_interval(y, x, alpha), note + "; probe norms from tilted chi-squares"
+        return ratio_interval(y, x, alpha), note + "; probe norms from tilted chi-squares", None
     if conv == "probe_averaged":
         note += "; probe norms from the chi-square tilted by e^{a ||k_i||^2}"
-    return mean_interval(np.exp(ly), alpha), note
+    samples = np.exp(ly)
+    if pk is not None and exact is not None and math.isfinite(exact) and catoni.applicable(samples.size, alpha):
+        e, per_level = catoni.as_estimate(samples, importance_relvar(n_pairs, d_v) * exact**2, alpha)
+        return e, note + "; Catoni interval at the exact variance of one sample", per_level
+    return mean_interval(samples, alpha), note, None

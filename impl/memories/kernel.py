@@ -192,7 +192,8 @@ class KernelMemory(Memory):
                 est, note = sk.analytic(kernel, conv, kappa, nu, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm, alpha,
                                         theory)
             else:
-                est, note = sk.importance(conv, pk, pv, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm, alpha)
+                est, note, per_level = sk.importance(conv, pk, pv, n_pairs, d_k, d_v, trials, cgen, dev, dt, prm,
+                                                     alpha, exact=theory)
                 if sampler == "auto":
                     note = "auto chose importance sampling: plain sampling cannot resolve this value " \
                            f"(exact relative variance of one plain sample {diag['plain_relvar']:.3g}); " + note
