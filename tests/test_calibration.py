@@ -220,3 +220,21 @@ def test_kernel_checks_record_catoni_intervals_at_every_calibration_level():
     assert set(levels) == {calibration.level_key(a) for a in calibration.WORST_LEVELS}
     widths = [levels[calibration.level_key(a)][1] - levels[calibration.level_key(a)][0] for a in (0.05, 0.01, 0.001)]
     assert widths[0] < widths[1] < widths[2] < res.hi - res.lo  # nested: a smaller alpha, a wider interval
+
+
+@pytest.mark.parametrize("claim_id, point", [
+    ("C12.heads_snr.exp", {"n_pairs": 64, "d": 32, "h": 2, "tau_rule": "2", "trials": 600}),  # importance, fixed probe
+    ("C7.heavy_tail.typical", {"n_pairs": 64, "d_k": 16, "d_v": 16, "tau": 2.0, "trials": 400}),
+    ("C9.relu.typical", {"n_pairs": 16, "d_k": 16, "d_v": 16, "trials": 1500}),  # plain sampling
+])
+def test_a_check_with_catonis_interval_records_it_for_the_calibration(claim_id, point):
+    """A check whose memory returns Catoni's interval (a bound, valid at every level) must hand it to the calibration
+    with its per-level intervals: recorded as a t interval it would be tested two-sided and read as 'conservative'
+    (C12.heads_snr.exp was, 261 misses of 10,000 at 0.05), and its far-tail argument would read 'none proven'."""
+    c = registry.get(claim_id)
+    run = calibration._runs([c.run(point, 7)])[0]
+    assert run["kind"] == "catoni" and run["se"] is None
+    assert set(run["intervals"]) == {calibration.level_key(a) for a in calibration.WORST_LEVELS}
+    for lo, hi in run["intervals"].values():
+        assert lo < run["estimate"] < hi
+    assert calibration.tail_argument(c, run["kind"]).startswith("finite-sample bound")
