@@ -110,13 +110,30 @@ def _one_thread():
         torch.set_num_threads(before)
 
 
-def _evaluate_store(task: Task, key: str, index: int = 0, root: str | None = None):
+def _evaluate_store(task: Task, key: str, index: int = 0, root: str | None = None, parent: int | None = None):
     """Evaluate ``task`` (in a worker or here) and store the value under ``key`` in the cache at ``root``. Returns
-    (index, value), so that results arriving in any order go back to their place."""
+    (index, value), so that results arriving in any order go back to their place. ``parent`` is the pid of the
+    process that runs the sweep: in any other process (a worker) Ctrl-C is left to the parent (see
+    ``_leave_ctrl_c_to_parent``)."""
+    if parent is not None and os.getpid() != parent:
+        _leave_ctrl_c_to_parent()
     with _one_thread():
         value = evaluate(task)
     cache.store(key, value, root)
     return index, value
+
+
+def _leave_ctrl_c_to_parent() -> None:
+    """Make this worker process ignore SIGINT. A terminal's Ctrl-C goes to the whole foreground process group, the
+    workers included; the parent turns it into ``Interrupted`` and joblib then stops the workers. A worker that
+    took the signal itself would print a KeyboardInterrupt traceback whenever it arrived outside a task (loky's
+    worker loop, between tasks). Only a process's main thread may set a signal handler (a Dask worker runs tasks
+    in threads): elsewhere this does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _backend_context(backend: str, scheduler: str | None):
@@ -200,7 +217,7 @@ def _compute(tasks, keys, todo, values, root, bar, *, backend, n_jobs, scheduler
     """Evaluate the tasks at the indices ``todo`` into ``values`` (each stored in the cache at ``root``)."""
     if backend == "serial" or len(todo) <= 1:
         for i in todo:
-            values[i] = _evaluate_store(tasks[i], keys[i], i, root)[1]
+            values[i] = _evaluate_store(tasks[i], keys[i], i, root)[1]  # here: Ctrl-C stays ours
             bar.update()
         return
     import joblib
@@ -211,7 +228,7 @@ def _compute(tasks, keys, todo, values, root, bar, *, backend, n_jobs, scheduler
         # cannot stream results back; it returns the whole list at the end.
         stream = "list" if backend == "ray" else "generator_unordered"
         par = joblib.Parallel(n_jobs=n_jobs if backend == "joblib" else -1, return_as=stream)
-        for i, v in par(joblib.delayed(_evaluate_store)(tasks[i], keys[i], i, root) for i in todo):
+        for i, v in par(joblib.delayed(_evaluate_store)(tasks[i], keys[i], i, root, os.getpid()) for i in todo):
             values[i] = v
             bar.update()
 

@@ -157,3 +157,23 @@ def test_sigint_to_a_fresh_parallel_report_keeps_what_finished(tmp_path):
     done = subprocess.run([sys.executable, "-m", "assocmem", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert {p: p.stat().st_ino for p in entries} == entries  # every finished result was reused, none rewritten
+
+
+def sigint_ignored(params, seed, *, device="cpu", dtype="float64"):
+    """A sweep task that reports which process ran it and whether that process now ignores Ctrl-C."""
+    return os.getpid(), signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_workers_leave_ctrl_c_to_the_sweeps_process_and_the_sweeps_process_keeps_it(n_jobs):
+    """Ctrl-C reaches every process of the terminal's group. A joblib worker ignores it (the parent stops the
+    workers; a worker that took the signal between tasks printed loky's traceback); the sweep's own process keeps
+    it, also when joblib runs the tasks in that process (n_jobs=1)."""
+    tasks = [sweep.Task.call(sigint_ignored, {}, seed) for seed in range(4)]
+    handler = signal.getsignal(signal.SIGINT)
+    out = sweep.run(tasks, backend="joblib", n_jobs=n_jobs, read_cache=False, progress=False)
+    here = [ignored for pid, ignored in out if pid == os.getpid()]
+    elsewhere = [ignored for pid, ignored in out if pid != os.getpid()]
+    assert len(here) + len(elsewhere) == 4 and (elsewhere if n_jobs == 2 else here)
+    assert not any(here) and all(elsewhere)
+    assert signal.getsignal(signal.SIGINT) is handler
