@@ -19,7 +19,7 @@ from impl.memories.ffn import FFNMemory
 from theory import ffn as tf
 
 MODULES = ("theory.ffn", "theory.kernels", "impl.memories.ffn", "impl.memories.solu", "impl.memories.memory",
-           "impl.estimators.snr", "impl.estimators.stats",
+           "impl.estimators.snr", "impl.estimators.stats", "impl.estimators.catoni",
             "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 
 
@@ -135,7 +135,14 @@ def check_ffn(params, seed, *, activation, mutant=False, device="cpu", dtype="fl
         else:
             theory = _mutant_theory(activation, n_int, params["d_v"], res.details["probe_kappa"], res.details["probe_nu"],
                                     res.details["beta"], params["glu"])
-    return checks.snr(f"C11.{activation}", params, seed, res, theory)
+    return checks.snr(f"C11.{activation}", params, seed, res, theory, **_interval_record(res))
+
+
+def _interval_record(res) -> dict:
+    """Catoni's interval and its intervals at the calibration levels, for the calibration (nothing for a t
+    interval, which the calibration rebuilds from its se)."""
+    d = res.details
+    return {"interval": d["interval"], "intervals": d["intervals"]} if d.get("interval") else {}
 
 
 # The exp activation at the default key scale beta = 1/sqrt(d_k) has lognormal interference weights with log-variance
