@@ -16,6 +16,7 @@ from impl.memories.solu import CONVENTIONS, SoLUMemory
 from theory import ffn as tf
 
 MODULES = ("theory.ffn", "impl.memories.solu", "impl.memories.memory", "impl.estimators.snr", "impl.estimators.stats",
+           "impl.estimators.catoni",
             "theory.kernels", "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a drawn probe held fixed, fresh other pairs)",
@@ -80,8 +81,9 @@ def check_solu(params, seed, *, convention, mutant=False, device="cpu", dtype="f
                        alpha=alpha, device=device, dtype=dtype)[convention]
     kap, nu = res.details.get("probe_kappa"), res.details.get("probe_nu")
     theory = (mutant_theory if mutant else _theory)(convention, n, d_k, d_v, beta, kap, nu)
+    record = {"interval": res.details["interval"], "intervals": res.details["intervals"]} if res.details.get("interval") else {}
     return checks.snr(f"C11.solu.{convention}", params, seed, res, theory,
-                      reference=None if mutant else ("SymPy", _sympy(convention, n, d_k, d_v, beta, kap, nu)))
+                      reference=None if mutant else ("SymPy", _sympy(convention, n, d_k, d_v, beta, kap, nu)), **record)
 
 
 def _theory(convention, n, d_k, d_v, beta, kappa, nu):

@@ -29,6 +29,7 @@ import math
 import numpy as np
 import torch
 
+from impl.estimators import catoni
 from impl.estimators.sampling import batches
 from impl.estimators.stats import mean_interval, ratio_interval
 from impl.memories.memory import CONVENTIONS as ALL_CONVENTIONS
@@ -58,6 +59,53 @@ def solu_read(beta: float, probe, K_others, V_others):
 def second_moment(var: float) -> float:
     """E[Z^2 e^{2Z}] for Z ~ N(0, var): var (1 + 4 var) e^{2 var} (theory.ffn.solu_second_moment)."""
     return var * (1 + 4 * var) * math.exp(2 * var)
+
+
+def fourth_moment(var: float) -> float:
+    """E[Z^4 e^{4Z}] for Z ~ N(0, var): e^{8 var} E Y^4 with Y ~ N(4 var, var) (the exponential tilt)
+    = var^2 (3 + 96 var + 256 var^2) e^{8 var}."""
+    return var * var * (3 + 96 * var + 256 * var * var) * math.exp(8 * var)
+
+
+def _tilted_chi2(d: int, power: int, rate: float) -> float:
+    """E[kappa^power e^{rate kappa}] for kappa ~ chi^2_d, power in {-2, -1, 0}: 2^power Gamma(d/2 + power)/Gamma(d/2)
+    (1 - 2 rate)^{-(d/2 + power)}; needs d/2 + power > 0 and rate < 1/2."""
+    w = 1 - 2 * rate
+    scale = {0: 1.0, -1: 1 / (d - 2), -2: 1 / ((d - 2) * (d - 4))}[power]
+    return scale * w ** (-(d / 2 + power))
+
+
+def sample_relvar(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float, kappa: float | None = None) -> float | None:
+    """Var X / (E X)^2 of one per-sample ratio X = ||r||^2 / (c^2 nu) (None where it is infinite or not defined).
+
+    The normaliser cancels sample by sample, so X is the slot kernel's s(z) = z e^z ratio: given the probe, r =
+    sum_j w_j v_j ~ N(0, (sum_j w_j^2) I_{d_v}) with w_j = s(Z_j), Z_j ~ N(0, s2) i.i.d., s2 = beta^2 kappa, so
+    X = (sum_j w_j^2) chi^2_{d_v} / (c^2 nu) with m2 = E s(Z)^2 = ``second_moment``, m4 = E s(Z)^4 = ``fourth_moment``:
+
+    * conditional / typical (probe fixed, n = N - 1): E X^2 / (E X)^2 = (m4 / (n m2^2) + (n - 1)/n)(1 + 2/d_v).
+    * probe_averaged (kappa ~ chi^2_{d_k}, nu ~ chi^2_{d_v} drawn too, c = beta kappa e^{beta kappa}):
+      E X = n d_v/(d_v - 2) E[m2/c^2] and E X^2 = (n E[m4/c^4] + n (n - 1) E[m2^2/c^4]) d_v (d_v + 2) /
+      ((d_v - 2)(d_v - 4)), where m4/c^4 = e^{(8 beta^2 - 4 beta) kappa} (3/kappa^2 + 96 beta^2/kappa + 256 beta^4)
+      and m2^2/c^4 = e^{(4 beta^2 - 4 beta) kappa} (1/kappa^2 + 8 beta^2/kappa + 16 beta^4): tilted chi-square
+      integrals, finite iff d_k > 4, d_v > 4 and 8 beta^2 - 4 beta < 1/2.
+    """
+    n = n_pairs - 1
+    if n < 1:
+        return None
+    if convention in FIXED_PROBE:
+        s2 = beta * beta * kappa
+        m2, m4 = second_moment(s2), fourth_moment(s2)
+        return (m4 / (n * m2 * m2) + (n - 1) / n) * (1 + 2 / d_v) - 1
+    if convention != "probe_averaged" or d_k <= 4 or d_v <= 4 or 8 * beta**2 - 4 * beta >= 0.5:
+        return None
+    b = beta * beta
+    l1, l2, l0 = 8 * b - 4 * beta, 4 * b - 4 * beta, 2 * b - 2 * beta
+    e_m4 = 3 * _tilted_chi2(d_k, -2, l1) + 96 * b * _tilted_chi2(d_k, -1, l1) + 256 * b * b * _tilted_chi2(d_k, 0, l1)
+    e_m22 = _tilted_chi2(d_k, -2, l2) + 8 * b * _tilted_chi2(d_k, -1, l2) + 16 * b * b * _tilted_chi2(d_k, 0, l2)
+    e_m2 = _tilted_chi2(d_k, -1, l0) + 4 * b * _tilted_chi2(d_k, 0, l0)
+    first = n * d_v / (d_v - 2) * e_m2
+    second = (n * e_m4 + n * (n - 1) * e_m22) * d_v * (d_v + 2) / ((d_v - 2) * (d_v - 4))
+    return second / (first * first) - 1
 
 
 RATIO_ZERO = ("beta < 1/4 for a positive value: at 1/4 <= beta < 1/2 E[c_u^2] = beta^2 E[kappa^2 e^{2 beta kappa}] is "
@@ -108,9 +156,10 @@ class SoLUMemory(Memory):
     """The constructed SoLU FFN memory read through the normalised layer itself (module doc), every convention.
 
     conditional / typical: one probe (typical: rescaled to ||k||^2 = d_k, ||v||^2 = d_v), fresh other pairs per trial;
-        samples ||r||^2/(c^2 nu) (t-interval); with ``energies="normalised"`` the ratio E||r||^2 / (E[c^2] nu) of the
+        samples ||r||^2/(c^2 nu) (Catoni's interval at the exact variance of one sample, ``sample_relvar``); with ``energies="normalised"`` the ratio E||r||^2 / (E[c^2] nu) of the
         separately averaged normalised energies instead (delta-method interval).
-    probe_averaged: fresh probe and pairs per trial, samples ||r||^2/(c^2 nu) (t-interval).
+    probe_averaged: fresh probe and pairs per trial, samples ||r||^2/(c^2 nu) (Catoni's interval where one sample's
+        variance is finite, d_k > 4 and d_v > 4; else the t interval).
     ratio_of_expectations: fresh probe per trial, E||r_u||^2 / E[c_u^2 nu] of the unnormalised energies r_u = Z r,
         c_u = Z c (delta-method interval).
     Plain sampling throughout: at beta = 1/sqrt(d_k) and d_k >= 16 the slot kernel z e^z is heavy-tailed (the relative
@@ -202,7 +251,7 @@ class SoLUMemory(Memory):
                 note = ("normalised energies E||r||^2 / (E[c^2] nu) of the SoLU layer's output, fixed probe "
                         "(delta-method interval)")
             else:
-                e = mean_interval(y, alpha)
+                e = None
                 note = ("plain: the SoLU layer read at a fixed probe, fresh other pairs" if fixed
                         else "plain: fresh probe and other pairs per trial")
             details = {"beta": beta}
@@ -210,6 +259,14 @@ class SoLUMemory(Memory):
             if fixed:
                 kappa, nu0 = float(k0 @ k0), float(v0 @ v0)
                 details.update(probe_kappa=kappa, probe_nu=nu0)
-            out[conv] = SNRResult.measured(e, self.exact(conv, n_pairs, d_k, d_v, kappa, nu0), "plain",
-                                           note + f" (beta = {beta:.4g})", **details)
+            exact = self.exact(conv, n_pairs, d_k, d_v, kappa, nu0)
+            if e is None:  # per-sample ratios: Catoni's interval where one sample's variance is known and finite
+                relvar = sample_relvar(conv, n_pairs, d_k, d_v, beta, kappa) if exact else None
+                if relvar is not None and catoni.applicable(y.size, alpha):
+                    e, per_level = catoni.as_estimate(y, relvar * exact**2, alpha)
+                    note += "; Catoni interval at the exact variance of one sample"
+                    details.update(interval="catoni", intervals=per_level)
+                else:
+                    e = mean_interval(y, alpha)
+            out[conv] = SNRResult.measured(e, exact, "plain", note + f" (beta = {beta:.4g})", **details)
         return out
