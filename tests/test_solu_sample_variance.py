@@ -48,8 +48,8 @@ def test_probe_averaged_relvar_matches_quadrature_over_the_probe_norm(n_pairs, d
     E[1/nu] = 1/(d_v - 2) and E[1/nu^2] = 1/((d_v - 2)(d_v - 4)): no tilted-Gamma algebra shared."""
     beta, n = scale / math.sqrt(d_k), n_pairs - 1
     dens = stats.chi2(d_k).pdf
-    e1 = integrate.quad(lambda k: _conditional_moments(k, beta, n)[0] * dens(k), 0, np.inf, epsrel=1e-11, limit=400)[0]
-    e2 = integrate.quad(lambda k: _conditional_moments(k, beta, n)[1] * dens(k), 0, np.inf, epsrel=1e-11, limit=400)[0]
+    e1, e2 = integrate.quad_vec(lambda k: np.array(_conditional_moments(k, beta, n)) * dens(k), 0, np.inf,
+                                epsrel=1e-11, limit=400)[0]
     first = e1 * d_v / (d_v - 2)
     second = e2 * d_v * (d_v + 2) / ((d_v - 2) * (d_v - 4))
     assert first == pytest.approx(solu.theory("probe_averaged", n_pairs, d_k, d_v, beta), rel=1e-8)
@@ -90,3 +90,55 @@ def test_probe_averaged_relvar_matches_a_simulation_of_the_layer():
     relvar = solu.sample_relvar("probe_averaged", n_pairs, d_k, d_v, beta)
     assert se < 0.04 * relvar
     assert abs(s2 / exact**2 - relvar) <= 5 * se, (s2 / exact**2, relvar, se)
+
+
+def _energy_moments_given_kappa(kappa, beta, n, d_v):
+    """E[Y | kappa], E[Y^2 | kappa], E[X | kappa], E[X^2 | kappa] by Gauss-Hermite over one slot (no Gamma algebra):
+    Y = (sum_j s(Z_j)^2) chi^2_{d_v}, X = c_u^2 nu with nu ~ chi^2_{d_v}."""
+    x, w = np.polynomial.hermite_e.hermegauss(200)
+    z = beta * math.sqrt(kappa) * x
+    s2 = (z * np.exp(z)) ** 2
+    m2 = float((w * s2).sum() / math.sqrt(2 * math.pi))
+    m4 = float((w * s2 * s2).sum() / math.sqrt(2 * math.pi))
+    c2 = (beta * kappa) ** 2 * math.exp(2 * beta * kappa)
+    return (n * d_v * m2, d_v * (d_v + 2) * (n * m4 + n * (n - 1) * m2 * m2), c2 * d_v, c2 * c2 * d_v * (d_v + 2))
+
+
+@pytest.mark.parametrize("n_pairs, d_k, d_v, scale", [(16, 8, 8, 0.125), (64, 16, 16, 0.125), (32, 8, 16, 0.3)])
+def test_ratio_variances_match_quadrature_over_the_probe_norm_and_give_the_exact_ratio(n_pairs, d_k, d_v, scale):
+    beta = scale / math.sqrt(d_k)
+    dens = stats.chi2(d_k).pdf
+    # to kappa = 1500: the slowest tail (X^2 at scale 0.3, d_k = 8) decays like e^{-(1/2 - 4 beta) kappa} = e^{-0.076 kappa}
+    m = integrate.quad_vec(lambda k: np.array(_energy_moments_given_kappa(k, beta, n_pairs - 1, d_v)) * dens(k), 0, 1500,
+                           epsrel=1e-11, limit=800, points=[10, 50, 200])[0]
+    ey, var_y, var_x = solu.ratio_variances(n_pairs, d_k, d_v, beta)
+    assert ey == pytest.approx(m[0], rel=1e-8)
+    assert var_y == pytest.approx(m[1] - m[0] ** 2, rel=1e-8) and var_x == pytest.approx(m[3] - m[2] ** 2, rel=1e-8)
+    assert m[0] / m[2] == pytest.approx(solu.theory("ratio_of_expectations", n_pairs, d_k, d_v, beta), rel=1e-8)
+
+
+def test_ratio_variances_are_none_where_the_signal_energys_variance_is_infinite():
+    """Var X holds E[kappa^4 e^{4 beta kappa}], finite iff beta < 1/8; N = 1 has no noise energy."""
+    assert solu.ratio_variances(16, 8, 8, 0.125) is None and solu.ratio_variances(16, 8, 8, 0.1249) is not None
+    assert solu.ratio_variances(1, 8, 8, 0.05) is None
+
+
+def test_catoni_ratio_holds_the_ratio_of_means_and_nests_its_levels():
+    """Paired samples with known variances (Y ~ Exp(mean 3), X ~ Gamma(4, 1/2): E Y / E X = 1.5): the interval at
+    1e-6 contains the ratio and the intervals at 0.05, 0.01, 1e-3 nest inside it; a denominator whose lower end
+    reaches 0 gives no upper end."""
+    rng = np.random.default_rng(5)
+    y, x = rng.exponential(3.0, 4000), rng.gamma(4.0, 0.5, 4000)
+    est, per = solu.catoni_ratio(y, x, 9.0, 1.0, 1e-6)
+    assert est.lo < 1.5 < est.hi and est.n == 4000 and est.dof is None
+    # the union bound: each mean's Catoni interval at alpha/2, and the ratio's extremes over that rectangle
+    from impl.estimators import catoni
+
+    ty, ylo, yhi = catoni.interval(y, 9.0, 0.5e-6)
+    tx, xlo, xhi = catoni.interval(x, 1.0, 0.5e-6)
+    assert (est.value, est.lo, est.hi) == pytest.approx((ty / tx, ylo / xhi, yhi / xlo), rel=1e-12)
+    widths = [per[k][1] - per[k][0] for k in ("0.05", "0.01", "0.001")]
+    assert widths == sorted(widths) and widths[-1] < est.hi - est.lo
+    assert all(est.lo <= per[k][0] and per[k][1] <= est.hi for k in per)
+    tiny = rng.normal(0.01, 1.0, 200)
+    assert math.isinf(solu.catoni_ratio(y[:200], tiny, 9.0, 1.0, 1e-6)[0].hi)

@@ -68,11 +68,10 @@ def fourth_moment(var: float) -> float:
 
 
 def _tilted_chi2(d: int, power: int, rate: float) -> float:
-    """E[kappa^power e^{rate kappa}] for kappa ~ chi^2_d, power in {-2, -1, 0}: 2^power Gamma(d/2 + power)/Gamma(d/2)
-    (1 - 2 rate)^{-(d/2 + power)}; needs d/2 + power > 0 and rate < 1/2."""
-    w = 1 - 2 * rate
-    scale = {0: 1.0, -1: 1 / (d - 2), -2: 1 / ((d - 2) * (d - 4))}[power]
-    return scale * w ** (-(d / 2 + power))
+    """E[kappa^power e^{rate kappa}] for kappa ~ chi^2_d (an integer power): 2^power Gamma(d/2 + power)/Gamma(d/2)
+    (1 - 2 rate)^{-(d/2 + power)}, the chi-square density's Gamma integral; needs d/2 + power > 0 and rate < 1/2."""
+    log_scale = power * math.log(2) + math.lgamma(d / 2 + power) - math.lgamma(d / 2)
+    return math.exp(log_scale - (d / 2 + power) * math.log1p(-2 * rate))
 
 
 def sample_relvar(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float, kappa: float | None = None) -> float | None:
@@ -106,6 +105,51 @@ def sample_relvar(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float
     first = n * d_v / (d_v - 2) * e_m2
     second = (n * e_m4 + n * (n - 1) * e_m22) * d_v * (d_v + 2) / ((d_v - 2) * (d_v - 4))
     return second / (first * first) - 1
+
+
+def ratio_variances(n_pairs: int, d_k: int, d_v: int, beta: float) -> tuple[float, float, float] | None:
+    """(E Y, Var Y, Var X) of one ratio-of-expectations sample pair over a fresh probe (None for beta >= 1/8, where
+    Var X is infinite): the unnormalised noise energy Y = ||r_u||^2 = (sum_j s(Z_j)^2) chi^2_{d_v} and signal energy
+    X = c_u^2 nu, c_u = beta kappa e^{beta kappa}, with kappa ~ chi^2_{d_k}, nu ~ chi^2_{d_v} and s2 = beta^2 kappa:
+
+        E Y = n d_v E[m2],  E Y^2 = d_v (d_v + 2) E[n m4 + n (n - 1) m2^2],
+        E X = d_v beta^2 E[kappa^2 e^{2 beta kappa}],  E X^2 = d_v (d_v + 2) beta^4 E[kappa^4 e^{4 beta kappa}],
+
+    with m2 = beta^2 kappa (1 + 4 s2) e^{2 s2}, m2^2 = beta^4 (kappa^2 + 8 beta^2 kappa^3 + 16 beta^4 kappa^4)
+    e^{4 s2} and m4 = beta^4 (3 kappa^2 + 96 beta^2 kappa^3 + 256 beta^4 kappa^4) e^{8 s2}: tilted chi-square
+    integrals (``_tilted_chi2``), finite iff 4 beta < 1/2."""
+    if n_pairs < 2 or beta >= 0.125:
+        return None
+    n, b = n_pairs - 1, beta * beta
+
+    def e(power, rate):
+        return _tilted_chi2(d_k, power, rate)
+
+    e_m2 = b * e(1, 2 * b) + 4 * b * b * e(2, 2 * b)
+    e_m22 = b * b * (e(2, 4 * b) + 8 * b * e(3, 4 * b) + 16 * b * b * e(4, 4 * b))
+    e_m4 = b * b * (3 * e(2, 8 * b) + 96 * b * e(3, 8 * b) + 256 * b * b * e(4, 8 * b))
+    ey = n * d_v * e_m2
+    ey2 = d_v * (d_v + 2) * (n * e_m4 + n * (n - 1) * e_m22)
+    ex = d_v * b * e(2, 2 * beta)
+    ex2 = d_v * (d_v + 2) * b * b * e(4, 4 * beta)
+    return ey, ey2 - ey * ey, ex2 - ex * ex
+
+
+def catoni_ratio(y, x, var_y: float, var_x: float, alpha: float):
+    """E[Y] / E[X] from paired samples with the exact variances of one Y and one X: Catoni's interval for each mean
+    at alpha / 2 (a union bound), then [max(Y_lo, 0) / X_hi, Y_hi / X_lo] (no upper end when X_lo <= 0); valid at
+    every level for any distributions with those variances. Returns (Estimate, {level: [lo, hi]})."""
+    from impl.estimators.stats import Estimate, critical_value
+
+    def at(a):
+        ty, ylo, yhi = catoni.interval(y, var_y, a / 2)
+        tx, xlo, xhi = catoni.interval(x, var_x, a / 2)
+        return ty / tx, max(ylo, 0.0) / xhi, (yhi / xlo if xlo > 0 else math.inf)
+
+    r, lo, hi = at(alpha)
+    per_level = {f"{a:g}": list(at(a)[1:]) for a in catoni.CALIBRATION_LEVELS}
+    half = (hi - lo) / 2 if math.isfinite(hi) else math.inf
+    return Estimate(r, lo, hi, 1 - alpha, len(y), half / critical_value(alpha), None), per_level
 
 
 RATIO_ZERO = ("beta < 1/4 for a positive value: at 1/4 <= beta < 1/2 E[c_u^2] = beta^2 E[kappa^2 e^{2 beta kappa}] is "
@@ -241,11 +285,20 @@ class SoLUMemory(Memory):
                 else:
                     ys.append(rr / (c * c * nu))
             y = torch.cat(ys).numpy()
+            details = {"beta": beta}
             if conv == "ratio_of_expectations":
                 x = torch.cat(xs).numpy()
                 g = float(np.max(x))
-                e = ratio_interval(np.exp(y - g), np.exp(x - g), alpha)
-                note = "plain: E||r_u||^2 / E[c_u^2 nu] over fresh probes, unnormalised energies (delta-method interval)"
+                note = "plain: E||r_u||^2 / E[c_u^2 nu] over fresh probes, unnormalised energies"
+                var = ratio_variances(n_pairs, d_k, d_v, beta)
+                if var is not None and catoni.applicable(y.size, alpha / 2):  # both energies scaled by e^{-g}
+                    e, per_level = catoni_ratio(np.exp(y - g), np.exp(x - g), var[1] * math.exp(-2 * g),
+                                                var[2] * math.exp(-2 * g), alpha)
+                    note += " (Catoni intervals for both means at their exact variances, union bound)"
+                    details.update(interval="catoni", intervals=per_level)
+                else:
+                    e = ratio_interval(np.exp(y - g), np.exp(x - g), alpha)
+                    note += " (delta-method interval)"
             elif energies == "normalised":
                 e = ratio_interval(y, torch.cat(xs).numpy(), alpha)
                 note = ("normalised energies E||r||^2 / (E[c^2] nu) of the SoLU layer's output, fixed probe "
@@ -254,7 +307,6 @@ class SoLUMemory(Memory):
                 e = None
                 note = ("plain: the SoLU layer read at a fixed probe, fresh other pairs" if fixed
                         else "plain: fresh probe and other pairs per trial")
-            details = {"beta": beta}
             kappa = nu0 = None
             if fixed:
                 kappa, nu0 = float(k0 @ k0), float(v0 @ v0)
