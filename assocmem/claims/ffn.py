@@ -149,7 +149,9 @@ def _interval_record(res) -> dict:
 # 4 beta^2 kappa ~ 4 (GLU heavier still): the skewness of a 1500-trial mean is beyond what a t interval resolves (the
 # nightly profile found the exact value outside the 1e-6 interval at N = 64, d_k = 8, GLU, typical; by the exp
 # kernel's heavy-tail detector (C7) plain sampling is unreliable there). The exp FFN claim is therefore stated at
-# beta = 1/(2 sqrt(d_k)) (log-variance ~ 1), where the t interval is calibrated; C7.heavy_tail covers the heavy regime.
+# beta = 1/(2 sqrt(d_k)) (log-variance ~ 1), where the t interval was calibrated; C7.heavy_tail covers the heavy regime.
+# (The interval is now Catoni's at the exact variance, valid at beta = 1/sqrt(d_k) too, but there one GLU sample's
+# relative variance is ~50 at N = 16, so 1500 trials would resolve the value only to about its own size.)
 EXP_BETA_SCALE = 0.5
 
 
