@@ -133,6 +133,13 @@ def test_interrupt_after_a_finished_sweep_says_its_results_are_cached(tmp_path, 
     assert calls == [] and int(m[1]) > 0
 
 
+def _terminal_sigint():
+    """In the child before exec: SIGINT at its default, as in a terminal. A process started in the background by a
+    shell without job control (``cmd &`` in a script, as some CI runners do) inherits SIGINT *ignored*, and Python
+    then keeps ignoring it, so Ctrl-C could not be tested from there."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_sigint_to_a_fresh_parallel_report_keeps_what_finished(tmp_path):
     """A real Ctrl-C (SIGINT to the process group of `assocmem report --fresh --jobs 2`) after some results are
     on disk: the line names as many cached results as there are entries, and the rerun reuses every one of them
@@ -141,7 +148,8 @@ def test_sigint_to_a_fresh_parallel_report_keeps_what_finished(tmp_path):
     env = dict(os.environ, ASSOCMEM_CACHE=str(store), OMP_NUM_THREADS="1")
     args = ["report", "--only", "C4", "--quick", "--jobs", "2", "--quiet", "--out", str(tmp_path / "out")]
     proc = subprocess.Popen([sys.executable, "-m", "assocmem", *args, "--fresh"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_terminal_sigint)
     while len(list(store.rglob("*.pkl"))) < 2 and proc.poll() is None:
         time.sleep(0.05)
     if proc.poll() is not None:
@@ -170,10 +178,15 @@ def test_workers_leave_ctrl_c_to_the_sweeps_process_and_the_sweeps_process_keeps
     workers; a worker that took the signal between tasks printed loky's traceback); the sweep's own process keeps
     it, also when joblib runs the tasks in that process (n_jobs=1)."""
     tasks = [sweep.Task.call(sigint_ignored, {}, seed) for seed in range(4)]
-    handler = signal.getsignal(signal.SIGINT)
-    out = sweep.run(tasks, backend="joblib", n_jobs=n_jobs, read_cache=False, progress=False)
+    # Python's own Ctrl-C handler, whatever this process inherited (a background job may inherit SIGINT ignored)
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        out = sweep.run(tasks, backend="joblib", n_jobs=n_jobs, read_cache=False, progress=False)
+        after = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, before)
     here = [ignored for pid, ignored in out if pid == os.getpid()]
     elsewhere = [ignored for pid, ignored in out if pid != os.getpid()]
     assert len(here) + len(elsewhere) == 4 and (elsewhere if n_jobs == 2 else here)
     assert not any(here) and all(elsewhere)
-    assert signal.getsignal(signal.SIGINT) is handler
+    assert after is signal.default_int_handler
