@@ -30,6 +30,9 @@ def test_fixed_probe_relvar_is_the_slot_kernels(convention):
     got = solu.sample_relvar(convention, n, d_k, d_v, beta, kappa)
     assert got == pytest.approx(ffn.sample_relvar("exp", n - 1, d_v, beta**2 * kappa, glu=True), rel=1e-12)
     assert solu.sample_relvar(convention, 1, d_k, d_v, beta, kappa) is None  # N = 1: nothing interferes
+    # N = 2, one interfering slot: still the slot kernel's value (the smallest N with a noise term)
+    assert solu.sample_relvar(convention, 2, d_k, d_v, beta, kappa) == pytest.approx(
+        ffn.sample_relvar("exp", 1, d_v, beta**2 * kappa, glu=True), rel=1e-12)
 
 
 def _conditional_moments(kappa, beta, n):
