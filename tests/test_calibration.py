@@ -227,6 +227,8 @@ def test_kernel_checks_record_catoni_intervals_at_every_calibration_level():
     ("C7.heavy_tail.typical", {"n_pairs": 64, "d_k": 16, "d_v": 16, "tau": 2.0, "trials": 400}),
     ("C9.relu.typical", {"n_pairs": 16, "d_k": 16, "d_v": 16, "trials": 1500}),  # plain sampling
     ("U4.linear_limit", {"d_k": 2, "d_v": 1, "t": 1, "sigma": 0.0, "trials": 2000}),  # Wishart variance
+    ("U4.rls_rate", {"d_k": 1, "d_v": 1, "t": 5, "sigma": 0.5, "trials": 3000}),  # inverse-Wishart variance
+    ("U4.rls_rate", {"d_k": 12, "d_v": 2, "t": 3, "sigma": 0.5, "trials": 3000}),  # ... below d_k
 ])
 def test_a_check_with_catonis_interval_records_it_for_the_calibration(claim_id, point):
     """A check whose memory returns Catoni's interval (a bound, valid at every level) must hand it to the calibration
