@@ -22,7 +22,8 @@ from impl.numerics.device import generator, resolve_device, resolve_dtype, unit_
 from theory import snr_linear as th
 
 MEMORY = ("impl.memories.linear", "impl.memories.memory", "impl.estimators.sampling", "impl.estimators.catoni",
-          "impl.estimators.kernel_moments")  # what the identity claims run through
+          "impl.estimators.kernel_moments", "impl.estimators.snr_kernel", "impl.estimators.snr_performer",
+          "impl.memories.kernels")  # what the identity claims run through (snr_kernel: the ratio's Catoni interval)
 MODULES = MEMORY + ("theory.moments", "theory.snr_linear", "impl.memories.memory", "impl.estimators.snr",
                     "impl.estimators.stats")
 LINEAR = linear_memory.LinearMemory()
@@ -224,16 +225,14 @@ POWER = {
     "typical": [{"n_pairs": 4, "d_k": 16, "d_v": 16, "trials": 4000}, {"n_pairs": 8, "d_k": 8, "d_v": 32, "trials": 6000}],
 }
 REPORT_GRID = [{"n_pairs": n, "d_k": d, "d_v": d, "trials": 400} for d in (8, 16, 64) for n in (d // 4 or 2, d, 4 * d, 16 * d)]
-# probe-averaged: one sample ~ 1/(||k_i||^2 ||v_i||^2) has a finite fourth moment (so a standard error that converges)
-# only for d_k, d_v > 8
-REPORT_GRID_PROBE_AVERAGED = [dict(p, d_k=12, d_v=12) if p["d_k"] == 8 else p for p in REPORT_GRID]
 STATEMENTS = {
     "conditional": "Conditional on the probe (k_i, v_i), SNR^{-1} = (N-1) d_v / (||k_i||^2 ||v_i||^2) exactly.",
     "probe_averaged": "Averaged over probes, SNR^{-1} = (N-1) d_v / ((d_k-2)(d_v-2)) exactly (d_k, d_v > 2). Checked by "
-                      "Monte Carlo for d_k, d_v >= 9, where one sample (~ 1/(||k_i||^2 ||v_i||^2)) has a finite fourth "
-                      "moment, so its standard error converges; below that the t interval is not calibrated (for d <= 4 "
-                      "the variance itself is infinite).",
-    "ratio_of_expectations": "As a ratio of expectations, SNR^{-1} = (N-1)/(d_k+2) exactly.",
+                      "Monte Carlo for d_k, d_v >= 5, where one probe's ratio (~ 1/(||k_i||^2 ||v_i||^2)) has a finite "
+                      "variance: Catoni's interval at that exact variance, which bounds the variance of a trial's "
+                      "mean over its N probes (for d <= 4 the variance itself is infinite and no interval is valid).",
+    "ratio_of_expectations": "As a ratio of expectations, SNR^{-1} = (N-1)/(d_k+2) exactly (Catoni's intervals for "
+                             "numerator and denominator at their exact variances, and the ratio of their ends).",
     "typical": "At a typical probe (||k_i||^2 = d_k, ||v_i||^2 = d_v), SNR^{-1} = (N-1)/d_k exactly.",
 }
 for _conv in th.CONVENTIONS:
@@ -242,8 +241,7 @@ for _conv in th.CONVENTIONS:
         ref="Eq. 7 (exact finite-size form: this suite)", statement=STATEMENTS[_conv], kind="statistical",
         convention=_conv, formula=partial(th.snr_inv, _conv), derivation=lambda: steps(th.derivation_conventions()),
         run=partial(run_convention, _conv), mutant=partial(run_convention, _conv, wrong=MUTANTS[_conv][1]),
-        mutant_says=MUTANTS[_conv][0], strategy=partial(_snr_params, 9) if _conv == "probe_averaged" else _snr_params,
-        grid=REPORT_GRID_PROBE_AVERAGED if _conv == "probe_averaged" else REPORT_GRID,
+        mutant_says=MUTANTS[_conv][0], strategy=_snr_params, grid=REPORT_GRID,
         quick_grid=[{"n_pairs": 64, "d_k": 16, "d_v": 16, "trials": 400}], power_grid=POWER[_conv], modules=MODULES,
     ))
 

@@ -13,9 +13,9 @@ from impl.memories.linear import LinearMemory
 SHOWN = ("probe_averaged", "ratio_of_expectations", "typical")
 COLORS = {"probe_averaged": "tab:red", "ratio_of_expectations": "tab:blue", "typical": "tab:green"}
 LINES = {"probe_averaged": "-", "ratio_of_expectations": "-.", "typical": ":"}  # each convention: colour and line style
-MODULES = ("impl.estimators.snr_linear", "impl.memories.linear", "impl.estimators.catoni", "impl.estimators.kernel_moments", "impl.memories.memory", "impl.estimators.snr",
-           "theory.snr_linear",
-            "theory.moments")  # closed under imports: tests/test_report.py
+MODULES = ("impl.estimators.snr_linear", "impl.memories.linear", "impl.estimators.catoni", "impl.estimators.kernel_moments",
+           "impl.estimators.snr_kernel", "impl.estimators.snr_performer", "impl.memories.kernels", "impl.memories.memory",
+           "impl.estimators.snr", "theory.snr_linear", "theory.moments")  # closed under imports: tests/test_report.py
 LINEAR = LinearMemory()
 
 

@@ -12,10 +12,15 @@ Arrays are batched over independent trials: K [..., N, d_k], V [..., N, d_v], S 
 
 * ``probe_averaged``   E over everything of ||r_i||^2 / (c_i^2 ||v_i||^2). One trial writes a fresh memory of N
   Gaussian pairs and probes all N of them (S = V^T K, O = K S^T: 4 N d_k d_v flops); the trial mean over its N
-  probes is one i.i.d. sample; t-interval over trials. Its variance is finite only for d_k > 4 and d_v > 4
-  (E[1/chi^2_d^2] needs d > 4); below that the interval is not calibrated and the result says so.
+  probes is one i.i.d. sample. Its interval is Catoni's (``impl.estimators.catoni``, valid at every level for any
+  distribution with a variance <= v) at v = the exact variance of ONE probe's ratio
+  (``kernel_moments.plain_relvar("linear", "probe_averaged", ...)``), an upper bound on the variance of the mean
+  of N identically distributed probes (Var(mean) = sum_ij Cov / N^2 <= Var(one) by Cauchy-Schwarz): conservative
+  by the probes' decorrelation, but proven at 1e-6. That variance is finite only for d_k > 4 and d_v > 4
+  (E[1/chi^2_d^2] needs d > 4); below that the interval is a Student t, not calibrated, and the result says so.
 * ``ratio_of_expectations``  E||r||^2 / E[c^2 ||v_i||^2] from the same trials (per-trial means of numerator and
-  denominator), delta-method interval for the ratio of means.
+  denominator): Catoni's interval for each mean at alpha/2, at the exact variances of those per-trial means
+  (``trial_mean_moments``), and the ratio of their ends (``snr_kernel.catoni_ratio_estimate``).
 * ``conditional``  one probe pair (k_i, v_i) drawn from the seed and held fixed; each trial redraws the other N-1
   pairs, writes the memory (the probe included) and reads o = S k_i; t-interval over trials. Theory:
   (N-1) d_v / (||k_i||^2 ||v_i||^2) at that probe.
@@ -111,6 +116,33 @@ def per_trial(n_pairs, d_k, d_v) -> int:
     return n_pairs * (d_k + 2 * d_v)
 
 
+def trial_mean_moments(n_pairs: int, d_k: int, d_v: int) -> tuple[float, float, float]:
+    """(E X, Var X, Var Y) of one trial's means over its N probes, X = mean_i c_i^2 ||v_i||^2 (the signal) and
+    Y = mean_i ||r_i||^2 (the noise), exact for Gaussian pairs.
+
+    X: the N terms are independent (each uses its own pair), c = ||k||^2 ~ chi^2_{d_k}, ||v||^2 ~ chi^2_{d_v}:
+    E X = d_k (d_k + 2) d_v and Var X = (d_k (d_k + 2) (d_k + 4) (d_k + 6) d_v (d_v + 2) - (E X)^2) / N.
+
+    Y: with W = K K^T minus its diagonal (W_ij = k_i^T k_j, W_ii = 0), r_i = sum_j W_ij v_j, so given the keys each
+    value coordinate contributes ||W u||^2 with u ~ N(0, I_N): N Y = sum_{c <= d_v} u_c^T W^2 u_c, E[N Y | K] =
+    d_v tr W^2 and Var[N Y | K] = 2 d_v tr W^4, hence N^2 Var Y = 2 d_v E tr W^4 + d_v^2 Var tr W^2. With
+    E w^2 = d, E w^4 = 3 d (d + 2) for one off-diagonal entry, E[w_ij^2 w_il^2] = E||k_i||^4 = d (d + 2) for two
+    sharing an index, E[W_ij W_jl W_lm W_mi] = tr I = d around a 4-cycle of distinct indices, and P = N (N - 1)/2
+    unordered pairs (d = d_k):
+
+        E tr W^4    = N (N - 1) (3 d (d + 2) + 2 (N - 2) d (d + 2) + (N - 2) (N - 3) d),
+        E (tr W^2)^2 = 4 P (3 d (d + 2) + 2 (N - 2) d (d + 2) + (P - 1 - 2 (N - 2)) d^2),  E tr W^2 = 2 P d
+    (closed walks of length 4 by which indices coincide; pairs of pairs by how many indices they share)."""
+    n, d = n_pairs, d_k
+    ex = d * (d + 2) * d_v
+    vx = (d * (d + 2) * (d + 4) * (d + 6) * d_v * (d_v + 2) - ex**2) / n
+    pairs = n * (n - 1) // 2
+    tr4 = n * (n - 1) * (3 * d * (d + 2) + 2 * (n - 2) * d * (d + 2) + (n - 2) * (n - 3) * d)
+    var_tr2 = 4 * pairs * (3 * d * (d + 2) + 2 * (n - 2) * d * (d + 2) + (pairs - 1 - 2 * (n - 2)) * d * d) \
+        - (2 * pairs * d) ** 2
+    return float(ex), float(vx), (2 * d_v * tr4 + d_v**2 * var_tr2) / n**2
+
+
 def probe_statistics(K, V) -> dict:
     """Write the memories of a batch of trials (Eq. 1) and probe every stored key (Eq. 4): per probe, the ratio
     ||r_i||^2 / (c_i^2 ||v_i||^2), the noise ||r_i||^2, the signal c_i^2 ||v_i||^2 and cos(o_i, v_i)."""
@@ -204,15 +236,12 @@ class LinearMemory(Memory):
         out = Estimates()
         if "probe_averaged" in conventions or "ratio_of_expectations" in conventions:
             ts = all_probe_trials(n_pairs, d_k, d_v, trials, gen, device=device, dtype=dtype, native=native)
+            bounded = n_pairs > 1 and catoni.applicable(len(ts.ratio), alpha)  # N = 1: every sample is 0
             if "probe_averaged" in conventions:
-                note = "" if (d_k > 4 and d_v > 4) else (
-                    "variance infinite for d_k <= 4 or d_v <= 4: the t-interval is NOT calibrated here")
-                out["probe_averaged"] = SNRResult.measured(mean_interval(ts.ratio, alpha),
-                                                           self.exact("probe_averaged", n_pairs, d_k, d_v), "plain", note)
+                out["probe_averaged"] = self._probe_averaged(ts, n_pairs, d_k, d_v, alpha,
+                                                             bounded and d_k > 4 and d_v > 4)
             if "ratio_of_expectations" in conventions:
-                out["ratio_of_expectations"] = SNRResult.measured(
-                    ratio_interval(ts.noise, ts.signal, alpha), self.exact("ratio_of_expectations", n_pairs, d_k, d_v),
-                    "plain")
+                out["ratio_of_expectations"] = self._ratio_of_expectations(ts, n_pairs, d_k, d_v, alpha, bounded)
             out.extra["cos"] = mean_interval(ts.cos, alpha)
         for conv, typ in (("conditional", False), ("typical", True)):
             if conv in conventions:
@@ -229,6 +258,35 @@ class LinearMemory(Memory):
                 else:  # N = 1 (nothing interferes: every sample and the exact value are 0) or too few trials
                     out[conv] = SNRResult.measured(mean_interval(s, alpha), exact, "plain", note, kappa=kappa, nu=nu)
         return out
+
+    def _probe_averaged(self, ts, n_pairs, d_k, d_v, alpha, bounded):
+        """Catoni's interval at the exact variance of one probe's ratio, a bound on the variance of a trial's mean
+        over its N probes (module doc); a t interval where that variance is infinite or nothing interferes."""
+        exact = self.exact("probe_averaged", n_pairs, d_k, d_v)
+        if not bounded:
+            note = "" if (d_k > 4 and d_v > 4) else (
+                "variance infinite for d_k <= 4 or d_v <= 4: the t-interval is NOT calibrated here")
+            return SNRResult.measured(mean_interval(ts.ratio, alpha), exact, "plain", note)
+        var = km.plain_relvar("linear", "probe_averaged", n_pairs, d_k, d_v)[0] * exact**2
+        est, per_level = catoni.as_estimate(ts.ratio, var, alpha)
+        return SNRResult.measured(est, exact, "plain", "Catoni interval at the exact variance of one probe's ratio, "
+                                  "a bound on the variance of a trial's mean over its N probes",
+                                  interval="catoni", intervals=per_level)
+
+    def _ratio_of_expectations(self, ts, n_pairs, d_k, d_v, alpha, bounded):
+        """Catoni's intervals for the means of numerator and denominator (alpha/2 each) at the exact variances of a
+        trial's means over its N probes (``trial_mean_moments``), and the ratio of their ends (module doc)."""
+        from impl.estimators.snr_kernel import catoni_ratio_estimate
+
+        exact = self.exact("ratio_of_expectations", n_pairs, d_k, d_v)
+        if not bounded:
+            return SNRResult.measured(ratio_interval(ts.noise, ts.signal, alpha), exact, "plain")
+        ex, vx, vy = trial_mean_moments(n_pairs, d_k, d_v)
+        est, per_level = catoni_ratio_estimate(ts.noise, ts.signal, 0.0, (vx / ex**2, vy / (exact * ex) ** 2,
+                                                                          math.log(ex)), exact, alpha)
+        return SNRResult.measured(est, exact, "plain", "Catoni intervals for E||r||^2 and E[c^2 ||v||^2] at the exact "
+                                  "variances of a trial's means over its N probes, alpha/2 each, and the ratio of "
+                                  "their ends", interval="catoni", intervals=per_level)
 
     def summary(self, results, n_pairs, d_k, d_v):
         extra = {"paper_asymptote": {"formula": "N/d_k", "value": n_pairs / d_k}, "cos_proxy": None}
