@@ -97,3 +97,14 @@ def test_the_error_variance_matches_minimum_norm_least_squares_simulated(t, d_k,
     assert x.size == chunks * per and se < 0.02 * exact
     assert abs(s2 - exact) <= 5 * se, (s2, exact, se)
     assert abs(x.mean() - iw.rls_error_mean(t, d_k, d_v, sigma)) <= 5 * math.sqrt(s2 / x.size)
+
+
+@pytest.mark.parametrize("n, p", [(4, 1), (7, 4), (10, 7), (5, 0)])
+def test_the_second_moments_are_refused_where_they_diverge(n, p):
+    """E tr H^{-2} and Var tr H^{-1} need m = n - p > 3 (their denominators vanish at m = 3); p >= 1."""
+    with pytest.raises(ValueError, match="n - p > 3"):
+        iw.trace_moments(n, p)
+    with pytest.raises(ValueError, match="n - p > 3"):
+        iw.trace_variance(n, p)
+    if p >= 1:
+        assert iw.trace_variance(n + 1, p) > 0 and iw.trace_moments(n + 1, p)[1] > 0
