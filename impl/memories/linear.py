@@ -236,7 +236,10 @@ class LinearMemory(Memory):
         out = Estimates()
         if "probe_averaged" in conventions or "ratio_of_expectations" in conventions:
             ts = all_probe_trials(n_pairs, d_k, d_v, trials, gen, device=device, dtype=dtype, native=native)
-            bounded = n_pairs > 1 and catoni.applicable(len(ts.ratio), alpha)  # N = 1: every sample is 0
+            # N = 1: every sample is 0; a non-finite sample (overflow in a reduced dtype) has no Catoni interval, and
+            # the t interval's inf/nan then says what happened
+            bounded = (n_pairs > 1 and catoni.applicable(len(ts.ratio), alpha)
+                       and all(map(math.isfinite, ts.ratio + ts.noise + ts.signal)))
             if "probe_averaged" in conventions:
                 out["probe_averaged"] = self._probe_averaged(ts, n_pairs, d_k, d_v, alpha,
                                                              bounded and d_k > 4 and d_v > 4)
