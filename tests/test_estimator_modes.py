@@ -29,7 +29,7 @@ from impl.memories.kernel import KernelMemory
 from impl.memories.linear import LinearMemory
 from impl.memories.memory import CONVENTIONS
 from snr_helpers import kernel_snr
-from impl.estimators.stats import critical_value, mean_interval, ratio_interval
+from impl.estimators.stats import critical_value, mean_interval
 
 ALPHA = 1e-6
 FIXED_PROBE = ("conditional", "typical")
@@ -268,11 +268,24 @@ def test_linear_estimator_uses_one_sample_per_memory():
         ratio.append(sum(rs) / n)
         noise.append(sum(ns) / n)
         signal.append(sum(ss) / n)
-    for got, want in ((res["probe_averaged"].interval(), mean_interval(ratio, 0.01)),
-                      (res["ratio_of_expectations"].interval(), ratio_interval(noise, signal, 0.01))):
-        assert got.n == trials and got.dof == trials - 1 and math.isclose(got.level, 0.99)
+    # Catoni's intervals at the variances the memory documents (one probe's ratio; the trial means' closed forms,
+    # tested against simulations in tests/test_linear_sample_variance.py), rebuilt from the loop's samples
+    from impl.estimators import catoni
+    from impl.estimators import kernel_moments as km
+    from impl.estimators.snr_kernel import catoni_ratio_estimate
+    from impl.memories.linear import trial_mean_moments
+
+    exact_pa, exact_re = (n - 1) * dv / ((dk - 2) * (dv - 2)), (n - 1) / (dk + 2)
+    var_pa = km.plain_relvar("linear", "probe_averaged", n, dk, dv)[0] * exact_pa**2
+    ex, vx, vy = trial_mean_moments(n, dk, dv)
+    want_pa, _ = catoni.as_estimate(ratio, var_pa, 0.01)
+    want_re, _ = catoni_ratio_estimate(noise, signal, 0.0, (vx / ex**2, vy / (exact_re * ex) ** 2, math.log(ex)),
+                                       exact_re, 0.01)
+    for got, want in ((res["probe_averaged"].interval(), want_pa), (res["ratio_of_expectations"].interval(), want_re)):
+        assert got.n == trials and got.dof is None and math.isclose(got.level, 0.99)
         for f in ("value", "lo", "hi", "se"):
             assert math.isclose(getattr(got, f), getattr(want, f), rel_tol=1e-10), f
+    assert res["probe_averaged"].details["interval"] == res["ratio_of_expectations"].details["interval"] == "catoni"
 
 
 def test_linear_conditional_estimator_redraws_the_other_pairs_per_trial():
