@@ -8,6 +8,7 @@ sees (and can replay) all of it.
 
 import os
 
+import error_contract
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -26,6 +27,10 @@ settings.load_profile(_profile)
 # a subprocess runs the mutant too.)
 if os.environ.get("MUTANT_UNDER_TEST") == "stats":
     del os.environ["MUTANT_UNDER_TEST"]
+
+# Every InputError a test raises must name a real parameter or flag and say what is allowed in one line (the
+# bad-input contract; tests/error_contract.py), whichever test provoked it.
+error_contract.install()
 
 
 def pytest_report_header(config):

@@ -170,9 +170,11 @@ def test_bad_input():
         deltaformer_parallel(q, k, v, beta, scale=math.inf)
     with pytest.raises(InputError, match="bits"):
         parity_scalar([0, 2])
-    with pytest.raises(InputError, match="swap"):
+    with pytest.raises(InputError, match=r"^i, j: the swapped slots must be two distinct integers in \[0, 3\], got \(1, 1\)$"):
         swap_key(4, 1, 1)
-    with pytest.raises(InputError, match="n"):
+    with pytest.raises(InputError, match=r"^i, j: .* got \(0, 4\)$"):
+        swap_key(4, 0, 4)
+    with pytest.raises(InputError, match=r"^n: must be an integer >= 2, got 1$"):
         swap_key(1, 0, 0)
 
 

@@ -120,7 +120,7 @@ def swap_key(n: int, i: int, j: int, *, dtype=torch.float64) -> torch.Tensor:
     """e = (e_i - e_j)/sqrt(2) in R^n."""
     n = require_positive_int("n", n, 2)
     if not (0 <= i < n and 0 <= j < n and i != j):
-        raise InputError("swap", f"slots must be two distinct integers in [0, {n - 1}], got ({i}, {j})")
+        raise InputError("i, j", f"the swapped slots must be two distinct integers in [0, {n - 1}], got ({i}, {j})")
     e = torch.zeros(n, dtype=dtype)
     e[i], e[j] = 1 / math.sqrt(2), -1 / math.sqrt(2)
     return e
