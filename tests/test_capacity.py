@@ -364,3 +364,52 @@ def test_zero_key_dimension_is_refused(userpkg, capsys):
         cli.main(["capacity", "capmaps:identity", "--d-k", "0"])
     err = capsys.readouterr().err.strip()
     assert e.value.code == 2 and len(err.splitlines()) == 1 and "--d-k" in err and ">= 1" in err
+
+
+class _DecayedRule:
+    """S = sum_j g^(N-1-j) v_j k_j^T (a decaying write, so the weights depend on position), o = S q."""
+
+    g = 0.8
+
+    def write(self, K, V):
+        S = torch.zeros(*K.shape[:-2], V.shape[-1], K.shape[-1], dtype=K.dtype)
+        for t in range(K.shape[-2]):
+            S = self.g * S + V[..., t, :, None] @ K[..., t, None, :]
+        return S
+
+    def read(self, S, Q):
+        return Q @ S.transpose(-1, -2)
+
+
+def _loop_read(w, K, V, Q):
+    """o[b, m] = sum_j w(j, k_j, q_m) v_j by explicit loops (floats)."""
+    B, N, M, d_v = K.shape[0], K.shape[1], Q.shape[1], V.shape[2]
+    out = torch.zeros(B, M, d_v, dtype=torch.float64)
+    for b in range(B):
+        for m in range(M):
+            for j in range(N):
+                out[b, m] += w(j, N, K[b, j], Q[b, m]) * V[b, j]
+    return out
+
+
+@pytest.mark.parametrize("kind", ["feature_map", "kernel", "rule"])
+def test_user_memory_reads_are_the_kernel_sums_by_explicit_loops(kind):
+    """The read each user memory hands to the recall measurement (`assocmem capacity`), o = sum_j w(k_j, q) v_j, and
+    its weights, against loops; queries that are not the stored keys, so a read that drops or swaps Q fails."""
+    from impl.memories.user import KernelFunctionMemory, RuleMemory
+
+    g = torch.Generator().manual_seed(4)
+    K, V, Q = (torch.randn((2, n, d), generator=g, dtype=torch.float64) for n, d in ((5, 3), (5, 2), (4, 3)))
+    if kind == "feature_map":
+        mem = FeatureMapMemory("t:phi", lambda x: torch.cat([x, x[..., :1] ** 2], -1), 3)
+        w = lambda j, n, k, q: float(k @ q + k[0] ** 2 * q[0] ** 2)  # noqa: E731
+    elif kind == "kernel":
+        mem = KernelFunctionMemory("t:k", lambda x, y: torch.exp((x * y).sum(-1) / 2))
+        w = lambda j, n, k, q: math.exp(float(k @ q) / 2)  # noqa: E731
+    else:
+        mem = RuleMemory("t:rule", _DecayedRule())
+        w = lambda j, n, k, q: _DecayedRule.g ** (n - 1 - j) * float(k @ q)  # noqa: E731
+    ref = _loop_read(w, K, V, Q)
+    torch.testing.assert_close(mem.read(K, V, Q), ref, rtol=1e-13, atol=1e-13)
+    W = mem.weights(K, Q) if kind == "rule" else mem.weights(Q, K)  # [B, M, N] either way
+    torch.testing.assert_close(W @ V, ref, rtol=1e-13, atol=1e-13)

@@ -129,3 +129,30 @@ def test_resolve_dtype_names_dtype_for_names_and_torch_dtypes_alike(bad):
     assert err.value.parameter == "dtype"
     for name in ("float64", "float32", "bfloat16", "float16"):
         assert resolve_dtype(name) is getattr(torch, name) and resolve_dtype(getattr(torch, name)) is getattr(torch, name)
+
+
+@pytest.mark.parametrize("position,name", [(0, "trials"), (1, "n_pairs"), (2, "d_k"), (3, "d_v")])
+@pytest.mark.parametrize("bad", [0, -1, 2.5])
+def test_gaussian_pairs_names_each_bad_size(position, name, bad):
+    from impl.estimators.sampling import gaussian_pairs
+
+    sizes = [2, 3, 4, 5]
+    sizes[position] = bad
+    with pytest.raises(InputError, match=rf"^{name}: must be an integer >= 1, got {bad}$") as err:
+        gaussian_pairs(*sizes, torch.Generator().manual_seed(0))
+    assert err.value.parameter == name
+
+
+@pytest.mark.parametrize("argument", ["kernel", "kernel_w"])
+def test_deltaformer_unknown_kernel_names_the_argument_and_the_choices(argument):
+    from impl.deltaformer.kernels import KERNELS
+    from impl.deltaformer.parallel import deltaformer_parallel
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn((1, 1, 4, 3), generator=g, dtype=torch.float64) for _ in range(3))
+    beta = torch.full((1, 1, 4), 0.5, dtype=torch.float64)
+    with pytest.raises(InputError) as err:
+        deltaformer_parallel(q, k, v, beta, **{argument: "cosine"})
+    assert err.value.parameter == argument
+    assert str(err.value) == f"{argument}: must be one of softmax, exp, linear, got 'cosine'"
+    assert KERNELS == ("softmax", "exp", "linear")

@@ -178,3 +178,42 @@ def test_performer_kernel_needs_m_and_tau_above_2():
     assert err.value.parameter == "m"
     res = kernel_snr("performer_trig", 8, 4, 8, 200, 0, tau=16.0, m=4)
     assert res["conditional"].method == "plain" and res["probe_averaged"].estimate is None
+
+
+_ACT_REF = {  # s(x) written out here, not taken from impl.memories.ffn
+    "relu": lambda x: max(x, 0.0), "relu2": lambda x: max(x, 0.0) ** 2, "linear": lambda x: x,
+    "gelu": lambda x: x * 0.5 * math.erfc(-x / math.sqrt(2)), "silu": lambda x: x / (1 + math.exp(-x)),
+    "exp": math.exp,
+}
+
+
+def _solu_ref(pre):
+    """SoLU over the hidden units: s_j = p_j e^{p_j} / sum_l e^{p_l}."""
+    z = sum(math.exp(p) for p in pre)
+    return [p * math.exp(p) / z for p in pre]
+
+
+@pytest.mark.parametrize("name", [*sorted(_ACT_REF), "solu"])
+@pytest.mark.parametrize("glu", [False, True])
+def test_ffn_forward_by_explicit_sums(name, glu):
+    """FFN(x)_a = sum_j W_down[a, j] s(u_j . x) (GLU: s(g_j . x) (u_j . x)), every hidden unit summed by a loop, over a
+    batch of inputs; W_up, W_gate and W_down of three different shapes (so a transposed weight cannot fit)."""
+    from impl.memories.ffn import ffn_forward
+
+    g = torch.Generator().manual_seed(11)
+    d_k, d_ff, d_v, M = 3, 5, 2, 4
+    X = torch.randn((2, M, d_k), generator=g, dtype=torch.float64)
+    W_up, W_gate = (torch.randn((d_ff, d_k), generator=g, dtype=torch.float64) for _ in range(2))
+    W_down = torch.randn((d_v, d_ff), generator=g, dtype=torch.float64)
+    out = ffn_forward(W_up, W_down, X, name, glu=glu, W_gate=W_gate if glu else None)
+    assert out.shape == (2, M, d_v)
+    for b in range(2):
+        for m in range(M):
+            x = X[b, m].tolist()
+            dot = lambda w: sum(wi * xi for wi, xi in zip(w.tolist(), x))  # noqa: E731
+            pre = [dot((W_gate if glu else W_up)[j]) for j in range(d_ff)]
+            act = _solu_ref(pre) if name == "solu" else [_ACT_REF[name](p) for p in pre]
+            h = [act[j] * dot(W_up[j]) if glu else act[j] for j in range(d_ff)]
+            for a in range(d_v):
+                ref = sum(float(W_down[a, j]) * h[j] for j in range(d_ff))
+                assert abs(float(out[b, m, a]) - ref) <= 1e-12 * (1 + sum(abs(float(W_down[a, j]) * h[j]) for j in range(d_ff)))

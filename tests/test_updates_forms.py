@@ -156,3 +156,42 @@ def test_bad_inputs_other_rules():
         RULES["gla"].forms["parallel"](q, k, v, torch.full((*q.shape[:3], 2), 0.5, dtype=D))
     with pytest.raises(InputError, match="initial_state"):
         RULES["softmax"].forms["chunk"](q, k, v, initial_state=(k[:, :, :2], v[:, :, :3]))
+
+
+# ------------------------------------------------------------- per-channel gates beyond the factorised range ----------
+
+
+def _gla_loop(q, k, v, log_a, S0, scale):
+    """S_t = S_{t-1} diag(a_t) + v_t k_t^T, o_t = S_t (scale q_t): one token at a time, in float64."""
+    S, outs = S0.clone(), []
+    for t in range(q.shape[2]):
+        S = S * torch.exp(log_a[:, :, t, None, :]) + v[:, :, t, :, None] * k[:, :, t, None, :]
+        outs.append(S @ (scale * q[:, :, t, :, None]))
+    return torch.cat(outs, dim=-1).transpose(-1, -2), S
+
+
+@pytest.mark.parametrize("dtype,per_token", [(torch.float64, -80.0), (torch.float32, -12.0)])
+@pytest.mark.parametrize("form,chunk", [("parallel", None), ("chunk", 16), ("chunk", 7)])
+def test_gla_gates_near_zero_take_the_explicit_decay_branch(dtype, per_token, form, chunk):
+    """GLA with some key channels' gates near 0 (log a_t = per_token: their cumulative log-gate spreads past
+    safe_spread(dtype) within a block, so the block forms the decay explicitly, in log space) and the other channels
+    near 1 (their long-range terms stay), d_k = 3 != chunk sizes, against an explicit loop in float64."""
+    from impl.rules.decay.parallel import safe_spread
+
+    B, H, T, d_k, d_v = 1, 2, 24, 3, 2
+    q, k, v, S0, g = _inputs(T=T, d_k=d_k, d_v=d_v, B=B, H=H, seed=5)
+    log_a = torch.empty(B, H, T, d_k, dtype=D)
+    log_a[..., 0] = per_token * (0.5 + torch.rand(B, H, T, generator=g, dtype=D))
+    log_a[..., 1] = -0.05 * torch.rand(B, H, T, generator=g, dtype=D)
+    log_a[..., 2] = per_token * torch.rand(B, H, T, generator=g, dtype=D) ** 4  # mixed: some tokens strong, some weak
+    block = T if chunk is None else min(chunk, T)
+    assert float(-log_a[:, :, :block, 0].sum(-1).max()) > safe_spread(dtype)  # the explicit branch is reached
+    ref, S_ref = _gla_loop(q, k, v, log_a, S0, 0.7)
+    kw = {} if chunk is None else {"chunk_size": chunk}
+    o, S = RULES["gla"].forms[form](*(x.to(dtype) for x in (q, k, v, log_a)), scale=0.7, initial_state=S0.to(dtype),
+                                    output_final_state=True, log_gates=True, **kw)
+    assert o.dtype == dtype and torch.isfinite(o).all() and torch.isfinite(S).all()
+    u = torch.finfo(dtype).eps
+    for got, want in ((o, ref), (S, S_ref)):
+        err = float((got.double() - want).abs().max())
+        assert err <= 64 * T * u * max(1.0, float(want.abs().max())), (form, chunk, dtype, err)
