@@ -62,7 +62,9 @@ class Job:
 
     ``run(options) -> dict`` computes the job's results (plain JSON data: numbers, strings, lists, dicts).
     ``modules`` lists the modules the results depend on (module names or packages, as for claims); the module
-    that defines ``run`` is added. ``command`` is what a user types to refresh it; ``cost`` says roughly how long.
+    that defines ``run`` is added. ``code_state``, where given, replaces that list: a function returning
+    {what: fingerprint} for a job whose dependence is not a set of modules (the mutation job: the files its sample is
+    drawn for). ``command`` is what a user types to refresh it; ``cost`` says roughly how long.
     """
 
     id: str
@@ -71,6 +73,7 @@ class Job:
     modules: tuple[str, ...] = ()
     cost: str = ""
     description: str = ""
+    code_state: Callable[[], dict] | None = None
 
     @property
     def command(self) -> str:
@@ -133,6 +136,8 @@ def _closest(pattern: str, all_jobs) -> str:
 
 
 def module_fingerprints(job: Job) -> dict[str, str]:
+    if job.code_state is not None:
+        return dict(job.code_state())
     return {m: cache.module_fingerprint(m) for m in job.all_modules()}
 
 

@@ -33,8 +33,10 @@ Outcomes: *killed* (a test failed, errored or timed out), *survived* (every sele
 test calls the function: a survivor), *equivalent* (a survivor listed in ``EQUIVALENT`` with the reason no test can
 tell it from the original). Score = killed / (sampled - equivalent).
 
-The run works on a scratch copy of the working tree (tracked and untracked, not ignored, files), so the checkout is
-never touched and can be edited while a run goes on; the result cache is per test (``tests/conftest.py``), since all
+The run works on a scratch copy of the working tree (tracked and untracked, not ignored, files) under
+``.cache/mutation/``, named by the code hash and kept until the run finishes (``run_mutation``: an interrupted run is
+resumed by running the job again on the same code), so the checkout is never touched and can be edited while a run
+goes on; the result cache is per test (``tests/conftest.py``), since all
 of mutmut's mutants of a file share one source text and so one cache key.
 """
 
@@ -59,6 +61,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = 20250525  # the fixed seed of the runs before samples were drawn per commit (see LEGACY_NOTE)
 SAMPLE = 120
 SEEDED_DIRS = ("impl", "theory", "tests", "assocmem")
+# What the record depends on (its freshness): exactly the files the sample is drawn for, so that the measuring
+# instrument (this file: the equivalence judgements, the wording) can be corrected without staling the record.
+CODE_STATE = "impl/, theory/, tests/, assocmem/ (assocmem/mutation.py excepted)"
 LEGACY_NOTE = ("fixed seed 20250525 (before samples were drawn per commit): the tests had been improved against this "
                "sample's survivors, so its score is optimistic")
 SAMPLE_QUICK = 4
@@ -151,6 +156,25 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      ")  # short chunks: cheapest for the short sequences here",
      "the chunked delta rule equals the recurrent one for every chunk size (U2, tested at awkward sizes): the default "
      "chunk gives the same final state within round-off (4e-14 here), below every tolerance the recall tests use."),
+    ("theory.ffn", 'x = sp.Symbol("x", positive=True)', 'x = sp.Symbol("X", positive=True)',
+     "x is the integration variable of _chi2_tilted's definite integral over (0, oo): it is integrated out, so no "
+     "returned expression contains it whatever its name, and no other symbol of theory/ffn.py is named X."),
+    ("theory.updates", 'gs = sp.Matrix(sp.symbols(f"g1:{T + 1}", positive=True))',
+     'gs = sp.Matrix(sp.symbols(f"g1:{T + 1}", positive=None))',
+     "the gates enter only products (the decay matrix G_ij = prod g_s) and the state recursion S_t = g_t S_{t-1} ...; "
+     "the recurrent and parallel forms agree as rational functions of g for every real g, so without the positivity "
+     "assumption every step is still true and simplifies to the same zero matrix."),
+    ("impl.rules.softmax_attention.chunk",
+     "rows = torch.arange(qs, qs + qb.shape[2], device=q.device) + T0  # absolute positions of the queries",
+     "rows = torch.arange(qs, qs + qb.shape[2], device=None) + T0  # absolute positions of the queries",
+     "equivalent on a machine without CUDA only: q is always on the CPU here, where device=None also places rows. On "
+     "a GPU the causal mask would compare a CUDA tensor with a CPU one and fail, which the U2 claims' CUDA case "
+     "(tests/test_claims.py::test_claim_holds_on_cuda) runs; this record was taken on a CPU-only machine."),
+    ("impl.tasks.construction",
+     'o = deltaformer_parallel(q, k, v, beta, w=w, kernel="linear", kernel_w="linear", scale=1.0, scale_w=1.0)',
+     'o = deltaformer_parallel(q, k, v, beta, w=w, kernel="linear", kernel_w=None, scale=1.0, scale_w=1.0)',
+     "kernel_w=None means 'the same kernel as kernel' (impl/deltaformer/_inputs.py), which is 'linear' here: the "
+     "same call."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
@@ -317,7 +341,23 @@ def _cpu_children() -> float:
     return t.children_user + t.children_system
 
 
+def scratch_root() -> Path:
+    """Where runs keep their scratch copies between attempts: .cache/mutation/ of the checkout (ignored by git)."""
+    return Path(os.environ.get("ASSOCMEM_MUTATION_SCRATCH", ROOT / ".cache" / "mutation"))
+
+
+def _progress(scratch: Path) -> dict:
+    p = scratch / "progress.json"
+    return json.loads(p.read_text()) if p.exists() else {"attempts": 0, "wall_s": 0.0, "cpu_s": 0.0}
+
+
 def run_mutation(opts: evidence.JobOptions) -> dict:
+    """Run the job. The scratch copy is named by the code hash and kept until the run finishes, so a run that is
+    interrupted (a session ends, the machine stops) is resumed by running the job again on the same code: the sample
+    is the same (same hash, same seed), mutmut keeps each mutant's outcome as it goes and its stats run's record of
+    which tests call which function (``mutants/mutmut-stats.json``), and the next attempt runs only the sampled
+    mutants without an outcome. Code or tests changed in between give another hash, so another scratch and a fresh
+    sample; the record's time is the sum over attempts."""
     try:
         import mutmut  # noqa: F401
     except ImportError:
@@ -328,21 +368,37 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
     workers = 2 if opts.n_jobs in (-1, None) else max(1, opts.n_jobs)
     previous = evidence.load("mutation", quiet=True)
     t0, c0 = time.time(), _cpu_children()
-    scratch = Path(tempfile.mkdtemp(prefix="assocmem-mutation-"))
+    digest = code_hash(ROOT, tree_files())
+    explicit = opts.seed != evidence.JobOptions().seed
+    seed = opts.seed if explicit else sample_seed(digest)
+    scratch = scratch_root() / f"{digest[:16]}-{seed}-{k}"
     env = dict(os.environ, CI="true", ASSOCMEM_CACHE=str(scratch / ".cache-results"), PYTHONPATH=str(scratch))
     log_path = scratch / "mutation.log"
+    progress = _progress(scratch)
     try:
-        _copy_tree(scratch)
-        digest = code_hash(scratch, tree_files())
-        explicit = opts.seed != evidence.JobOptions().seed
-        seed = opts.seed if explicit else sample_seed(digest)
-        with open(log_path, "w") as log:
-            _in_scratch(scratch, f"from assocmem.mutation import _generate_and_sample as g; g({seed}, {k}, 'sample.json')",
-                        env, log)
+        if not (scratch / "sample.json").exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir(parents=True)
+            _copy_tree(scratch)
+            if code_hash(scratch, tree_files()) != digest:
+                raise ValueError("the code changed while it was being copied; run again")
+        with open(log_path, "a") as log:
+            if not (scratch / "sample.json").exists():
+                _in_scratch(scratch, f"from assocmem.mutation import _generate_and_sample as g; g({seed}, {k}, 'sample.json.part')",
+                            env, log)
+                (scratch / "sample.json.part").rename(scratch / "sample.json")
             sample = json.loads((scratch / "sample.json").read_text())
             names = [p["name"] for p in sample["picked"]]
-            subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(workers), *names], cwd=scratch,
-                           env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
+            done = {}
+            if (scratch / "mutants" / "mutmut-stats.json").exists():  # an earlier attempt: keep its outcomes
+                _in_scratch(scratch, "from assocmem.mutation import _read_outcomes as r; r('outcomes.json')", env, log)
+                done = json.loads((scratch / "outcomes.json").read_text())
+            todo = [n for n in names if done.get(n) in (None, *_UNCHECKED)]
+            log.write(f"\n== attempt {progress['attempts'] + 1}: {len(todo)} of {len(names)} sampled mutants to run\n")
+            log.flush()
+            if todo:
+                subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(workers), *todo], cwd=scratch,
+                               env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
             _in_scratch(scratch, "from assocmem.mutation import _read_outcomes as r; r('outcomes.json')", env, log)
         outcomes = json.loads((scratch / "outcomes.json").read_text())
         if not any(outcomes.get(n) not in (None, *_UNCHECKED) for n in names):
@@ -350,12 +406,20 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
                              "or its stats run, most likely failed)")
     except (subprocess.CalledProcessError, OSError, ValueError) as e:
         tail = log_path.read_text()[-3000:] if log_path.exists() else ""
-        raise RuntimeError(f"mutation run failed ({e}); scratch folder kept at {scratch}; log tail:\n{tail}") from None
-    shutil.rmtree(scratch, ignore_errors=True)
+        raise RuntimeError(f"mutation run failed ({e}); scratch folder kept at {scratch} (running the job again on "
+                           f"the same code resumes it); log tail:\n{tail}") from None
+    finally:
+        if scratch.exists():
+            progress = {"attempts": progress["attempts"] + 1, "wall_s": progress["wall_s"] + time.time() - t0,
+                        "cpu_s": progress["cpu_s"] + _cpu_children() - c0}
+            (scratch / "progress.json").write_text(json.dumps(progress))
     results = finish(sample, outcomes, seed_from="explicit --seed" if explicit else "code", code=digest,
                      quick=opts.quick, previous=previous)
-    wall, cpu = time.time() - t0, _cpu_children() - c0
-    write_markdown(results, wall_s=wall, cpu_s=cpu, workers=workers, path=None if opts.quick else REPORT)
+    results.update(attempts=progress["attempts"], wall_s=round(progress["wall_s"], 1), cpu_s=round(progress["cpu_s"], 1),
+                   workers=workers)
+    write_markdown(results, wall_s=progress["wall_s"], cpu_s=progress["cpu_s"], workers=workers,
+                   path=None if opts.quick else REPORT)
+    shutil.rmtree(scratch, ignore_errors=True)
     return results
 
 
@@ -374,8 +438,28 @@ def _rows(sample: dict, outcomes: dict) -> list[dict]:
         status = outcomes.get(p["name"], "not checked")
         why = equivalent_reason(p["module"], p["diff"]) if status in ("survived", "no tests") else ""
         rows.append({"name": p["name"], "module": p["module"], "status": "equivalent" if why else status,
-                     "reason": why, "diff": p["diff"] if status not in ("killed", "timeout") else ""})
+                     "outcome": status, "reason": why, "diff": p["diff"] if status not in ("killed", "timeout") else ""})
     return rows
+
+
+def rejudge(results: dict) -> dict:
+    """The record's results under the current ``EQUIVALENT`` list: every mutant that survived (or had no tests) is
+    judged again, so a judgement corrected after a run (this file is outside the sample's seed and the record's
+    code state) shows in the score without rerunning mutmut. Records made before rows kept mutmut's ``outcome``
+    count a listed equivalent as a survivor if it is no longer listed."""
+    rows = []
+    for r in results["mutants"]:
+        r = dict(r)
+        outcome = r.get("outcome") or ("survived" if r["status"] == "equivalent" else r["status"])
+        if outcome in ("survived", "no tests"):
+            why = equivalent_reason(r["module"], r["diff"])
+            r.update(status="equivalent" if why else outcome, reason=why)
+        rows.append(r)
+    sample = {"population": results["population"], "message_text_skipped": results["message_text_skipped"],
+              "seen": results["seen"], "by_module": results["population_by_module"]}
+    out = dict(results)
+    out.update(summarise(rows, seed=results["seed"], sample=sample))
+    return out
 
 
 _UNCHECKED = ("not checked", "suspicious", "skipped", "check was interrupted by user", "segfault")
@@ -476,6 +560,12 @@ def history_table(results: dict) -> list[str]:
                     .format(**r) for r in history_rows(results)]
 
 
+def markdown_from_record(results: dict) -> str:
+    """MUTATION.md from a record, judged under the current ``EQUIVALENT`` list (the full report rewrites it)."""
+    return write_markdown(rejudge(results), wall_s=results.get("wall_s"), cpu_s=results.get("cpu_s"),
+                          workers=results.get("workers", 0), path=None)
+
+
 def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, workers: int, path: Path | None) -> str:
     rows = results["mutants"]
     by_area: dict[str, list[int]] = {}
@@ -515,8 +605,10 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
                   f"the run was stopped; the other {len(results['unchecked'])} are listed at the end and are not in the "
                   "score.", ""]
     if wall_s is not None:
+        attempts = results.get("attempts", 1)
         lines += [f"Cost of this run: {wall_s / 60:.1f} minutes wall time, {cpu_s / 60:.1f} CPU minutes, {workers} "
-                  "workers (a shared 2-core machine under load from other work: an upper bound for an idle one).", ""]
+                  "workers" + (f", over {attempts} attempts (resumed)" if attempts > 1 else "") +
+                  " (a shared 2-core machine under load from other work: an upper bound for an idle one).", ""]
     lines += ["| area | killed | equivalent | not checked | sampled |", "|---|---|---|---|---|"]
     lines += [f"| {a} | {k} | {e} | {u} | {n} |" for a, (k, e, u, n) in sorted(by_area.items())]
     lines += ["", "## Survivors", ""]
@@ -552,8 +644,8 @@ def register_jobs() -> None:
     """Register the ``mutation`` job (once)."""
     evidence.register_job(evidence.Job(
         id="mutation", title="Mutation testing of impl/ and theory/", run=run_mutation,
-        modules=("impl", "theory", "assocmem", "path:tests"),
-        cost=f"{SAMPLE} mutants, about 20-25 minutes on 2 cores",
+        code_state=lambda: {CODE_STATE: code_hash(ROOT, tree_files())},
+        cost=f"{SAMPLE} mutants, about 2.5 hours on 2 cores (resumable: run it again on the same code)",
         description="mutmut over a random sample drawn afresh for each state of the code and tests"))
 
 

@@ -248,8 +248,17 @@ def _mutation_block(rows: list[dict]) -> dict | None:
     res, st = evidence.results("mutation")
     if not res or "killed" not in res:
         return dict(state=st.line, history=[])
+    res = mutation.rejudge(res)
     return dict(state=st.line, history=mutation.history_rows(res, st.record.get("git_revision", "")),
                 sampled=res["sampled"])
+
+
+def _mutation_markdown() -> str | None:
+    """reports/MUTATION.md from the mutation record, judged under the current equivalence list (None without one)."""
+    from assocmem import mutation
+
+    res, _ = evidence.results("mutation")
+    return mutation.markdown_from_record(res) if res and "mutants" in res else None
 
 
 def _git_revision() -> str:
@@ -482,6 +491,9 @@ def build(opts: Options, out_dir: Path) -> dict:
                          failing=sorted({r['claim'] for r in cal_rows if r['verdict'] != 'calibrated'})),
         evidence=_evidence_summary(ev_rows), mutation=_mutation_block(ev_rows), env=_environment(opts))
     (out_dir / "REPORT.md").write_text(text)
+    mut = None if (opts.quick or opts.only) else _mutation_markdown()
+    if mut is not None:
+        (out_dir / "MUTATION.md").write_text(mut)
     bar.update()
     bar.close()
     return {"claims": len(claims), "verdicts": counts, "summary": summary}
@@ -525,6 +537,8 @@ def write(opts: Options, reports_dir: str | os.PathLike = "reports") -> dict:
                 os.replace(old, trash / sub)
             os.replace(tmp / sub, old)
         os.replace(tmp / "REPORT.md", reports_dir / "REPORT.md")
+        if (tmp / "MUTATION.md").exists():  # the full report only (build)
+            os.replace(tmp / "MUTATION.md", reports_dir / "MUTATION.md")
         return summary
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

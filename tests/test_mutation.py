@@ -137,3 +137,73 @@ def test_report_and_mutation_md_show_the_latest_score_beside_the_previous(evdir,
     assert (tmp_path / "MUTATION.md").read_text() == md
     assert [line for line in md.splitlines() if line.startswith("| latest") or line.startswith("| earlier")] == table
     assert f"[{lo:.1%}, {hi:.1%}]" in md.split("\n\n")[2]  # the headline states the interval
+
+
+def test_an_interrupted_run_resumes_on_the_same_code_running_only_the_mutants_without_an_outcome(evdir, tmp_path,
+                                                                                                   monkeypatch):
+    """mutmut's steps stubbed: the first attempt is stopped after 2 of 5 mutants (its stats run done); running the job
+    again on the same code reuses the scratch copy and sample, runs the 3 others only, scores all 5, sums the time of
+    both attempts and removes the scratch; changed code would get another scratch (another hash)."""
+    monkeypatch.setenv("ASSOCMEM_MUTATION_SCRATCH", str(tmp_path / "scratch"))
+    monkeypatch.setattr(mutation, "tree_files", lambda root=None: [])
+    monkeypatch.setattr(mutation, "_copy_tree", lambda dst: None)
+    monkeypatch.setattr(mutation, "write_markdown", lambda *a, **k: "")
+    sample, _ = _sample(mutation.sample_seed(mutation.code_hash(tmp_path, [])), ["killed"] * 5)
+    names = [p["name"] for p in sample["picked"]]
+    state = {"outcomes": {}, "runs": [], "stop_after": 2}
+
+    def in_scratch(scratch, code, env, log):
+        if "_generate_and_sample" in code:
+            (scratch / "sample.json.part").write_text(json.dumps(sample))
+        else:
+            (scratch / "outcomes.json").write_text(json.dumps(state["outcomes"]))
+
+    real_run = mutation.subprocess.run
+
+    def mutmut_run(cmd, cwd=None, **kw):
+        if "mutmut" not in cmd:
+            return real_run(cmd, cwd=cwd, **kw)
+        todo = cmd[cmd.index("--max-children") + 2:]
+        state["runs"].append(todo)
+        (cwd / "mutants").mkdir(exist_ok=True)
+        (cwd / "mutants" / "mutmut-stats.json").write_text("{}")
+        for n in todo[:state["stop_after"]]:
+            state["outcomes"][n] = "killed" if n != names[3] else "survived"
+        if state["stop_after"] < len(todo):
+            raise OSError("interrupted")  # the session ended mid-run
+
+    monkeypatch.setattr(mutation, "_in_scratch", in_scratch)
+    monkeypatch.setattr(mutation.subprocess, "run", mutmut_run)
+    with pytest.raises(RuntimeError, match="resumes it"):
+        mutation.run_mutation(evidence.JobOptions())
+    scratch = next((tmp_path / "scratch").iterdir())
+    assert json.loads((scratch / "progress.json").read_text())["attempts"] == 1
+    state["stop_after"] = 99
+    res = mutation.run_mutation(evidence.JobOptions())
+    assert state["runs"] == [names, names[2:]]
+    assert (res["checked"], res["killed"], res["attempts"]) == (5, 4, 2)
+    assert not scratch.exists()
+
+
+def test_a_judgement_corrected_after_the_run_shows_in_the_score_without_staling_the_record(evdir, monkeypatch):
+    """The record's freshness is the sample's code state (impl/, theory/, tests/, assocmem/ without this job's own
+    module), and the report judges the record's survivors under the current EQUIVALENT list."""
+    job = evidence.get_job("mutation")
+    assert evidence.module_fingerprints(job) == {mutation.CODE_STATE: mutation.code_hash(evidence.ROOT,
+                                                                                        mutation.tree_files())}
+    res = _run(job, "a1" * 32, ["killed"] * 8 + ["survived", "no tests"])
+    assert (res["killed"], res["equivalent"], res["score"]) == (8, 0, pytest.approx(0.8))
+    survivor = res["mutants"][8]
+    assert survivor["outcome"] == "survived" and survivor["diff"] == "-a8\n+b8"
+    monkeypatch.setattr(mutation, "EQUIVALENT", [*mutation.EQUIVALENT, (survivor["module"], "a8", "b8", "same thing")])
+    again = mutation.rejudge(evidence.load("mutation")["results"])
+    assert (again["killed"], again["equivalent"], again["score"]) == (8, 1, pytest.approx(8 / 9))
+    assert again["mutants"][8]["status"] == "equivalent" and again["mutants"][8]["reason"] == "same thing"
+    assert again["ci95"] == list(mutation.kill_rate_interval(8, 9))
+    assert "8 of 9 non-equivalent mutants killed" in mutation.markdown_from_record(evidence.load("mutation")["results"])
+    block = report._mutation_block([{"job": "mutation"}])
+    assert block["history"][0]["killed"] == "8 of 9"
+    monkeypatch.setattr(mutation, "EQUIVALENT", [])  # a judgement withdrawn: the mutant is a survivor again
+    back = mutation.rejudge(again)
+    assert (back["killed"], back["equivalent"]) == (8, 0)
+    assert [r["status"] for r in back["mutants"][8:]] == ["survived", "no tests"]
