@@ -175,6 +175,11 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      'o = deltaformer_parallel(q, k, v, beta, w=w, kernel="linear", kernel_w=None, scale=1.0, scale_w=1.0)',
      "kernel_w=None means 'the same kernel as kernel' (impl/deltaformer/_inputs.py), which is 'linear' here: the "
      "same call."),
+    ("impl.memories.user",
+     'exact = self.exact(conv, n_pairs, d_k, d_v, details.get("probe_kappa"), details.get("probe_nu"),',
+     'exact = self.exact(conv, n_pairs, None, d_v, details.get("probe_kappa"), details.get("probe_nu"),',
+     "no user memory's exact() reads d_k: a feature map's closed forms go through its key metric M = L L^T, fixed "
+     "when the map is loaded, and a kernel function's is None; the argument is there for the Memory interface."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "

@@ -413,3 +413,96 @@ def test_user_memory_reads_are_the_kernel_sums_by_explicit_loops(kind):
     torch.testing.assert_close(mem.read(K, V, Q), ref, rtol=1e-13, atol=1e-13)
     W = mem.weights(K, Q) if kind == "rule" else mem.weights(Q, K)  # [B, M, N] either way
     torch.testing.assert_close(W @ V, ref, rtol=1e-13, atol=1e-13)
+
+
+# --------------------------------------------------------------------------- a kernel function, in this process ---
+def test_linear_kernel_function_has_the_linear_memorys_values(userpkg):
+    """k(x, y) = x . y as a user kernel is C4's linear memory: each convention's interval (alpha 1e-6) covers C4's
+    closed form (at the estimator's own probe for the conditional one)."""
+    from impl.memories.user import KernelFunctionMemory
+
+    import capmaps
+
+    d, N = 12, 40
+    got = estimate_snr(KernelFunctionMemory("capmaps:dot", capmaps.dot), N, d, d, 3000, 3, conventions=CONVENTIONS,
+                       alpha=ALPHA)
+    for conv in CONVENTIONS:
+        r = got[conv]
+        want = LinearMemory().exact(conv, N, d, d, r.details.get("probe_kappa"), r.details.get("probe_nu"))
+        assert r.exact is None and r.n == 3000, conv  # estimated only: no closed form is claimed for a user kernel
+        assert r.lo <= want <= r.hi and (r.hi - r.lo) < 0.5 * want, (conv, r, want)
+
+
+def test_kernel_function_probe_factors_are_the_linear_memorys_per_probe_factor():
+    """For k(x, y) = x . y the per-probe factor is g(x) = E_k (k . x)^2 / |x|^4 = 1 / |x|^2; estimated over one shared
+    pool of P Gaussian keys it is x^T S x / |x|^4 with S the pool's second-moment matrix, so g |x|^2 lies between
+    S's extreme eigenvalues, inside (1 +- sqrt(d / P))^2 (Marchenko-Pastur) up to edge fluctuations."""
+    from impl.estimators.sampling import gaussian
+    from impl.memories.user import KernelFunctionMemory
+    from impl.numerics.device import generator
+
+    d, seed, probes, pool = 8, 5, 256, 4096
+    g = KernelFunctionMemory("t:dot", lambda x, y: (x * y).sum(-1)).probe_factors(d, seed, probes=probes, pool=pool)
+    X = gaussian((probes, d), generator(seed + 1))  # the probes, drawn first from the documented stream
+    ratio = g * (X * X).sum(-1)
+    edge = math.sqrt(d / pool)
+    assert g.shape == (probes,) and torch.isfinite(g).all()
+    assert (1 - edge) ** 2 - 0.03 < float(ratio.min()) and float(ratio.max()) < (1 + edge) ** 2 + 0.03
+    assert float(ratio.std()) > 1e-3  # a per-probe quantity, not one number for all probes
+
+
+def test_a_kernel_without_signal_at_some_keys_is_infinite_there_not_estimated():
+    """k(x, y) = relu(x_0) relu(y_0): the signal w(x, x) = relu(x_0)^2 is 0 for half the keys. The probe-averaged
+    SNR^-1 is then infinite (not estimated, the count of zero-signal probes named); the ratio of expectations is
+    finite, E[w^2] / E[c^2] = (1/2)(1/2) / (3/2) = 1/6 per other pair; a probe's factor is infinite where its signal is 0."""
+    from impl.memories.user import KernelFunctionMemory
+
+    mem = KernelFunctionMemory("t:relu0", lambda x, y: torch.relu(x[..., 0]) * torch.relu(y[..., 0]))
+    N, trials = 9, 4000
+    got = estimate_snr(mem, N, 4, 6, trials, 2, conventions=("probe_averaged", "ratio_of_expectations"), alpha=ALPHA)
+    pa = got["probe_averaged"]
+    assert pa.method == "none" and pa.estimate is None
+    zero = int(pa.note.split(" at ")[1].split(" of ")[0])
+    assert pa.note.startswith("infinite (not estimated): w(k_i, k_i) = 0 at ") and f" of {trials} probes" in pa.note
+    assert abs(zero - trials / 2) < 6 * math.sqrt(trials / 4)  # Binomial(trials, 1/2)
+    roe = got["ratio_of_expectations"]
+    assert roe.lo <= (N - 1) / 6 <= roe.hi
+    g = mem.probe_factors(4, 0, probes=400, pool=256)
+    frac = float(torch.isinf(g).double().mean())
+    assert abs(frac - 0.5) < 6 * math.sqrt(0.25 / 400) and (g > 0).all()
+
+
+# --------------------------------------------------------------------------- an update rule's capacity curve ---
+def test_interpolated_capacity_by_hand():
+    """Linear in log N between grid points: recall 0.85 at N = 16 and 0.7 at 32 cross 0.8 a third of the way,
+    at N = 16 * 2^(1/3); outside the grid a bound, said so."""
+    from impl.estimators.capacity import interpolated
+
+    n, note = interpolated([8, 16, 32], [0.9, 0.85, 0.7], 0.8)
+    assert n == pytest.approx(16 * 2 ** (1 / 3), rel=1e-12) and note == "interpolated in log N between grid points"
+    assert interpolated([8, 16, 32], [0.9, 0.8, 0.7], 0.8)[0] == pytest.approx(16.0, rel=1e-12)  # at the level: not below
+    n, note = interpolated([8, 16], [0.7, 0.6], 0.8)
+    assert n == 8.0 and "upper bound" in note and "N = 8" in note
+    n, note = interpolated([8, 16], [0.95, 0.9], 0.8)
+    assert n == 16.0 and "lower bound" in note and "N = 16" in note
+    assert interpolated([4, 8, 16, 32], [0.9, 0.7, 0.9, 0.5], 0.8)[0] == pytest.approx(4 * 2 ** 0.5, rel=1e-12)  # first
+
+
+def test_update_rule_capacity_in_process_brackets_the_linear_memorys(userpkg):
+    """The linear memory as a user update rule (every N simulated, per-position predictions): its capacity at recall
+    level 0.8 is interpolated between the grid points whose predicted recall brackets the level, its interval holds
+    it, and the linear baseline's capacity (C4's closed forms, searched on the integers) lies within the same grid
+    cell; the recall is measured at the N asked for only."""
+    res = cap.measure("capmaps:LinearRule", "memory", d_k=16, n_pairs=(4, 8, 16, 32), measure_at=(8,), trials=300,
+                      recall_trials=100, level=0.8)
+    user = res.user
+    assert [r.n_pairs for r in user.rows] == [4, 8, 16, 32]
+    central = [r.predicted[0] for r in user.rows]
+    assert all(a > b for a, b in zip(central, central[1:]))  # recall falls with N
+    c = user.capacity
+    assert c.note == "interpolated in log N between grid points" and c.lo <= c.estimate <= c.hi
+    i = next(i for i in range(3) if central[i] >= 0.8 > central[i + 1])
+    lo_n, hi_n = user.rows[i].n_pairs, user.rows[i + 1].n_pairs
+    assert lo_n <= c.estimate <= hi_n
+    assert lo_n <= res.baselines["linear"].capacity.estimate <= hi_n
+    assert [r.n_pairs for r in user.rows if r.measured is not None] == [8]

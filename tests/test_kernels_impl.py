@@ -112,8 +112,11 @@ def test_analytic_mode_is_exact_for_conditional():
 
 def test_performer_inputs():
     g = torch.Generator().manual_seed(0)
-    with pytest.raises(InputError):
-        performer_omega(0, 3, g)
+    for bad in (0, -2, 2.0, True):
+        with pytest.raises(InputError, match=rf"^m: the number of random features must be an integer >= 1, got {bad!r}$"):
+            performer_omega(bad, 3, g)
+    for orthogonal in (False, True):  # the smallest m accepted: one feature
+        assert performer_omega(1, 3, g, orthogonal=orthogonal).shape == (1, 3)
     W = performer_omega(7, 3, g, orthogonal=True)
     assert W.shape == (7, 3)
     x = torch.zeros(2, 3, dtype=torch.float64)
