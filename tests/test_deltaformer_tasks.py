@@ -427,3 +427,13 @@ def test_train_point_is_train_and_evaluate():
 def test_run_task_quick(task, model):
     out = run_task(task, model, quick=True, seed=0, device="cpu", progress=False)
     assert out["model"] == model and out["parameters"] > 0 and out["curriculum"]["reached"] >= 1
+
+
+def test_dag_encode_writes_the_documented_token_ids_and_decode_inverts_it():
+    """Edges (x, n + y, 2n), then queries (s, n + t, 2n + 1), in presentation order (n = 9 nodes)."""
+    from impl.tasks.dag import DagInstance, decode, encode
+
+    inst = DagInstance(edges=[(0, 1), (3, 4), (1, 2)], queries=[(0, 2), (3, 5)], answers=[True, False], k=2)
+    tokens = encode(inst, 9)
+    assert tokens == [(0, 10, 18), (3, 13, 18), (1, 11, 18), (0, 11, 19), (3, 14, 19)]
+    assert decode(tokens, 9) == (inst.edges, inst.queries)

@@ -78,3 +78,28 @@ def test_exact_values_agree_across_the_linear_memory_and_the_linear_kernel():
         a = lin.exact(conv, 40, 9, 7, **probe)
         b = ker.exact(conv, 40, 9, 7, **probe)
         assert math.isclose(a, b, rel_tol=1e-12), conv
+
+
+def test_a_user_memorys_divergent_convention_asked_alone_is_refused_naming_the_convention():
+    """Memory.refuse (memories without their own refusal): probe-averaged at d_v = 2 needs E[1/chi^2_2], infinite."""
+    from impl.memories.user import FeatureMapMemory
+
+    mem = FeatureMapMemory("t:identity", lambda x: x, 4)
+    with pytest.raises(InputError, match=r"^convention: the probe_averaged SNR\^-1 of the feature map t:identity memory "
+                                         r"is infinite here: needs d_v > 2 \(E\[1/chi\^2_\{d_v\}\]"):
+        estimate_snr(mem, 8, 4, 2, 20, 0, conventions=("probe_averaged",))
+    res = estimate_snr(mem, 8, 4, 2, 20, 0, conventions=("probe_averaged", "ratio_of_expectations"))
+    assert res["probe_averaged"].estimate is None and "d_v > 2" in res["probe_averaged"].note
+
+
+def test_each_memory_reports_the_parameters_it_was_built_with():
+    """parameters() is what the JSON output and the report print beside a result: the constructor's values, by the
+    command-line names."""
+    from impl.memories.ffn import FFNMemory
+    from impl.memories.kernel import SphereMemory
+    from impl.memories.multihead import MultiHeadLinearMemory
+
+    assert SphereMemory(1.5).parameters() == {"b": 1.5}
+    assert MultiHeadLinearMemory(4).parameters() == {"h": 4}
+    assert FFNMemory("silu").parameters() == {"activation": "silu"}
+    assert make("kernel", kernel="performer_positive", tau=3.0, m=5).parameters() == {"tau": 3.0, "m": 5}

@@ -32,3 +32,30 @@ def test_finiteness_conditions_name_the_divergences():
             text = tk.finiteness_condition(kernel, conv)
             need = want.get((kernel, conv), ())
             assert all(n in text for n in need) and bool(text) == bool(need), (kernel, conv, text)
+
+
+def test_double_factorial_counts_the_pairings():
+    """(2p - 1)!! is the number of ways to split 2p items into p pairs (Wick's theorem's term count), counted here by
+    brute force."""
+    def pairings(items):
+        if not items:
+            return 1
+        return sum(pairings([x for x in items[1:] if x != y]) for y in items[1:])
+
+    for p in range(0, 6):
+        assert moments.double_factorial_odd(p) == pairings(list(range(2 * p))), p
+    assert moments.double_factorial_odd(3) == 15
+
+
+def test_linear_finiteness_condition():
+    assert snr_linear.finiteness_condition("probe_averaged") == "d_k > 2 and d_v > 2 (E[1/chi^2_d] = 1/(d-2) needs d > 2)"
+    for conv in ("conditional", "typical", "ratio_of_expectations"):
+        assert snr_linear.finiteness_condition(conv) == ""
+
+
+def test_noncentrality_from_the_conditional_snr():
+    """delta^2 rho = d_v: the target's noncentrality delta = sqrt(d_v / rho) (C10)."""
+    from theory import recall
+
+    delta = recall.delta_of_rho()
+    assert sp.simplify(delta**2 * recall.rho - recall.d_v) == 0 and delta.is_positive
