@@ -6,9 +6,10 @@ so a raise site that names nothing (``None``), or a name that exists nowhere (``
 would pass it. Here every ``InputError`` built while a test runs is checked, whichever test raised it:
 
 - the parameter is a non-empty string each of whose identifiers (``--n-pairs`` -> ``n_pairs``; ``adapter.scale``
-  -> ``adapter``, ``scale``) is a name the user can see: an argument, variable or attribute name of the code
-  (read from its syntax tree, so never from a string literal), or a command-line option, destination or
-  metavariable of ``assocmem``'s parser (read from the parser itself);
+  -> ``adapter``, ``scale``) is a name the user can see: an argument, variable, global or attribute name of the
+  code's loaded modules (read from their compiled code objects, so never from a string literal; cheap enough for
+  every raise, also in mutation testing's copy, whose source files hold every mutant), or a command-line option,
+  destination or metavariable of ``assocmem``'s parser (read from the parser itself);
 - the message is a non-empty string of one line.
 
 A violation raises ``TypeError`` at the raise site, which fails the test that provoked it (a test expecting
@@ -17,9 +18,10 @@ A violation raises ``TypeError`` at the raise site, which fails the test that pr
 
 from __future__ import annotations
 
-import ast
 import functools
 import re
+import sys
+import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,21 +29,53 @@ SOURCE_DIRS = ("impl", "theory", "assocmem", "benchmarks")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # an identifier
 
 
-@functools.lru_cache(maxsize=None)
+def _code_objects(obj, seen: set):
+    """The code objects of a function, class or module member, nested ones included."""
+    if id(obj) in seen:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, (staticmethod, classmethod)):
+        obj = obj.__func__
+    if isinstance(obj, property):
+        for f in (obj.fget, obj.fset, obj.fdel):
+            if f is not None:
+                yield from _code_objects(f, seen)
+        return
+    code = getattr(obj, "__code__", None)
+    if isinstance(code, types.CodeType):
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            yield c
+            stack += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+        for inner in (getattr(obj, "__wrapped__", None),):
+            if inner is not None:
+                yield from _code_objects(inner, seen)
+    elif isinstance(obj, type):
+        for member in vars(obj).values():
+            yield from _code_objects(member, seen)
+
+
 def code_names() -> frozenset:
-    """Every argument, variable, attribute and keyword name in the code's syntax trees (no string literals)."""
+    """Every argument, local, global and attribute name of the code's loaded modules (read from their compiled code
+    objects, so never from a string literal) and their module-level names."""
+    return _names_of(tuple(sorted(n for n in sys.modules if n.split(".")[0] in SOURCE_DIRS)))
+
+
+@functools.lru_cache(maxsize=8)
+def _names_of(modules: tuple) -> frozenset:
     names: set[str] = set()
-    for d in SOURCE_DIRS:
-        for path in sorted((ROOT / d).rglob("*.py")):
-            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-                if isinstance(node, ast.arg):
-                    names.add(node.arg)
-                elif isinstance(node, ast.Name):
-                    names.add(node.id)
-                elif isinstance(node, ast.Attribute):
-                    names.add(node.attr)
-                elif isinstance(node, ast.keyword) and node.arg:
-                    names.add(node.arg)
+    seen: set[int] = set()
+    for name in modules:
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        for key, obj in list(vars(module).items()):
+            names.add(key)
+            if getattr(obj, "__module__", name) != name:
+                continue  # imported from elsewhere: its own module contributes it
+            for code in _code_objects(obj, seen):
+                names.update(code.co_varnames, code.co_names, code.co_freevars, code.co_cellvars)
     return frozenset(names)
 
 
