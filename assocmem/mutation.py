@@ -174,6 +174,10 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      'exact = self.exact(conv, n_pairs, None, d_v, details.get("probe_kappa"), details.get("probe_nu"),',
      "no user memory's exact() reads d_k: a feature map's closed forms go through its key metric M = L L^T, fixed "
      "when the map is loaded, and a kernel function's is None; the argument is there for the Memory interface."),
+    ("impl.memories.linear", "o = read(write(K, V), k_dev.expand(b, 1, d_k))[:, 0]",
+     "o = read(write(K, V), k_dev.expand(1, d_k))[:, 0]",
+     "read(S, Q) = Q @ S^T broadcasts Q's leading axes against S [b, d_v, d_k]: the probe as [1, d_k] and as "
+     "[b, 1, d_k] give the same [b, 1, d_v] product, entry for entry."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "

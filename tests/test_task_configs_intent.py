@@ -44,3 +44,15 @@ def test_deltaformer_exp_scales_start_at_sqrt_head_width(d, heads):
     assert torch.allclose(s1, torch.full((heads,), want, dtype=s1.dtype), rtol=1e-6, atol=0)
     assert torch.allclose(s2, torch.full((heads,), want, dtype=s2.dtype), rtol=1e-6, atol=0)
     assert models.S_MAX == 20.0 and math.exp(models.S_MAX) < torch.finfo(torch.float32).max
+
+
+@pytest.mark.parametrize("task", train.TASKS)
+def test_the_default_config_is_the_full_one_and_quick_and_large_are_asked_for(task):
+    """get_config(task) without flags is the full CPU experiment (the one the report's D4/D5 runs start from), not the
+    small CI setting and not the GPU setting; the quick one trains for fewer steps on a smaller task."""
+    full, quick, large = train.get_config(task), train.get_config(task, quick=True), train.get_config(task, large=True)
+    assert full is train.CONFIGS[(task, False)] and quick is train.CONFIGS[(task, True)] and large is train.LARGE[task]
+    assert quick.steps < full.steps and quick.size <= full.size and quick.train_max <= full.train_max
+    assert large.d > full.d and large.steps > full.steps
+    with pytest.raises(train.InputError, match=r"^task: must be one of swap, dag, got 'copy'$"):
+        train.get_config("copy")
