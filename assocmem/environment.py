@@ -19,6 +19,9 @@ VARIABLES = {
     "ASSOCMEM_REGRESSIONS": ("the regression table the nightly job and the nightly Hypothesis profile append their "
                              "failures to and CI replays (tests point it at a temporary file)",
                              "tests/regressions.json in the checkout"),
+    "ASSOCMEM_MUTATION_SCRATCH": ("the folder under which `assocmem evidence run mutation` keeps each run's scratch "
+                                  "copy until the run finishes (a stopped run resumes from it)",
+                                  ".cache/mutation in the checkout"),
     "RAY_ADDRESS": ("with --backend ray: the address of a running Ray cluster to join", "start a local Ray instance"),
     "HYPOTHESIS_PROFILE": ("the tests' Hypothesis profile: default, ci or nightly (`assocmem test --profile` sets it)",
                            "ci when CI=true, otherwise default"),

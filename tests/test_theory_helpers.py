@@ -59,3 +59,16 @@ def test_noncentrality_from_the_conditional_snr():
 
     delta = recall.delta_of_rho()
     assert sp.simplify(delta**2 * recall.rho - recall.d_v) == 0 and delta.is_positive
+
+
+def test_convention_ordering_differences_are_positive_not_only_equal():
+    """C3's ordering steps write each difference as an expression in x = d_k - 2 > 0, y = d_v - 2 > 0: the identity
+    is checked with the claim; here the other half, that SymPy itself finds each right-hand side positive for
+    N >= 2 (N = n + 1 with n a positive integer) from the symbols' assumptions alone."""
+    n = sp.Symbol("n", integer=True, positive=True)
+    steps = snr_linear.derivation_ordering()
+    assert len(steps) == 2
+    for says, lhs, rhs in steps:
+        assert sp.simplify(lhs - rhs) == 0, says
+        assert rhs.subs(snr_linear.N, n + 1).is_positive is True, says
+        assert rhs.subs(snr_linear.N, 1) == 0  # one stored pair: no crosstalk, the conventions coincide
