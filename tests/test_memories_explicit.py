@@ -157,3 +157,14 @@ def test_dpfp_against_its_definition_by_hand_and_by_loop():
                           dtype=torch.float64)
     assert torch.allclose(dpfp_kernel_elementwise(X, Y), want_k, rtol=1e-13, atol=1e-15)
     assert torch.allclose(mk.kernel("dpfp", X, Y), want_k, rtol=1e-13, atol=1e-15)
+
+
+def test_poly_features_refuse_a_tensor_power_too_large_to_hold():
+    """d^p > 2^22 entries per key is refused, naming p and pointing to the kernel form; 2^22 itself is allowed."""
+    X = torch.zeros((1, 4), dtype=torch.float64)
+    with pytest.raises(InputError, match=r"^p: the tensor-power feature map has d\^p = 16777216 entries; use the "
+                                            r"kernel form$"):
+        mk.poly_features(X, 12)
+    assert mk.poly_features(torch.ones((1, 2), dtype=torch.float64), 22).shape == (1, 2**22)
+    with pytest.raises(InputError, match=r"^p: must be an integer >= 1, got 0$"):
+        mk.poly_features(X, 0)
