@@ -592,10 +592,15 @@ def history_table(results: dict) -> list[str]:
                     .format(**r) for r in history_rows(results)]
 
 
-def markdown_from_record(results: dict) -> str:
-    """MUTATION.md from a record, judged under the current ``EQUIVALENT`` list (the full report rewrites it)."""
-    return write_markdown(rejudge(results), wall_s=results.get("wall_s"), cpu_s=results.get("cpu_s"),
+def markdown_from_record(results: dict, state: str | None = None) -> str:
+    """MUTATION.md from a record, judged under the current ``EQUIVALENT`` list (the full report rewrites it), with
+    the record's state (``evidence.status``: fresh, or stale and why) under the title."""
+    text = write_markdown(rejudge(results), wall_s=results.get("wall_s"), cpu_s=results.get("cpu_s"),
                           workers=results.get("workers", 0), path=None)
+    if state is None:
+        state = evidence.status("mutation", quiet=True).line
+    title, rest = text.split("\n", 1)
+    return f"{title}\n\nRecord {state}. Rewritten by the full `assocmem report` from the record.\n{rest}"
 
 
 def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, workers: int, path: Path | None) -> str:
