@@ -55,6 +55,26 @@ def test_selection_on_real_runs_prefers_a_learning_rate_that_learns():
     assert choose_lr(rows) == 1e-2
 
 
+@pytest.mark.parametrize("warmup", [0, 4])
+def test_learning_rate_schedule_is_linear_warmup_then_constant(monkeypatch, warmup):
+    """The rate each optimiser step uses, read from AdamW itself (not from the schedule's lambda): step i (0-based)
+    runs at lr * min(1, (i + 1) / warmup) with a warm-up, and at exactly lr at every step without one."""
+    seen = []
+
+    class Recording(torch.optim.AdamW):
+        def step(self, closure=None):
+            seen.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(torch.optim, "AdamW", Recording)
+    cfg = replace(get_config("swap", quick=True), size=2, steps=7, fit_stop=None, eval_lengths=(4,), eval_samples=2,
+                  lr=2e-3, warmup=warmup, check_every=7)
+    train_and_evaluate(cfg, "transformer", 0)
+    expected = [2e-3 * (min(1.0, (i + 1) / warmup) if warmup else 1.0) for i in range(7)]
+    assert len(seen) == 7
+    assert seen == pytest.approx(expected, rel=1e-12, abs=0)
+
+
 # ------------------------------------------------------------------------------------------------ fit-first
 
 
