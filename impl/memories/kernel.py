@@ -22,7 +22,8 @@ import torch
 from impl.estimators import kernel_moments as km
 from impl.estimators import snr_kernel as sk
 from impl.estimators import snr_performer as sp
-from impl.estimators.snr_sphere import sphere_log_m2
+from impl.estimators import catoni
+from impl.estimators.snr_sphere import sphere_log_m2, sphere_sample_relvar
 from impl.estimators.stats import mean_interval, ratio_interval
 from impl.memories.kernels import check_kernel_params, features, log_kernel
 from impl.memories.memory import CONVENTIONS, SAMPLERS, Estimates, Memory, SNRResult, typical_probe
@@ -281,7 +282,8 @@ class PerformerMemory(Memory):
 class SphereMemory(Memory):
     """The kernel memory exp(b x^T y) with keys uniform on the unit sphere and Gaussian values (C9): the conditional
     convention (fixed probe, fresh other pairs, plain sampling), exact value (N-1)(d_v/nu) E[e^{2b x^T y}] e^{-2b}
-    with the Bessel form of impl.estimators.snr_sphere."""
+    with the Bessel form of impl.estimators.snr_sphere; Catoni's interval at the exact variance of one sample
+    (``snr_sphere.sphere_sample_relvar``), a mean interval when there are too few trials for it."""
 
     kind = "kernel"
     name = "sphere"
@@ -316,9 +318,15 @@ class SphereMemory(Memory):
         V = torch.randn((trials, n_pairs - 1, d_v), generator=gen, dtype=torch.float64)
         w = torch.exp(b * (K @ q) - b)  # kappa(k_j, q) / kappa(q, q)
         r = (w[:, None, :] @ V)[:, 0]
-        e = mean_interval(((r * r).sum(-1) / nu).numpy(), alpha)
-        return Estimates(conditional=SNRResult.measured(e, self.exact("conditional", n_pairs, d_k, d_v, 1.0, nu), "plain",
-                                                        "plain: keys uniform on the sphere, fixed probe", probe_nu=nu))
+        x = ((r * r).sum(-1) / nu).numpy()
+        exact = self.exact("conditional", n_pairs, d_k, d_v, 1.0, nu)
+        note = "plain: keys uniform on the sphere, fixed probe"
+        if n_pairs > 1 and catoni.applicable(x.size, alpha):  # one sample has an exact variance: Catoni's interval
+            est, per_level = catoni.as_estimate(x, sphere_sample_relvar(n_pairs, d_k, d_v, b) * exact**2, alpha)
+            return Estimates(conditional=SNRResult.measured(est, exact, "plain", note + "; Catoni interval at the exact "
+                                                            "variance of one sample", probe_nu=nu, interval="catoni",
+                                                            intervals=per_level))
+        return Estimates(conditional=SNRResult.measured(mean_interval(x, alpha), exact, "plain", note, probe_nu=nu))
 
 
 def kernel_memory(kernel: str, *, tau=None, p=None, s=None, m=None) -> Memory:
