@@ -89,12 +89,15 @@ def _exact(case, row, mutant=False):
 def _check_catoni_width(case, row, exact):
     """A known variance: Catoni's half-width sqrt(2 v L / (n - 2 L)), L = log(2 / alpha), with v = (exact relative
     variance of one sample) x exact^2, written out here from the closed forms: plain sampling's, or importance
-    sampling's at a fixed probe (a constant times chi^2_{(N-1) d_v}: relative variance 2 / ((N-1) d_v))."""
+    sampling's at a fixed probe (a constant times chi^2_{(N-1) d_v}: relative variance 2 / ((N-1) d_v)) or averaged
+    over probes (a constant times chi^2_m / chi^2_{d_v}, m = (N-1) d_v: (1 + 2/m)(d_v - 2)/(d_v - 4) - 1)."""
     assert row.dof is None
     n, big_l = row.n, math.log(2 / ALPHA)
     if row.method == "importance":
-        assert case["mode"] in ("importance", "auto") and case["convention"] in FIXED_PROBE
-        half = math.sqrt(2 * 2 / ((case["n_pairs"] - 1) * case["d_v"]) * exact**2 * big_l / (n - 2 * big_l))
+        assert case["mode"] in ("importance", "auto") and case["convention"] != "ratio_of_expectations"
+        m, dv = (case["n_pairs"] - 1) * case["d_v"], case["d_v"]
+        rel = 2 / m if case["convention"] in FIXED_PROBE else (1 + 2 / m) * (dv - 2) / (dv - 4) - 1
+        half = math.sqrt(2 * rel * exact**2 * big_l / (n - 2 * big_l))
         assert math.isclose(row.hi - row.lo, 2 * half, rel_tol=1e-9)
         return
     assert case["mode"] in ("plain", "auto") and row.method == "plain"

@@ -189,10 +189,26 @@ def importance_relvar(n_pairs: int, d_v: int) -> float:
     return 2 / ((n_pairs - 1) * d_v)
 
 
+def importance_probe_averaged_relvar(n_pairs: int, d_v: int) -> float:
+    """Exact relative variance of one probe-averaged importance sample: (1 + 2/m)(d_v - 2)/(d_v - 4) - 1,
+    m = (N - 1) d_v, finite for d_v > 4 (infinite at and below).
+
+    The probe is drawn from N(0, I/(1 - 2a)), a = 2 (1/tau^2 - 1/tau) (``kernel_moments.exp_a``), with likelihood ratio
+    (1 - 2a)^{-d_k/2} e^{-a kappa}; the other keys from the zero-variance proposal, which makes the noise energy
+    e^{2 kappa/tau^2} C / c^2 = e^{a kappa} C with C = sum_j ||v_j||^2 ~ chi^2_m. So one sample is the constant
+    (1 - 2a)^{-d_k/2} times C / nu, C and nu = ||v_i||^2 ~ chi^2_{d_v} independent: E[C^2] / (E C)^2 = 1 + 2/m and
+    E[nu^{-2}] / E[nu^{-1}]^2 = (d_v - 2)/(d_v - 4)."""
+    if d_v <= 4:
+        return math.inf
+    m = (n_pairs - 1) * d_v
+    return (1 + 2 / m) * (d_v - 2) / (d_v - 4) - 1
+
+
 def importance(conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha, exact=None):
     """Importance sampling (module doc). Returns (Estimate, note, intervals per calibration level or None). At a
-    fixed probe, with the ``exact`` value, the interval is Catoni's at the exact variance of one sample
-    (``importance_relvar`` x exact^2), valid at every level; otherwise Student-t (mean) or delta-method (ratio)."""
+    fixed probe or averaged over probes (d_v > 4), with the ``exact`` value, the interval is Catoni's at the exact
+    variance of one sample (``importance_relvar`` or ``importance_probe_averaged_relvar``, times exact^2), valid at
+    every level; otherwise Student-t (mean) or delta-method (ratio of expectations)."""
     tau = prm["tau"]
     ys, xs = [], []
     for t in batches(trials, n_pairs * (d_k + d_v), BUDGET):
@@ -228,7 +244,9 @@ def importance(conv, pk, pv, n_pairs, d_k, d_v, trials, gen, dev, dt, prm, alpha
     if conv == "probe_averaged":
         note += "; probe norms from the chi-square tilted by e^{a ||k_i||^2}"
     samples = np.exp(ly)
-    if pk is not None and exact is not None and math.isfinite(exact) and catoni.applicable(samples.size, alpha):
-        e, per_level = catoni.as_estimate(samples, importance_relvar(n_pairs, d_v) * exact**2, alpha)
+    relvar = math.nan if n_pairs < 2 else (importance_relvar(n_pairs, d_v) if pk is not None
+                                           else importance_probe_averaged_relvar(n_pairs, d_v))
+    if exact is not None and math.isfinite(exact) and math.isfinite(relvar) and catoni.applicable(samples.size, alpha):
+        e, per_level = catoni.as_estimate(samples, relvar * exact**2, alpha)
         return e, note + "; Catoni interval at the exact variance of one sample", per_level
     return mean_interval(samples, alpha), note, None
