@@ -388,10 +388,11 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
     sample; the record's time is the sum over attempts."""
     try:
         import mutmut  # noqa: F401
+        import pytest  # noqa: F401  (its stats step runs the CI test selection)
     except ImportError:
         from impl.numerics.errors import InputError
 
-        raise InputError("JOB", "mutation testing needs the optional extra: pip install -e '.[mutation]'") from None
+        raise InputError("JOB", "mutation testing needs the optional extras: pip install -e '.[test,dask,mutation]'") from None
     k = SAMPLE_QUICK if opts.quick else SAMPLE
     workers = 2 if opts.n_jobs in (-1, None) else max(1, opts.n_jobs)
     previous = evidence.load("mutation", quiet=True)
