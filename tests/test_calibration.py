@@ -225,6 +225,8 @@ def test_kernel_checks_record_catoni_intervals_at_every_calibration_level():
 @pytest.mark.parametrize("claim_id, point", [
     ("C12.heads_snr.exp", {"n_pairs": 64, "d": 32, "h": 2, "tau_rule": "2", "trials": 600}),  # importance, fixed probe
     ("C7.heavy_tail.typical", {"n_pairs": 64, "d_k": 16, "d_v": 16, "tau": 2.0, "trials": 400}),
+    ("C7.heavy_tail.probe_averaged", {"n_pairs": 64, "d_k": 16, "d_v": 16, "tau": 1.5, "trials": 400}),  # tilted probe
+    ("C9.sphere.snr", {"n_pairs": 8, "d_k": 3, "d_v": 4, "b": 8.0, "trials": 1500}),  # Bessel moments at b and 2b
     ("C9.relu.typical", {"n_pairs": 16, "d_k": 16, "d_v": 16, "trials": 1500}),  # plain sampling
     ("U4.linear_limit", {"d_k": 2, "d_v": 1, "t": 1, "sigma": 0.0, "trials": 2000}),  # Wishart variance
     ("U4.rls_rate", {"d_k": 1, "d_v": 1, "t": 5, "sigma": 0.5, "trials": 3000}),  # inverse-Wishart variance
