@@ -3,6 +3,8 @@ test (deterministic, new for every change to them), the kill rate's exact interv
 that a rerun carries over and the report prints."""
 
 import json
+import sys
+import types
 
 import pytest
 from scipy.stats import binom
@@ -145,6 +147,8 @@ def test_an_interrupted_run_resumes_on_the_same_code_running_only_the_mutants_wi
     again on the same code reuses the scratch copy and sample, runs the 3 others only, scores all 5, sums the time of
     both attempts and removes the scratch; changed code would get another scratch (another hash)."""
     monkeypatch.setenv("ASSOCMEM_MUTATION_SCRATCH", str(tmp_path / "scratch"))
+    # mutmut itself is never called (its steps are stubbed below), so the test runs without the mutation extra
+    monkeypatch.setitem(sys.modules, "mutmut", types.ModuleType("mutmut"))
     monkeypatch.setattr(mutation, "tree_files", lambda root=None: [])
     monkeypatch.setattr(mutation, "_copy_tree", lambda dst: None)
     monkeypatch.setattr(mutation, "write_markdown", lambda *a, **k: "")
