@@ -257,8 +257,8 @@ def _mutation_markdown() -> str | None:
     """reports/MUTATION.md from the mutation record, judged under the current equivalence list (None without one)."""
     from assocmem import mutation
 
-    res, _ = evidence.results("mutation")
-    return mutation.markdown_from_record(res) if res and "mutants" in res else None
+    res, st = evidence.results("mutation")
+    return mutation.markdown_from_record(res, st.line) if res and "mutants" in res else None
 
 
 def _git_revision() -> str:
