@@ -223,17 +223,13 @@ def _tail_by_interval() -> dict[str, str]:
 
 
 def tail_argument(claim: registry.Claim, interval: str | None) -> str:
-    """Which argument carries the declared level (1e-6) in the far tail, which no seed count reaches: the claim's
-    own ``tail`` where it declares one (a check that rests on more than its interval, say), else the interval kind
-    the check declares (``Result.extra["interval"]``), or honestly none."""
-    declared = regions.declared(claim.id).tail
-    if declared:
-        return declared
+    """Which argument carries the declared level (1e-6) in the far tail, which no seed count reaches: the interval
+    kind the check declares (``Result.extra["interval"]``), the claim's own ``tail``, or honestly none."""
     known = _tail_by_interval()
     if interval in known:
         return known[interval]
-    return ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
-            "the empirical evidence, and no bound on the 1e-6 tail has been derived for this claim")
+    return regions.declared(claim.id).tail or ("none proven: a Student-t interval, asymptotic (CLT); the 1e-3 row at the worst corner is "
+                          "the empirical evidence, and no bound on the 1e-6 tail has been derived for this claim")
 
 
 def run_calibration(claim_id: str, opts: evidence.JobOptions) -> dict:

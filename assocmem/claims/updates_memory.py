@@ -211,7 +211,8 @@ def run_delta_vs_linear(params, seed, *, device="cpu", dtype="float64", theory=l
              + ("below" if upper < lin_exact else "NOT below") + f" (N-1)/d_k = {lin_exact:.4g}"
              + ("" if in_range else f"; delta errors outside their proven range [{lo:g}, {hi:g}]: "
                                     f"[{e_del.min():.4g}, {e_del.max():.4g}]"),
-        interval="catoni", intervals=per_level, delta_error_ratio=float(e_del.mean()), delta_upper_bound=upper)
+        interval="catoni + empirical Bernstein", intervals=per_level, delta_error_ratio=float(e_del.mean()),
+        delta_upper_bound=upper)
     return dataclasses.replace(res, passed=bool(res.passed and upper < lin_exact))
 
 
