@@ -22,7 +22,7 @@ from impl.estimators.snr import estimate_snr
 from impl.memories.kernel import KernelMemory, SphereMemory, kernel_memory
 from theory import kernels as tk
 
-MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
+MODULES = ("theory.kernels", "theory.moments", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.performer_memory_moments", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.kernel_moments", "impl.estimators.stats", "impl.memories.memory", "impl.estimators.snr",
             "theory.snr_linear")  # closed under imports: tests/test_report.py
 CONV_WORDS = {
     "conditional": "conditional (a function of the probe's ||k_i||^2 and ||v_i||^2)",
@@ -186,11 +186,18 @@ def _sympy(kernel: str, mutant: bool = False):
     return value
 
 
+def _bound(res) -> dict:
+    """The interval kind and its interval at each calibration level, where the estimator's interval is Catoni's
+    (what the calibration rebuilds its coverage from); empty otherwise."""
+    if not res.details.get("interval"):
+        return {}
+    return {"interval": res.details["interval"], "intervals": res.details["intervals"]}
+
+
 def _record(res) -> dict:
     """What a kernel check records beside the interval: the sampler used and the plain-sampling diagnostic."""
     out = {"mode_used": res.method, "plain_reliable": res.details["plain_reliable"]}
-    if res.details.get("interval"):  # Catoni's, with its interval at each calibration level
-        out.update(interval=res.details["interval"], intervals=res.details["intervals"])
+    out.update(_bound(res))
     if res.details.get("plain_ess") is not None:
         out["plain_ess"] = res.details["plain_ess"]
     return out
@@ -785,8 +792,7 @@ def check_sphere(params, seed, *, mutant=False, device="cpu", dtype="float64", a
     else:
         expr = tk.sphere_snr_inv("conditional").subs({tk.N: n, tk.d_k: d, tk.d_v: dv, tk.nu: nu, tk.b_inv: b})
         theory = float(sp.N(expr, 20))
-    bound = ({"interval": res.details["interval"], "intervals": res.details["intervals"]}
-             if res.details.get("interval") else {})
+    bound = _bound(res)
     return checks.snr("C9.sphere.snr", params, seed, res, theory,
                       "keys uniform on S^{d-1}, kernel exp(b x^T y), plain sampling (weights bounded by e^b: light tails)"
                       + ("; Catoni interval at the exact variance of one sample" if bound else ""),
@@ -835,7 +841,7 @@ def check_performer_snr(params, seed, *, mutant=False, device="cpu", dtype="floa
     theory = res.exact
     if mutant:
         theory = sympy_value("exp", "conditional", dict(params), res.details["probe_kappa"], res.details["probe_nu"])
-    return checks.snr("C9.performer.memory_snr", params, seed, res, theory)
+    return checks.snr("C9.performer.memory_snr", params, seed, res, theory, **_bound(res))
 
 
 def _perf_snr_strategy():
@@ -853,7 +859,10 @@ register(Claim(
     statement="A memory whose kernel exp(k^T q/tau) (Gaussian keys; tau >= 16 with trigonometric features, tau >= 96 with "
               "positive ones, where a positive-feature sample has a finite fourth moment) is computed with m Performer features has "
               "E||r||^2 / (E[c_hat^2] ||v_i||^2) = (N-1)(d_v/nu)[e^{2 kappa/tau^2} + E_k Var_w kappa_hat]/(e^{2 kappa/tau} + "
-              "Var_w c_hat) at a fixed probe (trigonometric: Var_w c_hat = 0), inside the Monte Carlo interval at level 1 - 1e-6.",
+              "Var_w c_hat) at a fixed probe (trigonometric: Var_w c_hat = 0), inside the Monte Carlo interval at level "
+              "1 - 1e-6: Catoni's intervals at the exact variances of one trial's noise energy and signal (their "
+              "fourth moments: the other pairs share the features, so E[w_1^2 w_2^2] = E_u[(E_k[w^2 | u])^2], a sum over "
+              "the features' coincidence patterns of Gaussian integrals), a union bound for the ratio.",
     kind="statistical", run=check_performer_snr, mutant=partial(check_performer_snr, mutant=True),
     mutant_says="the exact-kernel SNR (the features' noise and signal variance ignored)", strategy=_perf_snr_strategy,
     grid=tuple(dict(kernel=k, m=m, n_pairs=32, d_k=4, d_v=8, tau=t, trials=6000, convention="typical")
@@ -862,3 +871,17 @@ register(Claim(
     power_grid=(dict(kernel="performer_trig", m=1, n_pairs=32, d_k=4, d_v=8, tau=16.0, trials=8000, convention="typical"),),
     modules=MODULES + ("impl.estimators.snr_performer",),
 ))
+
+
+def _perf_snr_relvar(p: dict) -> float:
+    """The larger relative variance of one trial's noise energy and signal at the typical probe (||q||^2 = d_k;
+    ``performer_memory_moments``, exact): the calibration's measure of heaviness (the conditional convention's probe
+    is random, of that size on average)."""
+    from impl.estimators import performer_memory_moments as pmm
+
+    kind = "positive" if p["kernel"] == "performer_positive" else "trigonometric"
+    mom = pmm.sample_moments(kind, float(p["d_k"]), float(p["d_v"]), p["n_pairs"], p["d_k"], p["d_v"], p["tau"], p["m"])
+    return max(mom["var_y"] / mom["mean_y"] ** 2, mom["var_x"] / mom["mean_x"] ** 2)
+
+
+stated_regions.declare("C9.performer.memory_snr", heaviness=_perf_snr_relvar)  # calibrated where one trial is heaviest

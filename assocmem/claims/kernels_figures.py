@@ -13,7 +13,7 @@ from assocmem.registry import Figure, register_figure  # noqa: E402
 from impl.estimators.snr import estimate_snr  # noqa: E402
 from impl.memories.kernel import kernel_memory  # noqa: E402
 
-MODULES = ("impl.memories.memory", "impl.estimators.snr", "theory.kernels", "theory.ffn", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.kernel_moments",
+MODULES = ("impl.memories.memory", "impl.estimators.snr", "theory.kernels", "theory.ffn", "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.performer_memory_moments", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.kernel_moments",
            "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.memories.ffn", "impl.memories.solu",
            "impl.estimators.stats", "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 

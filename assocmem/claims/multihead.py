@@ -15,7 +15,7 @@ from assocmem import checks
 from assocmem.registry import Claim, Figure, Result, register, register_figure
 
 MODULES = ("impl.memories.memory", "impl.estimators.snr", "impl.memories.multihead", "impl.estimators.multihead", "impl.estimators.snr_kernel", "impl.estimators.catoni", "impl.estimators.kernel_moments",
-           "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.stats", "theory.kernels", "theory.ffn",
+           "impl.memories.kernels", "impl.memories.kernel", "impl.estimators.performer_memory_moments", "impl.estimators.snr_performer", "impl.estimators.snr_sphere", "impl.estimators.stats", "theory.kernels", "theory.ffn",
            "theory.moments", "theory.snr_linear")  # closed under imports: tests/test_report.py
 D = 32
 HEADS = (1, 2, 4, 8)

@@ -20,7 +20,7 @@ from assocmem.registry import Claim, Figure, Result, derived, register, register
 from theory import recall as tr
 
 MODULES = ("theory.recall", "theory.kernels", "impl.estimators.recall_prediction", "impl.estimators.recall_measured",
-           "impl.estimators.stats", "impl.memories.kernel", "impl.memories.kernels", "impl.rules.deltanet",
+           "impl.estimators.stats", "impl.memories.kernel", "impl.estimators.performer_memory_moments", "impl.memories.kernels", "impl.rules.deltanet",
            "impl.memories.memory", "impl.estimators.kernel_moments", "impl.estimators.snr_kernel", "impl.estimators.catoni",
            "impl.estimators.snr_performer", "impl.estimators.snr_sphere",
             "theory.moments", "theory.snr_linear", "impl.rules.inputs", "impl.numerics.chunking", "impl.numerics.solves")  # closed under imports: tests/test_report.py

@@ -23,6 +23,7 @@ from impl.estimators import kernel_moments as km
 from impl.estimators import snr_kernel as sk
 from impl.estimators import snr_performer as sp
 from impl.estimators import catoni
+from impl.estimators import performer_memory_moments as pmm
 from impl.estimators.snr_sphere import sphere_log_m2, sphere_sample_relvar
 from impl.estimators.stats import mean_interval, ratio_interval
 from impl.memories.kernels import check_kernel_params, features, log_kernel
@@ -211,8 +212,10 @@ class PerformerMemory(Memory):
     """The exp(k^T q / tau) kernel memory with the kernel replaced by m Performer random features (positive or
     trigonometric; Choromanski et al. 2020), SNR^{-1} defined (the signal is random too) as
     E_{others, features}||r||^2 / (E_features[c_hat^2] ||v_i||^2) at a fixed probe; exact value
-    (N-1)(d_v/nu)[e^{2 kappa/tau^2} + E_k Var] / E[c_hat^2] (impl.estimators.snr_performer). Plain sampling,
-    delta-method interval; fresh features, other keys and values each trial."""
+    (N-1)(d_v/nu)[e^{2 kappa/tau^2} + E_k Var] / E[c_hat^2] (impl.estimators.snr_performer). Plain sampling with
+    fresh features, other keys and values each trial; Catoni's interval at the exact variances of one trial's noise
+    energy and signal (``impl.estimators.performer_memory_moments``: the other pairs share the features), a
+    delta-method interval where a fourth moment is infinite or there are too few trials."""
 
     kind = "kernel"
     conventions = ("conditional", "typical")
@@ -271,12 +274,42 @@ class PerformerMemory(Memory):
             w = (fk @ fq[:, :, None])[..., 0]  # kappa_hat(k_j, q) [T, n]
             r = (w[:, None, :] @ V)[:, 0]
             c = (fq * fq).sum(-1)
-            e = ratio_interval(((r * r).sum(-1)).numpy(), (c * c * nu).numpy(), alpha)
-            out[conv] = SNRResult.measured(
-                e, self.exact(conv, n_pairs, d_k, d_v, kappa, nu), "plain",
-                f"plain: Performer {kind} features, m = {m}; E||r||^2 / (E[c_hat^2] ||v_i||^2) at a fixed probe",
-                probe_kappa=kappa, probe_nu=nu)
+            y, x = (r * r).sum(-1).numpy(), (c * c * nu).numpy()
+            note = f"plain: Performer {kind} features, m = {m}; E||r||^2 / (E[c_hat^2] ||v_i||^2) at a fixed probe"
+            details = {"probe_kappa": kappa, "probe_nu": nu}
+            mom = pmm.sample_moments(kind, kappa, nu, n_pairs, d_k, d_v, tau, m) if n_pairs > 1 else None
+            if mom is not None and pmm.finite(mom) and catoni.applicable(trials, alpha / 2):
+                e, per_level = _performer_catoni(y, x, mom, alpha)
+                note += ("; Catoni intervals at the exact variances of one trial's noise energy and signal, union "
+                         "bound" if kind == "positive" else
+                         "; Catoni interval at the exact variance of one trial's noise energy (the signal is exact)")
+                details.update(interval="catoni", intervals=per_level)
+            else:
+                e = ratio_interval(y, x, alpha)
+                note += "; delta-method interval" + ("" if mom is None or pmm.finite(mom) else
+                                                     " (a fourth moment is infinite here)")
+            out[conv] = SNRResult.measured(e, self.exact(conv, n_pairs, d_k, d_v, kappa, nu), "plain", note, **details)
         return out
+
+
+def _performer_catoni(y, x, mom, alpha):
+    """E Y / E X for the Performer memory (``performer_memory_moments``) by Catoni's intervals at the exact variances
+    of one trial's Y = ||r||^2 and X = nu c_hat^2: with an exact signal (trigonometric features, Var X = 0) the
+    interval for E Y divided by E X; otherwise each mean at alpha / 2 and the ratio of their ends (a union bound,
+    ``snr_kernel.catoni_ratio_estimate``). Valid at every level."""
+    from impl.estimators.stats import Estimate, critical_value
+
+    if mom["var_x"] > 0:
+        parts = (mom["var_x"] / mom["mean_x"] ** 2, mom["var_y"] / mom["mean_y"] ** 2, math.log(mom["mean_x"]))
+        return sk.catoni_ratio_estimate(y, x, 0.0, parts, mom["ratio"], alpha)
+
+    def at(a):
+        t, lo, hi = catoni.interval(y, mom["var_y"], a)
+        return t / mom["mean_x"], lo / mom["mean_x"], hi / mom["mean_x"]
+
+    r, lo, hi = at(alpha)
+    per_level = {f"{a:g}": list(at(a)[1:]) for a in catoni.CALIBRATION_LEVELS}
+    return Estimate(r, lo, hi, 1 - alpha, len(y), (hi - lo) / 2 / critical_value(alpha), None), per_level
 
 
 class SphereMemory(Memory):
