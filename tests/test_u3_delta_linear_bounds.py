@@ -194,3 +194,12 @@ def test_far_tail_argument_names_both_parts():
     kind = um.run_delta_vs_linear({"n_pairs": 9, "d_k": 8, "trials": 100}, 1).extra["interval"]
     tail = calibration.tail_argument(registry.get("U3.delta_below_linear"), kind)
     assert "Catoni" in tail and "Maurer and Pontil" in tail and "[0, 4]" in tail
+
+
+def test_calibration_worst_corner_is_the_smallest_gap():
+    """The declared heaviness puts the calibration's 10,000 seeds where part (a) is heaviest and part (b) weakest."""
+    from assocmem import calibration, registry
+
+    where = calibration.corners(registry.get("U3.delta_below_linear"))
+    assert where["worst"] == {"n_pairs": 9, "d_k": 8, "trials": 1000}
+    assert um._u3_heaviness({"n_pairs": 9, "d_k": 8}) == pytest.approx(4 * 7 / (9 * 8 * 10), rel=1e-12)

@@ -237,7 +237,15 @@ register(Claim(
 ))
 
 
-regions.declare("U3.delta_below_linear", tail=(
+def _u3_heaviness(p: dict) -> float:
+    """The relative variance of one trial's linear error ratio, 4 (d_k - 1) / (N (N - 1) (d_k + 2)): largest at the
+    fewest pairs and the widest keys the strategy draws (N = 9, d_k = 8), which is also where the delta rule's gap
+    below (N - 1)/d_k is smallest. So the calibration's worst corner tests part (a)'s coverage where it is heaviest
+    and part (b)'s power where it is weakest."""
+    return linear_unit_key_error_variance(p["n_pairs"], p["d_k"]) / linear_unit_key_error(p["n_pairs"], p["d_k"]) ** 2
+
+
+regions.declare("U3.delta_below_linear", heaviness=_u3_heaviness, tail=(
     "(a) " + catoni.TAIL + "; (b) " + bounded.TAIL + " (the delta rule's per-probe error with basis values lies in "
     "[0, 4], proven at b = 1)"))
 
