@@ -163,3 +163,20 @@ def test_memory_uses_catoni_where_the_moments_are_finite_and_says_otherwise():
     heavy = estimate_snr(kernel_memory("performer_positive", tau=10.0, m=4), 16, 2, 8, 2000, 3, alpha=1e-6,
                          conventions=("conditional",))["conditional"]
     assert "interval" not in heavy.details and "fourth moment is infinite" in heavy.note
+
+
+@pytest.mark.parametrize("nu", [0.5, 3.0])
+def test_signal_moments_by_the_lognormal_multinomial(nu):
+    """One trial's signal X = nu c_hat^2 (positive features): E X = nu E c_hat^2 and Var X = nu^2 (E c_hat^4 -
+    (E c_hat^2)^2), with c_hat's moments from its i.i.d. lognormal terms (log-mean -yy, log-variance 4 yy) counted
+    by the multinomial expansion; trigonometric features give an exact signal, Var X = 0."""
+    kappa, tau, m, d = 4.0, 96.0, 3, 2
+    yy = kappa / tau
+    e = [math.exp(-j * yy + 2 * j * j * yy) for j in range(1, 5)]
+    c2 = (m * e[1] + m * (m - 1) * e[0] ** 2) / m**2
+    c4 = _mean_fourth_power(m, *e)
+    mom = pmm.sample_moments("positive", kappa, nu, 8, d, 4, tau, m)
+    assert mom["mean_x"] == pytest.approx(nu * c2, rel=1e-12)
+    assert mom["var_x"] == pytest.approx(nu**2 * (c4 - c2**2), rel=1e-9)
+    trig = pmm.sample_moments("trigonometric", kappa, nu, 8, d, 4, 16.0, m)
+    assert trig["var_x"] == 0 and trig["mean_x"] == pytest.approx(nu * math.exp(2 * kappa / 16.0), rel=1e-15)
