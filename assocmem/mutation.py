@@ -178,6 +178,28 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "o = read(write(K, V), k_dev.expand(1, d_k))[:, 0]",
      "read(S, Q) = Q @ S^T broadcasts Q's leading axes against S [b, d_v, d_k]: the probe as [1, d_k] and as "
      "[b, 1, d_k] give the same [b, 1, d_v] product, entry for entry."),
+    ("impl.deltaformer.parallel", "A = causal_kernel_matrix(q, k, kernel, scale, strict=False)",
+     "A = causal_kernel_matrix(q, k, kernel, scale, strict=None)",
+     "causal_kernel_matrix reads strict only as a truth value (tril(-1 if strict else 0)), and None is falsy like "
+     "False: the same mask."),
+    ("impl.deltaformer.parallel", "U = torch.linalg.solve_triangular(eye + B, rhs, upper=False, unitriangular=True)",
+     "U = torch.linalg.solve_triangular(eye + B, rhs, upper=False, unitriangular=False)",
+     "B is built with strict=True, so its diagonal entries are exact zeros (0 * s, exp(-inf) or a masked softmax "
+     "weight, times beta) and eye + B has an exact unit diagonal: reading the diagonal and dividing by 1.0 changes no "
+     "bit of the solution."),
+    ("theory.recall", 'u, Fs = sp.Symbol("u", positive=True), sp.Function("F")',
+     'u, Fs = sp.Symbol("U", positive=True), sp.Function("F")',
+     "u is the integration variable of the one step that uses it (int_0^1 u^{N-1} du = 1/N): it is integrated out, "
+     "so the returned value 1/N is the same whatever its name, and no other symbol of the function is named U."),
+    ("impl.tasks.swap", 'L = require_positive_int("L", L, 1)', 'L = require_positive_int("L", L, )',
+     "1 is require_positive_int's default minimum: the same check."),
+    ("theory.updates", "S1 = sp.zeros(D_V, 2) - (sp.zeros(D_V, 2) * unit - v1) * unit.T",
+     "S1 = sp.zeros(D_V, ) - (sp.zeros(D_V, 2) * unit - v1) * unit.T",
+     "sp.zeros(D_V) is the square zeros(D_V, D_V), and the module's D_V is 2, so both are the same 2 x 2 zero "
+     "matrix (equivalent only while D_V = 2)."),
+    ("theory.updates", "sp.simplify(S_new - (A + v * k.T) * P_new), sp.zeros(D_V, D_K)),",
+     "sp.simplify(S_new - (A + v * k.T) * P_new), sp.zeros(D_V, )),",
+     "D_V = D_K = 2 in this module, and sp.zeros(n) is the square n x n zero matrix: the same matrix."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
