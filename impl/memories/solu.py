@@ -184,8 +184,9 @@ def theory(convention: str, n_pairs: int, d_k: int, d_v: int, beta: float, kappa
         return 0.0
     if bad == RATIO_UNDEFINED:
         raise InputError("beta", f"the {convention} SoLU SNR^-1 is undefined (infinite over infinite): needs {bad}")
-    if bad:
-        raise InputError("beta" if "beta" in bad else "d_k", f"the {convention} SoLU SNR^-1 is infinite: needs {bad}")
+    if bad:  # name the parameter that breaks the condition (the condition's text names beta in every case)
+        flag = "d_k" if d_k <= 2 else "d_v" if d_v <= 2 else "beta"
+        raise InputError(flag, f"the {convention} SoLU SNR^-1 is infinite: needs {bad}")
     if convention == "probe_averaged":
         w = 1 - 2 * b
         return (n_pairs - 1) * d_v / (d_v - 2) * (w ** (1 - d_k / 2) / (d_k - 2) + 4 * beta**2 * w ** (-d_k / 2))

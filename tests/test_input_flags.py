@@ -1,0 +1,99 @@
+"""Bad input names the parameter that is wrong: ``InputError.parameter`` is checked exactly, not by matching the
+message (a message such as "needs d_k > 2, d_v > 2 and 1 - 2b > 0 with b = 2 beta^2 - 2 beta" contains every
+name, so ``match="d_k"`` passes whichever parameter the error blames). Each case is one parameter just outside the
+range its function documents, the others valid."""
+
+import math
+
+import numpy as np
+import pytest
+
+from impl.deltaformer.constructions import constant_input, permutation_tokens, swap_key
+from impl.estimators.multihead import multihead_recall
+from impl.estimators.recall_measured import delta_noise_to_signal, measure_recall
+from impl.estimators.recall_prediction import predicted_recall_from_s2, win_probability
+from impl.estimators.snr import estimate_snr
+from impl.estimators.snr_linear import decoding_accuracy
+from impl.estimators.snr_performer import performer_memory_noise
+from impl.memories import solu
+from impl.memories.kernel import SphereMemory, kernel_memory
+from impl.memories.linear import LinearMemory
+from impl.numerics.errors import InputError
+from impl.rules.experiments import delta_stream_time_average
+from impl.tasks.swap import swap_batch, swap_pairs
+
+RNG = np.random.default_rng(0)
+STREAM = dict(d_k=2, d_v=1, b=0.1, sigma=0.1, burn=0, window=3, trials=2, seed=0)
+
+CASES = [
+    # delta_noise_to_signal: R_p needs another pair besides p (n_pairs >= 2), a key dimension, two trials
+    ("recall n_pairs = 1", lambda: delta_noise_to_signal(1, 4, 10, 0), "n_pairs"),
+    ("recall d_k = 0", lambda: delta_noise_to_signal(4, 0, 10, 0), "d_k"),
+    ("recall trials = 1", lambda: delta_noise_to_signal(4, 4, 1, 0), "trials"),
+    # constant_input: T >= 1 tokens of dimension d >= 1
+    ("constant_input T = 0", lambda: constant_input(0, 3, 1.0), "T"),
+    ("constant_input d = 0", lambda: constant_input(4, 0, 1.0), "d"),
+    ("constant_input d = 2.5", lambda: constant_input(4, 2.5, 1.0), "d"),
+    # SoLU probe-averaged SNR^-1: finite iff d_k > 2, d_v > 2 and 1 - 4 beta^2 + 4 beta > 0 (beta < (1 + sqrt 2)/2)
+    ("solu probe_averaged d_k = 2", lambda: solu.theory("probe_averaged", 8, 2, 8, 0.1), "d_k"),
+    ("solu probe_averaged d_v = 2", lambda: solu.theory("probe_averaged", 8, 8, 2, 0.1), "d_v"),
+    ("solu probe_averaged beta = 1.3", lambda: solu.theory("probe_averaged", 8, 8, 8, 1.3), "beta"),
+    # ratio of expectations: undefined (inf / inf) from beta = 1/2
+    ("solu ratio beta = 0.5", lambda: solu.theory("ratio_of_expectations", 8, 8, 8, 0.5), "beta"),
+    # the SNR interface: a memory of one pair has no noise (kernel memories need N >= 2; the linear memory's
+    # N = 1 is exact), two trials for an interval; the sphere memory needs d_k >= 2 for a direction to vary
+    ("snr linear n_pairs = 0", lambda: estimate_snr(LinearMemory(), 0, 4, 4, 10, 0), "n_pairs"),
+    ("snr kernel n_pairs = 1", lambda: estimate_snr(kernel_memory("exp", tau=8.0), 1, 4, 4, 10, 0), "n_pairs"),
+    ("snr trials = 1", lambda: estimate_snr(LinearMemory(), 4, 4, 4, 1, 0), "trials"),
+    ("snr sphere d_k = 1", lambda: estimate_snr(SphereMemory(2.0), 4, 1, 4, 10, 0), "d_k"),
+    ("decoding trials = 1", lambda: decoding_accuracy(4, 4, 4, 1, 0), "trials"),
+    ("performer trials = 1", lambda: performer_memory_noise(np.ones(4), 2, "positive", 8.0, 1, 0), "trials"),
+    ("performer m = 0", lambda: performer_memory_noise(np.ones(4), 0, "positive", 8.0, 10, 0), "m"),
+    # recall: nearest-value decoding needs another stored value (N >= 2) and d_v >= 2 (a chi-square law with d_v dof)
+    ("recall measured n_pairs = 1", lambda: measure_recall("linear", 1, 4, 4, 10, 0), "n_pairs"),
+    ("recall measured d_v = 1", lambda: measure_recall("linear", 4, 4, 1, 10, 0), "d_v"),
+    ("win probability n_pairs = 1", lambda: win_probability(1.0, 1, 4), "n_pairs"),
+    ("win probability d_v = 1", lambda: win_probability(1.0, 4, 1), "d_v"),
+    ("predicted recall n_pairs = 1", lambda: predicted_recall_from_s2([1.0], 1, 4), "n_pairs"),
+    ("multihead recall n_pairs = 1", lambda: multihead_recall(1, 8, 8, (1, 2), 10, 0), "n_pairs"),
+    # the swap task and its construction: at least two slots; a sequence of L >= 1 tokens; batch >= 1
+    ("swap pairs n = 1", lambda: swap_pairs(1), "n"),
+    ("swap batch n = 1", lambda: swap_batch(1, 4, 2, RNG), "n"),
+    ("swap batch L = 0", lambda: swap_batch(3, 0, 2, RNG), "L"),
+    ("swap batch batch = 0", lambda: swap_batch(3, 4, 0, RNG), "batch"),
+    ("swap key n = 1", lambda: swap_key(1, 0, 0), "n"),
+    ("permutation tokens n = 1", lambda: permutation_tokens(1, []), "n"),
+    # the delta rule's stream: burn-in may be 0 but not negative
+    ("stream burn = -1", lambda: delta_stream_time_average(**dict(STREAM, burn=-1)), "burn"),
+    ("stream window = 0", lambda: delta_stream_time_average(**dict(STREAM, window=0)), "window"),
+]
+
+
+@pytest.mark.parametrize("call,flag", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_the_error_names_the_wrong_parameter(call, flag):
+    with pytest.raises(InputError) as e:
+        call()
+    assert e.value.parameter == flag, str(e.value)
+    assert str(e.value).startswith(f"{flag}: ") and "\n" not in str(e.value)
+
+
+def test_the_valid_neighbours_are_accepted():
+    """The other side of each boundary: the smallest valid value runs (so the cases above test the boundary, not a
+    function that refuses everything)."""
+    R, lo, hi = delta_noise_to_signal(2, 2, 2, 0)
+    assert R.shape == (2,) and (lo <= R).all() and (R <= hi).all()
+    q, k, v, b = constant_input(1, 1, 1.0)
+    assert q.shape == (1, 1, 1, 1) and b.shape == (1, 1, 1)
+    for d_k, d_v, beta in [(3, 8, 0.1), (8, 3, 0.1), (8, 8, 1.2)]:
+        assert math.isfinite(solu.theory("probe_averaged", 8, d_k, d_v, beta))
+    assert solu.theory("ratio_of_expectations", 8, 8, 8, 0.49) == 0.0
+    assert estimate_snr(LinearMemory(), 1, 4, 4, 2, 0, conventions=("conditional",))["conditional"].estimated
+    assert estimate_snr(kernel_memory("exp", tau=8.0), 2, 4, 4, 2, 0, conventions=("conditional",))["conditional"].estimated
+    assert estimate_snr(SphereMemory(2.0), 2, 2, 4, 2, 0)["conditional"].estimated
+    assert decoding_accuracy(2, 4, 4, 2, 0)[1] == 4  # every key of 2 trials x 2 pairs probed
+    assert measure_recall("linear", 2, 4, 2, 2, 0)["trials"] == 2
+    assert 0 < win_probability(1.0, 2, 2) < 1
+    assert len(swap_pairs(2)) == 1 and swap_batch(2, 1, 1, RNG) is not None
+    assert float(swap_key(2, 0, 1) @ swap_key(2, 0, 1)) == pytest.approx(1.0)
+    assert permutation_tokens(2, [])[0].shape[-2] == 4
+    assert delta_stream_time_average(**STREAM).shape == (2,)
