@@ -93,6 +93,8 @@ def test_fit_first_stops_at_the_first_check_that_meets_the_criterion(monkeypatch
     assert out["steps_to_fit"] == 30 and out["steps_run"] == 30 and calls == [0.5, 0.94, 0.96]
     assert out["curriculum"]["final_fit_step"] == 30 and out["curriculum"]["used"] is False
     assert [c[0] for c in out["val_curve"]] == [10, 20, 30]
+    # the curve records each check's validation loss (1 - accuracy here, to 4 places), the last one is val_loss
+    assert [c[1] for c in out["val_curve"]] == [0.5, 0.06, 0.04] and out["val_loss"] == 0.04
     # one length below the criterion is not a fit
     monkeypatch.setattr(tr, "validate", lambda m, c, v: {"loss": 0.1, "acc": {3: 1.0, 4: 0.949}})
     out = train_and_evaluate(replace(cfg, steps=40), "transformer", 0)
