@@ -51,6 +51,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -67,6 +68,7 @@ CODE_STATE = "impl/, theory/, tests/, assocmem/ (assocmem/mutation.py excepted)"
 LEGACY_NOTE = ("fixed seed 20250525 (before samples were drawn per commit): the tests had been improved against this "
                "sample's survivors, so its score is optimistic")
 SAMPLE_QUICK = 4
+PROGRESS_EVERY_S = 30.0  # how often a running attempt records its time so far (see run_mutation)
 TARGET = 0.95
 REPORT = ROOT / "reports" / "MUTATION.md"
 
@@ -426,6 +428,25 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
     env = dict(os.environ, CI="true", ASSOCMEM_CACHE=str(scratch / ".cache-results"), PYTHONPATH=str(scratch))
     log_path = scratch / "mutation.log"
     progress = _progress(scratch)
+
+    def attempt_so_far(in_flight: bool) -> dict:
+        return {"attempts": progress["attempts"] + 1, "wall_s": progress["wall_s"] + time.time() - t0,
+                "cpu_s": progress["cpu_s"] + _cpu_children() - c0, "in_flight": in_flight}
+
+    # A session can end mid-run without running the finally below: the attempt's time so far is written every
+    # PROGRESS_EVERY_S seconds, so the next attempt starts from it (the CPU time of a child still running is counted
+    # only once it exits, so a stopped attempt's CPU time is a lower bound).
+    stop = threading.Event()
+
+    def keep_progress():
+        while not stop.wait(PROGRESS_EVERY_S):
+            try:
+                if scratch.exists():
+                    (scratch / "progress.json").write_text(json.dumps(attempt_so_far(True)))
+            except OSError:  # the scratch being replaced at this moment: the next tick writes it
+                pass
+
+    threading.Thread(target=keep_progress, daemon=True).start()
     try:
         if not (scratch / "sample.json").exists():
             shutil.rmtree(scratch, ignore_errors=True)
@@ -460,9 +481,9 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
         raise RuntimeError(f"mutation run failed ({e}); scratch folder kept at {scratch} (running the job again on "
                            f"the same code resumes it); log tail:\n{tail}") from None
     finally:
+        stop.set()
         if scratch.exists():
-            progress = {"attempts": progress["attempts"] + 1, "wall_s": progress["wall_s"] + time.time() - t0,
-                        "cpu_s": progress["cpu_s"] + _cpu_children() - c0}
+            progress = attempt_so_far(False)
             (scratch / "progress.json").write_text(json.dumps(progress))
     import torch
 

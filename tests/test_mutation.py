@@ -4,6 +4,7 @@ that a rerun carries over and the report prints."""
 
 import json
 import sys
+import time
 import types
 
 import pytest
@@ -145,8 +146,10 @@ def test_an_interrupted_run_resumes_on_the_same_code_running_only_the_mutants_wi
                                                                                                    monkeypatch):
     """mutmut's steps stubbed: the first attempt is stopped after 2 of 5 mutants (its stats run done); running the job
     again on the same code reuses the scratch copy and sample, runs the 3 others only, scores all 5, sums the time of
-    both attempts and removes the scratch; changed code would get another scratch (another hash)."""
+    both attempts (the stopped one's from the record it keeps while running, as if its session ended before its
+    cleanup) and removes the scratch; changed code would get another scratch (another hash)."""
     monkeypatch.setenv("ASSOCMEM_MUTATION_SCRATCH", str(tmp_path / "scratch"))
+    monkeypatch.setattr(mutation, "PROGRESS_EVERY_S", 0.02)
     # mutmut itself is never called (its steps are stubbed below), so the test runs without the mutation extra
     monkeypatch.setitem(sys.modules, "mutmut", types.ModuleType("mutmut"))
     monkeypatch.setattr(mutation, "tree_files", lambda root=None: [])
@@ -169,6 +172,9 @@ def test_an_interrupted_run_resumes_on_the_same_code_running_only_the_mutants_wi
             return real_run(cmd, cwd=cwd, **kw)
         todo = cmd[cmd.index("--max-children") + 2:]
         state["runs"].append(todo)
+        if len(state["runs"]) == 1:  # the attempt records its time while it runs
+            time.sleep(0.2)
+            state["mid_run"] = json.loads((cwd / "progress.json").read_text())
         (cwd / "mutants").mkdir(exist_ok=True)
         (cwd / "mutants" / "mutmut-stats.json").write_text("{}")
         for n in todo[:state["stop_after"]]:
@@ -182,10 +188,15 @@ def test_an_interrupted_run_resumes_on_the_same_code_running_only_the_mutants_wi
         mutation.run_mutation(evidence.JobOptions())
     scratch = next((tmp_path / "scratch").iterdir())
     assert json.loads((scratch / "progress.json").read_text())["attempts"] == 1
+    mid = state["mid_run"]
+    assert mid["in_flight"] is True and mid["attempts"] == 1 and mid["wall_s"] >= 0.1
+    # a session that ends mid-run never reaches the attempt's finally: its last periodic record is what remains
+    (scratch / "progress.json").write_text(json.dumps(dict(mid, wall_s=1000.0)))
     state["stop_after"] = 99
     res = mutation.run_mutation(evidence.JobOptions())
     assert state["runs"] == [names, names[2:]]
     assert (res["checked"], res["killed"], res["attempts"]) == (5, 4, 2)
+    assert res["wall_s"] >= 1000.0  # the stopped attempt's time is counted
     assert not scratch.exists()
 
 
