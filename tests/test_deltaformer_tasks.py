@@ -73,7 +73,7 @@ def test_swap_token_ids_are_the_documented_layout():
 
 
 @settings(max_examples=40, deadline=None)
-@given(k=st.integers(1, 8), extra=st.integers(0, 12), seed=st.integers(0, 2**32 - 1),
+@given(k=st.integers(1, 8), extra=st.integers(0, 60), seed=st.integers(0, 2**32 - 1),
        order=st.sampled_from(dag_task.ORDERS))
 def test_dag_instances(k, extra, seed, order):
     inst = dag_instance(k, 3 * (k + 1) + 2, extra, np.random.default_rng(seed), order=order)
@@ -90,10 +90,12 @@ def test_dag_instances(k, extra, seed, order):
 
 
 @settings(max_examples=10, deadline=None)
-@given(k=st.integers(1, 6), seed=st.integers(0, 2**32 - 1), order=st.sampled_from(dag_task.ORDERS))
-def test_dag_tokens_decode_to_the_edges_and_queries(k, seed, order):
+@given(k=st.integers(1, 6), extra=st.integers(0, 60), seed=st.integers(0, 2**32 - 1),
+       order=st.sampled_from(dag_task.ORDERS))
+def test_dag_tokens_decode_to_the_edges_and_queries(k, extra, seed, order):
+    """extra reaches past the cap of (k + 1) * 2 (k + 1) possible distractors (8 at k = 1, 32 at k = 3)."""
     n = 27
-    b = dag_batch(k, n, k, 4, np.random.default_rng(seed), order=order)
+    b = dag_batch(k, n, extra, 4, np.random.default_rng(seed), order=order)
     E = len(b.instances[0].edges)
     assert b.tokens.shape == (4, E + 4, 3) and b.targets.shape == (4, 4)
     for row, inst in enumerate(b.instances):
@@ -106,7 +108,7 @@ def test_dag_tokens_decode_to_the_edges_and_queries(k, seed, order):
         hops = [shortest_hops(inst.edges, s, t) for s, t in inst.queries]
         assert b.targets[row].tolist() == [int(h is not None) for h in hops]
         assert all(h in (None, k) for h in hops) and is_acyclic(inst.edges)
-        assert len(inst.edges) == 3 * k + min(k, (k + 1) * 2 * (k + 1))
+        assert len(inst.edges) == 3 * k + min(extra, (k + 1) * 2 * (k + 1))
         if order == "in_order":
             assert is_topological(inst.edges)
         # the tokens carry the answer: the exact construction, run on what the tokens decode to, finds it in order
