@@ -198,3 +198,22 @@ def test_the_other_seeded_samplers_keep_the_house_rule(name, monkeypatch):
     torch.rand(3)
     assert _freeze(OTHER[name](5)) == first
     assert _freeze(OTHER[name](6)) != first
+
+
+@pytest.mark.parametrize("name,sampler", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_every_note_names_the_interval_its_estimate_carries(name, sampler):
+    """A note is read beside the number in the report: for every memory and sampler, a sampled estimate's note names
+    Catoni's interval exactly when ``details["interval"]`` records it, and a Catoni ratio of expectations names its
+    two intervals (one per mean; a note overwritten by a later step fails here)."""
+    make, sizes = MEMORIES[name]
+    out = _run(make(), sizes, sampler, 3)
+    seen = 0
+    for conv, r in out.items():
+        if not r.estimated or r.n == 0:  # nothing sampled (an analytic fixed-probe value)
+            continue
+        seen += 1
+        catoni = r.details.get("interval") == "catoni"
+        assert ("Catoni interval" in r.note) == catoni, (conv, r.note)
+        if conv == "ratio_of_expectations" and catoni:
+            assert "Catoni intervals" in r.note, r.note
+    assert seen
