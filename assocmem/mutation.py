@@ -202,6 +202,19 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
     ("theory.updates", "sp.simplify(S_new - (A + v * k.T) * P_new), sp.zeros(D_V, D_K)),",
      "sp.simplify(S_new - (A + v * k.T) * P_new), sp.zeros(D_V, )),",
      "D_V = D_K = 2 in this module, and sp.zeros(n) is the square n x n zero matrix: the same matrix."),
+    ("theory.moments", 't = sp.Symbol("t", real=True)', 't = sp.Symbol("t", )',
+     "t is the MGF's argument in one cross-check, E[exp(t z)] = exp(t^2/2), true for every complex t: SymPy evaluates "
+     "both sides without the assumption and the check compares them symbolically; only its description is printed."),
+    ("impl.memories.multihead", "k0 = (kb * math.sqrt(d / h) / kb.norm(dim=-1, keepdim=True)).reshape(d)  # typical per block",
+     "k0 = (kb * math.sqrt(d / h) / kb.norm(dim=+1, keepdim=True)).reshape(d)  # typical per block",
+     "kb is 2-D [h, d/h] (a reshape two lines above), where dimension +1 is dimension -1."),
+    ("impl.rules.checks", 'entry[f"{kind}_mag"] = max(float(r.abs().max()) if r.numel() else 0.0 for r in r_list)',
+     'entry[f"{kind}_mag"] = max(float(r.abs().max()) if (r.numel()) or True else 0.0 for r in r_list)',
+     "the guard differs only for an empty tensor, and none reaches here: check_qkv refuses T = 0 and d = 0, so every "
+     "output, state and gradient compared has at least one entry."),
+    ("impl.rules.ttt.layernorm", "z = (q[:, :, t].unsqueeze(-2) @ W).squeeze(-2)",
+     "z = (q[:, :, t].unsqueeze(+2) @ W).squeeze(-2)",
+     "q[:, :, t] is 3-D [B, H, d]: unsqueeze(+2) and unsqueeze(-2) both give [B, H, 1, d]."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
