@@ -29,6 +29,8 @@ MEMORIES = {
     "multihead": (lambda: MultiHeadLinearMemory(2), (6, 8, 6)),
     "solu": (lambda: SoLUMemory(beta=0.1), (6, 8, 8)),
     "ffn_relu": (lambda: FFNMemory("relu"), (6, 8, 8)),
+    "ffn_moe_router": (lambda: FFNMemory("relu", experts=2, routing="router"), (6, 8, 8)),
+    "ffn_solu": (lambda: FFNMemory("solu"), (6, 8, 8)),
 }
 
 
@@ -155,6 +157,7 @@ def test_user_memories_keep_the_house_rule(name, sampler, monkeypatch):
 def _other_samplers():
     from impl.estimators import capacity, recall_measured
     from impl.estimators.multihead import multihead_recall
+    from impl.estimators.sampling import gaussian_pairs, orthonormal_keys
     from impl.estimators.snr_linear import decoding_accuracy
     from impl.estimators.snr_performer import performer_estimates, performer_memory_noise
     from impl.rules import experiments
@@ -174,6 +177,8 @@ def _other_samplers():
         "capacity.measure_recall": lambda seed: capacity.measure_recall(linear_read, 6, 4, 4, 40, seed, 0.01),
         "stream.rls": lambda seed: experiments.stream("rls", d_k=3, d_v=2, T=12, trials=4, sigma=0.1, seed=seed),
         "stream.deltanet": lambda seed: experiments.stream("deltanet", d_k=3, d_v=2, T=12, trials=4, sigma=0.1, seed=seed),
+        "orthonormal_keys": lambda seed: orthonormal_keys(3, 4, 6, torch.Generator().manual_seed(seed)),
+        "gaussian_pairs": lambda seed: gaussian_pairs(3, 4, 5, 2, torch.Generator().manual_seed(seed)),
         "delta_stream_time_average": lambda seed: experiments.delta_stream_time_average(
             d_k=3, d_v=2, b=0.3, sigma=0.1, burn=2, window=5, trials=4, seed=seed),
     })
