@@ -40,3 +40,36 @@ def test_exp_temperature_boundaries():
     for kernel, prm in [("linear", {}), ("relu", {}), ("poly", {"p": 3}), ("rbf", {"s": 0.5})]:
         assert not _div(kernel, "ratio_of_expectations", 1, 1, **prm)
     assert 1 - 2 * km.exp_a(TAU0) == pytest.approx(0.0, abs=1e-12)  # the boundary is where 1 - 2a vanishes
+
+
+def test_memory_divergence_boundaries():
+    """The same boundaries through the memories' own ``divergence``: the linear memory (E[1/kappa], E[1/nu]: d_k, d_v
+    > 2), the user memories (E[1/nu]: d_v > 2; a linear feature map also needs rank > 2), SoLU (probe-averaged: d_k,
+    d_v > 2 and beta < (1 + sqrt 2)/2; ratio of expectations: finite below beta = 1/4, degenerate to 1/2, undefined
+    from 1/2)."""
+    import torch
+
+    from impl.memories.linear import LinearMemory
+    from impl.memories.solu import SoLUMemory
+    from impl.memories.user import FeatureMapMemory, KernelFunctionMemory
+
+    lin = LinearMemory()
+    assert lin.divergence("probe_averaged", 2, 8) and lin.divergence("probe_averaged", 8, 2)
+    assert not lin.divergence("probe_averaged", 3, 3) and not lin.divergence("conditional", 1, 1)
+    kf = KernelFunctionMemory("t:poly", lambda x, y: (1 + (x * y).sum(-1)) ** 2)
+    assert kf.divergence("probe_averaged", 8, 2) and not kf.divergence("probe_averaged", 8, 3)
+    assert not kf.divergence("conditional", 8, 1)
+    rank2 = FeatureMapMemory("t:rank2", lambda x: x[..., :2] * 1.0, 6)  # phi(x) = L^T x with rank 2
+    rank3 = FeatureMapMemory("t:rank3", lambda x: x[..., :3] * 1.0, 6)
+    assert rank2.divergence("probe_averaged", 6, 8) and not rank3.divergence("probe_averaged", 6, 8)
+    nonlinear = FeatureMapMemory("t:square", lambda x: torch.cat([x, x * x], -1), 6)
+    assert not nonlinear.divergence("probe_averaged", 6, 3) and nonlinear.divergence("probe_averaged", 6, 2)
+    beta0 = (1 + math.sqrt(2)) / 2
+    assert SoLUMemory(beta=0.1).divergence("probe_averaged", 2, 8) and SoLUMemory(beta=0.1).divergence("probe_averaged", 8, 2)
+    assert not SoLUMemory(beta=0.1).divergence("probe_averaged", 3, 3)
+    assert SoLUMemory(beta=beta0 + 1e-9).divergence("probe_averaged", 8, 8)
+    assert not SoLUMemory(beta=beta0 - 1e-9).divergence("probe_averaged", 8, 8)
+    for beta, finite in [(0.25 - 1e-9, True), (0.25, False), (0.5 - 1e-9, False), (0.5, False)]:
+        assert (not SoLUMemory(beta=beta).divergence("ratio_of_expectations", 8, 8)) == finite, beta
+    assert SoLUMemory(beta=0.3).divergence("ratio_of_expectations", 8, 8) != SoLUMemory(beta=0.6).divergence(
+        "ratio_of_expectations", 8, 8)  # degenerate (SNR^-1 = 0) and undefined are told apart

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from impl.deltaformer.constructions import constant_input, permutation_tokens, swap_key
+from impl.estimators import kernel_moments as km
 from impl.estimators.multihead import multihead_recall
 from impl.estimators.recall_measured import delta_noise_to_signal, measure_recall
 from impl.estimators.recall_prediction import predicted_recall_from_s2, win_probability
@@ -63,6 +64,15 @@ CASES = [
     ("swap batch batch = 0", lambda: swap_batch(3, 4, 0, RNG), "batch"),
     ("swap key n = 1", lambda: swap_key(1, 0, 0), "n"),
     ("permutation tokens n = 1", lambda: permutation_tokens(1, []), "n"),
+    # the kernel moments: an unknown kernel or convention, and the divergent moments, are named
+    ("moments unknown kernel", lambda: km.log_m2("laplace", 1.0, 4), "kernel"),
+    ("moments unknown convention", lambda: km.log_snr_inv("linear", "median", 8, 4, 4), "convention"),
+    ("relvar unknown convention", lambda: km.plain_relvar("exp", "median", 8, 4, 8, tau=8.0), "convention"),
+    ("relvar light unknown convention", lambda: km.plain_relvar("relu", "median", 8, 4, 8), "convention"),
+    ("moments exp diverges", lambda: km.log_snr_inv("exp", "ratio_of_expectations", 8, 4, 4, tau=2.0), "tau"),
+    ("moments poly diverges", lambda: km.log_snr_inv("poly", "probe_averaged", 8, 4, 8, p=2), "p"),
+    ("moments linear d_k diverges", lambda: km.log_snr_inv("linear", "probe_averaged", 8, 2, 8), "d_k"),
+    ("moments linear d_v diverges", lambda: km.log_snr_inv("linear", "probe_averaged", 8, 8, 2), "d_v"),
     # the delta rule's stream: burn-in may be 0 but not negative
     ("stream burn = -1", lambda: delta_stream_time_average(**dict(STREAM, burn=-1)), "burn"),
     ("stream window = 0", lambda: delta_stream_time_average(**dict(STREAM, window=0)), "window"),

@@ -31,6 +31,15 @@ def test_product_rule_agrees_with_adaptive_quadrature(n, dv):
         assert np.allclose(rp.recall_curve(n, dv)(deltas), quad, atol=5e-4)
 
 
+def test_grid_over_many_deltas_equals_each_delta_alone():
+    """The grid is evaluated in chunks of deltas (to bound memory): 150 deltas, more than two chunks, give exactly
+    what each delta gives alone, so no entry is skipped or shifted at a chunk's edge."""
+    d = np.geomspace(0.05, 30, 150)
+    whole = rp.win_probability_grid(d, 64, 16)
+    alone = np.array([rp.win_probability_grid([x], 64, 16)[0] for x in d])
+    assert whole.shape == (150,) and np.array_equal(whole, alone)
+
+
 def test_limits_and_monotonicity():
     d = np.geomspace(0.05, 30, 40)
     p = rp.win_probability_grid(d, 64, 16)
