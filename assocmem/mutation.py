@@ -258,6 +258,15 @@ DEVICE_ONLY = ("equivalent on a machine without CUDA only: the mutant only drops
                "(`assocmem test --device cuda`) exercise; this record was taken on a CPU-only machine.")
 
 
+# Device-only mutants that ``device_only`` cannot recognise (the device passed positionally), judged by hand as
+# (module, original line fragment, mutated line fragment, why the argument is a device): DEVICE_ONLY on a CPU-only run.
+DEVICE_ONLY_POSITIONAL: list[tuple[str, str, str, str]] = [
+    ("impl.estimators.snr_kernel", "ov = draw((t, n_pairs - 1, d_v), gen, dev, dt)",
+     "ov = draw((t, n_pairs - 1, d_v), gen, None, dt)",
+     "draw's third parameter is the device, used only as .to(device=device, ...): None leaves the draw on the CPU"),
+]
+
+
 def device_only(diff: str) -> bool:
     """True when the mutant's one changed line differs from the original only in a ``device=`` keyword argument
     (removed, or given another value such as None)."""
@@ -278,7 +287,8 @@ def equivalent_reason(module: str, diff: str, *, cuda: bool = False) -> str:
     for mod, old, new, why in EQUIVALENT:
         if mod == module and old in minus and new in plus:
             return why
-    if not cuda and device_only(diff):
+    if not cuda and (device_only(diff) or any(mod == module and old in minus and new in plus
+                                              for mod, old, new, _ in DEVICE_ONLY_POSITIONAL)):
         return DEVICE_ONLY
     return ""
 

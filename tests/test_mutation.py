@@ -238,3 +238,14 @@ def test_device_only_mutants_are_equivalent_on_a_cpu_only_run(old, new, device_o
     assert mutation.device_only(diff) == device_only
     assert (mutation.equivalent_reason("impl.x", diff) == mutation.DEVICE_ONLY) == device_only
     assert mutation.equivalent_reason("impl.x", diff, cuda=True) == ""  # with a GPU the tests decide it
+
+
+def test_hand_judged_positional_device_mutants_are_equivalent_only_without_cuda():
+    """A device passed positionally (``DEVICE_ONLY_POSITIONAL``) is judged like a ``device=`` keyword: equivalent on
+    a CPU-only run, decided by the tests with a GPU, and only in the module it was judged in."""
+    mod, old, new, _ = mutation.DEVICE_ONLY_POSITIONAL[0]
+    diff = f"--- a.py\n+++ a.py\n@@ -1 +1 @@\n-            {old}\n+            {new}"
+    assert not mutation.device_only(diff)  # the keyword rule does not see it
+    assert mutation.equivalent_reason(mod, diff) == mutation.DEVICE_ONLY
+    assert mutation.equivalent_reason(mod, diff, cuda=True) == ""
+    assert mutation.equivalent_reason("impl.elsewhere", diff) == ""
