@@ -114,3 +114,64 @@ def test_extras_modes_place_the_inputs_where_the_module_docstring_says(name, ext
     else:
         ends = {hi} if extra.low_open else {lo, hi}
         assert set(x.unique().tolist()) == ends
+
+
+@pytest.mark.parametrize("name,form,index,extra", CASES, ids=[f"{c[0]}-{c[1]}-{c[3]}" for c in CASES])
+def test_a_malformed_per_token_input_is_refused_naming_it(name, form, index, extra):
+    """A per-token input of the wrong shape (one token too many, or the head axis missing) or not a tensor is refused
+    on every form with the error naming that input (the shape check is a separate branch from the range check)."""
+    rule = RULES[name]
+    args, kwargs = draw_inputs(rule, dict(PARAMS, extras="mid"), seed=3)
+    good = args[3 + index]
+    longer = torch.cat([good, good[:, :, :1]], dim=2)  # [B, H, T + 1, ...]: values inside the range
+    for bad in (longer, good[:, 0], good.tolist()):
+        call = list(args)
+        call[3 + index] = bad
+        with pytest.raises(InputError) as e:
+            rule.forms[form](*call, **kwargs)
+        assert e.value.parameter == extra, (type(bad), str(e.value))
+
+
+@pytest.mark.parametrize("name,form", STATE_CASES, ids=[f"{c[0]}-{c[1]}" for c in STATE_CASES])
+def test_malformed_queries_keys_values_are_refused_naming_them(name, form):
+    """q, k, v on every form of every rule: not a tensor, not 4-D, integer, empty (T = 0 or d = 0), k not of q's
+    shape, v not of q's [B, H, T], and a dtype that differs from q's: each refused with the error naming the
+    tensor at fault (v for the shared-dtype rule, the last one checked)."""
+    rule = RULES[name]
+    args, kwargs = draw_inputs(rule, dict(PARAMS, extras="mid"), seed=3)
+    q, k, v = args[:3]
+    cases = []
+    for i, x in enumerate("qkv"):
+        t = args[i]
+        cases += [(i, t.tolist(), x), (i, t[0], x), (i, t.round().to(torch.int64), x), (i, t[:, :, :0], x),
+                  (i, t[..., :0], x)]
+    cases += [(1, k[..., :2], "k"), (2, v[:, :, :3], "v"), (2, v.to(torch.float32), "v")]
+    for i, bad, flag in cases:
+        call = list(args)
+        call[i] = bad
+        with pytest.raises(InputError) as e:
+            rule.forms[form](*call, **kwargs)
+        assert e.value.parameter == flag, (i, type(bad), getattr(bad, "shape", None), str(e.value))
+
+
+GATE_CASES = [(name, form) for name in SPEC if "g" in SPEC[name] for form in RULES[name].forms]
+
+
+@pytest.mark.parametrize("name,form", GATE_CASES, ids=[f"{c[0]}-{c[1]}" for c in GATE_CASES])
+def test_log_gates_are_refused_above_zero_and_equal_the_gates_they_encode(name, form):
+    """With ``log_gates=True`` a gate is given as log a <= 0: one positive entry is refused naming g, and log a gives
+    the outputs of a itself (to round-off: the forms take log a either way)."""
+    rule = RULES[name]
+    args, kwargs = draw_inputs(rule, dict(PARAMS, extras="mid"), seed=3)
+    i = 3 + list(SPEC[name]).index("g")
+    logs = list(args)
+    logs[i] = torch.log(args[i])
+    o_log = rule.forms[form](*logs, **dict(kwargs, log_gates=True))[0]
+    o = rule.forms[form](*args, **kwargs)[0]
+    assert torch.allclose(o_log, o, rtol=1e-12, atol=1e-12)
+    bad = logs[i].clone()
+    bad[0, 1, 2] = 0.25
+    logs[i] = bad
+    with pytest.raises(InputError) as e:
+        rule.forms[form](*logs, **dict(kwargs, log_gates=True))
+    assert e.value.parameter == "g", str(e.value)

@@ -29,9 +29,10 @@ def _grads(W, b_in, k, v, w, b, eps):
     return np.outer(k, dz), dz
 
 
-def _ttt_loop(q, k, v, eta, w, b, scale, eps, C):
+def _ttt_loop(q, k, v, eta, w, b, scale, eps, C, init=None):
     T, d = k.shape
-    W0, b0, out = np.zeros((d, d)), np.zeros(d), []
+    W0, b0 = (np.zeros((d, d)), np.zeros(d)) if init is None else init
+    out = []
     for start in range(0, T, C):
         G, g = np.zeros((d, d)), np.zeros(d)
         for t in range(start, min(start + C, T)):
@@ -43,9 +44,10 @@ def _ttt_loop(q, k, v, eta, w, b, scale, eps, C):
     return np.array(out), W0, b0
 
 
-def _titans_loop(q, k, v, theta, alpha, eta, w, b, eps, C):
+def _titans_loop(q, k, v, theta, alpha, eta, w, b, eps, C, init=None):
     T, d = k.shape
-    W, m, W_nabla, out = np.zeros((d, d)), np.zeros((d, d)), np.zeros((d, d)), []
+    W = np.zeros((d, d)) if init is None else init  # the momentum starts at 0 either way
+    m, W_nabla, out = np.zeros((d, d)), W, []
     for t in range(T):
         gW, _ = _grads(W_nabla, np.zeros(d), k[t], v[t], w, b, eps)
         m = eta[t] * m - theta[t] * 2 * gW  # the gradient of L = ||LN(k W) - (v - k)||^2 = 2 l
@@ -140,3 +142,30 @@ def test_bad_input_names_the_parameter(bad):
         ttt_linear_ln_recurrent(t(q), t(k), t(v), t(eta), t(w), t(b), **kw)
     expected = {"eps": "eps", "mini_batch": "mini_batch", "w_shape": "w", "d_v": "v", "eta": "eta"}[next(iter(bad))]
     assert e.value.parameter == expected
+
+
+@pytest.mark.parametrize("mini_batch", [1, 3])
+def test_both_rules_start_from_the_initial_state_they_are_given(mini_batch):
+    """A given initial state (TTT: (W, b_in); Titans: W, with the momentum at 0) against the loops started from it,
+    and different from the zero start (so a form that ignored the state fails)."""
+    q, k, v, w, b, (g1, g2, g3) = _inputs(53 + mini_batch)
+    rng = np.random.default_rng(7)
+    W_init, b_init = 0.3 * rng.standard_normal((1, 1, 4, 4)), 0.2 * rng.standard_normal((1, 1, 4))
+    t = lambda x: torch.from_numpy(x)  # noqa: E731
+    o, (W, b_in) = ttt_linear_ln_recurrent(t(q), t(k), t(v), t(g1), t(w), t(b), scale=0.7, eps=1e-5,
+                                            mini_batch=mini_batch, initial_state=(t(W_init), t(b_init)),
+                                            output_final_state=True)
+    ref, W_ref, b_ref = _ttt_loop(q[0, 0], k[0, 0], v[0, 0], g1[0, 0], w[0], b[0], 0.7, 1e-5, mini_batch,
+                                  init=(W_init[0, 0], b_init[0, 0]))
+    zero = _ttt_loop(q[0, 0], k[0, 0], v[0, 0], g1[0, 0], w[0], b[0], 0.7, 1e-5, mini_batch)[0]
+    tol = _tol(ref, W_ref)
+    assert np.abs(o[0, 0].numpy() - ref).max() <= tol and np.abs(ref - zero).max() > 1e3 * tol
+    assert np.abs(W[0, 0].numpy() - W_ref).max() <= tol and np.abs(b_in[0, 0].numpy() - b_ref).max() <= tol
+    o, W = titans_ln_recurrent(t(q), t(k), t(v), t(g1), t(g2), t(g3), t(w), t(b), eps=1e-5, mini_batch=mini_batch,
+                               initial_state=t(W_init), output_final_state=True)
+    ref, W_ref = _titans_loop(q[0, 0], k[0, 0], v[0, 0], g1[0, 0], g2[0, 0], g3[0, 0], w[0], b[0], 1e-5, mini_batch,
+                              init=W_init[0, 0])
+    zero = _titans_loop(q[0, 0], k[0, 0], v[0, 0], g1[0, 0], g2[0, 0], g3[0, 0], w[0], b[0], 1e-5, mini_batch)[0]
+    tol = _tol(ref, W_ref)
+    assert np.abs(o[0, 0].numpy() - ref).max() <= tol and np.abs(ref - zero).max() > 1e3 * tol
+    assert np.abs(W[0, 0].numpy() - W_ref).max() <= tol
