@@ -73,3 +73,24 @@ def test_memory_divergence_boundaries():
         assert (not SoLUMemory(beta=beta).divergence("ratio_of_expectations", 8, 8)) == finite, beta
     assert SoLUMemory(beta=0.3).divergence("ratio_of_expectations", 8, 8) != SoLUMemory(beta=0.6).divergence(
         "ratio_of_expectations", 8, 8)  # degenerate (SNR^-1 = 0) and undefined are told apart
+
+
+@pytest.mark.parametrize("tau", [3.9, 4.0, 4.5, 8.0, 8.01, 8.5, 9.0, 12.0, 40.0])
+def test_exp_ratio_parts_finite_exactly_where_their_moments_are(tau):
+    """exp's ratio-of-expectations parts (``ratio_parts``) against the chi-square MGF E[e^{t chi2_d}] = (1-2t)^{-d/2}
+    written out here: X = c^2 nu with c = e^{||q||^2/tau} has E[X] = d_v (1 - 4/tau)^{-d_k/2} (finite iff tau > 4)
+    and relative variance (d_v + 2)/d_v (1 - 8/tau)^{-d_k/2} / (1 - 4/tau)^{-d_k} - 1 (finite iff tau > 8); Y's
+    needs E[e^{4 k.q/tau}] = E[e^{8 ||q||^2/tau^2}] (finite iff tau > 4). Points on both sides of 4 and 8, and
+    inside (8, 9], where a boundary moved from 8 to 9 would still hold everywhere else."""
+    n, d_k, d_v = 5, 6, 4
+    rx, ry, log_ex = km.ratio_parts("exp", n, d_k, d_v, tau=tau)
+    if tau <= 4:
+        assert rx == ry == log_ex == math.inf
+        return
+    assert log_ex == pytest.approx(math.log(d_v) - d_k / 2 * math.log(1 - 4 / tau), rel=1e-12)
+    assert math.isfinite(ry) and ry > 0
+    if tau <= 8:
+        assert rx == math.inf
+    else:
+        closed = (d_v + 2) / d_v * (1 - 8 / tau) ** (-d_k / 2) / (1 - 4 / tau) ** (-d_k) - 1
+        assert rx == pytest.approx(closed, rel=1e-9)

@@ -220,3 +220,49 @@ def test_ffn_forward_by_explicit_sums(name, glu):
             for a in range(d_v):
                 ref = sum(float(W_down[a, j]) * h[j] for j in range(d_ff))
                 assert abs(float(out[b, m, a]) - ref) <= 1e-12 * (1 + sum(abs(float(W_down[a, j]) * h[j]) for j in range(d_ff)))
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_a_kernel_memory_is_named_and_titled_by_the_kernel_it_was_built_from(kernel):
+    """Tables and records label a memory by ``name`` and ``title()``: for every kernel the memory built by name
+    carries that name (a Performer memory built from positive features once reported itself as performer_trig)."""
+    from impl.memories.kernel import kernel_memory
+
+    prm = {"performer_positive": dict(tau=8.0, m=4), "performer_trig": dict(tau=8.0, m=4)}.get(kernel, {})
+    mem = kernel_memory(kernel, **prm)
+    assert mem.name == kernel
+    assert mem.title() == f"kernel memory, kernel {kernel}"
+
+
+DOCUMENTED_DEFAULTS = {"exp": {"tau": 1.0}, "poly": {"p": 2}, "rbf": {"s": 1.0}}  # KernelMemory's docstring
+OTHER_VALUES = {"exp": {"tau": 12.0}, "poly": {"p": 3}, "rbf": {"s": 2.0}}
+
+
+def _moment_calls(kernel):
+    n, d_k, d_v, kappa, nu = 6, 10, 8, 9.0, 7.0
+    return {
+        "log_m2": lambda **kw: km.log_m2(kernel, kappa, d_k, **kw),
+        "log_signal": lambda **kw: km.log_signal(kernel, kappa, **kw),
+        "log_snr_inv.typical": lambda **kw: km.log_snr_inv(kernel, "typical", n, d_k, d_v, **kw),
+        "log_snr_inv.conditional": lambda **kw: km.log_snr_inv(kernel, "conditional", n, d_k, d_v, kappa=kappa, nu=nu,
+                                                               **kw),
+        "plain_relvar.typical": lambda **kw: km.plain_relvar(kernel, "typical", n, d_k, d_v, **kw),
+        "ratio_parts": lambda **kw: km.ratio_parts(kernel, n, d_k, d_v, **kw),
+    }
+
+
+def _same(a, b):
+    return repr(a) == repr(b)  # bit for bit, inf and nan included
+
+
+@pytest.mark.parametrize("kernel", sorted(DOCUMENTED_DEFAULTS))
+def test_the_moments_defaults_are_the_documented_kernel_parameters(kernel):
+    """Every exact-moment function of ``kernel_moments`` called without a kernel parameter gives its value at the
+    documented default (exp tau = 1, poly p = 2, rbf s = 1: KernelMemory's docstring), bit for bit; and each call
+    depends on that parameter somewhere (another value changes some output), so a changed default cannot hide."""
+    calls = _moment_calls(kernel)
+    for name, f in calls.items():
+        assert _same(f(), f(**DOCUMENTED_DEFAULTS[kernel])), name
+    assert any(not _same(f(), f(**OTHER_VALUES[kernel])) for f in calls.values())
+    if kernel == "rbf":  # ratio_parts is finite for rbf at every s: it must move with s on its own
+        assert not _same(calls["ratio_parts"](), calls["ratio_parts"](s=2.0))

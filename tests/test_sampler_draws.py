@@ -222,3 +222,24 @@ def test_every_note_names_the_interval_its_estimate_carries(name, sampler):
         if conv == "ratio_of_expectations" and catoni:
             assert "Catoni intervals" in r.note, r.note
     assert seen
+
+
+def test_native_draws_take_the_requested_dtype_and_a_generator_seeded_from_the_callers(monkeypatch):
+    """``native=True`` (benchmarks only) breaks the house rule on purpose: it draws directly in the requested dtype,
+    and on another device from a fresh generator on that device seeded by ONE integer drawn from the caller's
+    generator (so a seed still fixes the numbers). The other-device branch runs only with CUDA; here it is reached
+    on the CPU by handing ``gaussian`` a device that compares unequal to the generator's (the string "cpu")."""
+    from impl.estimators import sampling
+
+    same = sampling.gaussian((3, 4), torch.Generator().manual_seed(9), dtype="float32", native=True)
+    assert same.dtype == torch.float32
+    assert torch.equal(same, torch.randn((3, 4), generator=torch.Generator().manual_seed(9), dtype=torch.float32))
+
+    monkeypatch.setattr(sampling, "resolve_device", lambda device: "cpu")
+    gen = torch.Generator().manual_seed(9)
+    other = sampling.gaussian((3, 4), gen, dtype="float64", native=True)
+    ref = torch.Generator().manual_seed(9)
+    seed = int(torch.randint(0, 2**62, (1,), generator=ref))
+    assert torch.equal(other, torch.randn((3, 4), generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
+    assert torch.equal(gen.get_state(), ref.get_state())  # the caller's generator moved by exactly that one draw
+    assert not torch.equal(other, sampling.gaussian((3, 4), torch.Generator().manual_seed(10), native=True))

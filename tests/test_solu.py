@@ -196,3 +196,19 @@ def test_statistical_points_resolve_the_mutants_margin():
         m = c.mutant(p, registry.point_seed(c.id + "/power", p, 0))
         assert r.passed and not m.passed
         assert (r.theory - m.theory) > (r.hi - r.lo)
+
+
+@pytest.mark.parametrize("kw, conv, exact, head", [
+    (dict(d_k=2, beta=0.1), "probe_averaged", None, "infinite (not estimated)"),
+    (dict(d_k=16, beta=0.3), "ratio_of_expectations", 0.0, "degenerate, SNR^-1 = 0 (not estimated)"),
+    (dict(d_k=16, beta=0.6), "ratio_of_expectations", None, "undefined (not estimated)"),
+])
+def test_each_kind_of_unsampled_result_says_no_method_was_run(kw, conv, exact, head):
+    """The three unsampled outcomes (an infinite moment, the degenerate zero, the undefined ratio) each come back
+    as method "none" with no estimate and no samples, and the exact value only where it is known (the zero): the
+    report's method column and the CLI's JSON read ``method``, so a missing or wrong one misleads a reader."""
+    out = solu_snr(8, kw["d_k"], 16, 10, 1, beta=kw["beta"], conventions=(conv, "typical"))
+    res = out[conv]
+    assert res.method == "none" and res.estimate is None and res.n is None and not res.estimated, res
+    assert res.exact == exact and res.note.startswith(head), res.note
+    assert out["typical"].method != "none" and out["typical"].n == 10  # the finite convention beside it still runs

@@ -72,3 +72,16 @@ def test_convention_ordering_differences_are_positive_not_only_equal():
         assert sp.simplify(lhs - rhs) == 0, says
         assert rhs.subs(snr_linear.N, n + 1).is_positive is True, says
         assert rhs.subs(snr_linear.N, 1) == 0  # one stored pair: no crosstalk, the conventions coincide
+
+
+def test_the_sphere_derivation_checks_the_second_and_fourth_moments():
+    """The sphere derivation's moment steps are E[t^2] and E[t^4] of t = x^T y for unit x, y in R^d (the m = 1, 2 of
+    its docstring), pinned here to the closed forms 1/d and 3/(d(d+2)) (t^2 ~ Beta(1/2, (d-1)/2)): a derivation that
+    checked another true moment instead would still hold, so which moments it checks is asserted."""
+    from theory import kernels as tk
+
+    dims = (3, 5)
+    steps = tk.derivation_sphere(dims=dims, order=2)
+    moments = [(says, sp.nsimplify(lhs)) for says, lhs, rhs in steps if "E[t^" in says]
+    expected = [v for d in dims for v in (sp.Rational(1, d), sp.Rational(3, d * (d + 2)))]
+    assert [m for _, m in moments] == expected, moments
