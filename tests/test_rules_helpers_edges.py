@@ -201,3 +201,24 @@ def test_streams_run_in_the_dtype_asked_for(memory):
     avg = dict(d_k=3, d_v=2, b=0.3, sigma=0.1, burn=2, window=5, trials=4, seed=2)
     a32, a64 = delta_stream_time_average(dtype="float32", **avg), delta_stream_time_average(dtype="float64", **avg)
     assert a32.dtype == torch.float32 and torch.allclose(a32.double(), a64, rtol=1e-4)
+
+
+def test_compare_forms_reports_a_form_of_the_wrong_shape_as_an_infinite_error():
+    """A form whose output or state has the wrong shape cannot be compared entry by entry: compare_forms reports it as
+    infinitely wrong (err and rel_rms inf, magnitude 0) rather than raising or broadcasting, and a correct form beside
+    it is still measured (err at round-off)."""
+    from impl.rules.checks import compare_forms
+    from impl.rules.registry import RULES
+
+    rule = RULES["deltanet"]
+    parallel = rule.forms["parallel"]
+
+    def short(*a, **kw):
+        o, S = parallel(*a, **kw)
+        return o[..., :1], S
+
+    params = {"B": 1, "H": 1, "T": 4, "d_k": 3, "d_v": 2, "state": True}
+    rep = compare_forms(rule, params, 5, forms={"short": short, "parallel": parallel})
+    bad = rep["short"]
+    assert bad["value_err"] == math.inf and bad["value_rel_rms"] == math.inf and bad["value_mag"] == 0.0, bad
+    assert rep["parallel"]["value_err"] < 1e-12 and rep["parallel"]["value_rel_rms"] < 1e-12

@@ -175,3 +175,34 @@ def test_log_gates_are_refused_above_zero_and_equal_the_gates_they_encode(name, 
     with pytest.raises(InputError) as e:
         rule.forms[form](*logs, **dict(kwargs, log_gates=True))
     assert e.value.parameter == "g", str(e.value)
+
+
+PAIR_CASES = [(name, form) for name, rule in RULES.items() if rule.state in ("pair", "cache") for form in rule.forms]
+
+
+@pytest.mark.parametrize("name,form", PAIR_CASES, ids=[f"{c[0]}-{c[1]}" for c in PAIR_CASES])
+def test_a_state_pair_with_one_bad_member_is_refused_naming_it(name, form):
+    """The states that are pairs (TTT's (S, m), RLS's (S, P), softmax's cache (K, V)): a pair whose first member is
+    right and whose second is of the wrong shape, or not a tensor, or non-finite, is refused naming initial_state on
+    every form (each member is checked, not only the first)."""
+    rule = RULES[name]
+    args, kwargs = draw_inputs(rule, dict(PARAMS, extras="mid", state=True), seed=3)
+    first, second = kwargs["initial_state"]
+    rule.forms[form](*args, **kwargs)  # the pair as drawn is accepted
+    for bad in (second[..., :1], "not a tensor", second * float("nan")):
+        with pytest.raises(InputError) as e:
+            rule.forms[form](*args, **dict(kwargs, initial_state=(first, bad)))
+        assert e.value.parameter == "initial_state", (type(bad), str(e.value))
+
+
+@pytest.mark.parametrize("name", [n for n, r in RULES.items() if r.extras])
+def test_drawn_per_token_inputs_have_the_shape_their_rule_declares(name):
+    """``draw_inputs`` gives a per-channel input [B, H, T, d_k] and a per-token one [B, H, T], as each Extra declares
+    (a per-channel gate drawn per token would leave GLA's per-channel path untested everywhere that draws inputs)."""
+    rule = RULES[name]
+    args, _ = draw_inputs(rule, dict(PARAMS, extras="mid"), seed=3)
+    B, H, T, d_k = args[0].shape
+    for e, x in zip(rule.extras, args[3:]):
+        assert tuple(x.shape) == ((B, H, T, d_k) if e.per_channel else (B, H, T)), (e.name, tuple(x.shape))
+    if name == "gla":
+        assert any(e.per_channel for e in rule.extras)

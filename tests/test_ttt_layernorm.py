@@ -169,3 +169,29 @@ def test_both_rules_start_from_the_initial_state_they_are_given(mini_batch):
     tol = _tol(ref, W_ref)
     assert np.abs(o[0, 0].numpy() - ref).max() <= tol and np.abs(ref - zero).max() > 1e3 * tol
     assert np.abs(W[0, 0].numpy() - W_ref).max() <= tol
+
+
+def test_several_sequences_and_heads_are_each_the_single_head_loop():
+    """B = 2 sequences of H = 3 heads (w, b per head, d = 4 != H): every (sequence, head) equals the NumPy loop run on
+    it alone. With B = H = 1 (the tests above) a statistic reduced without its axis kept, or a per-head weight
+    squeezed on the wrong axis, still broadcasts to the right values; here it cannot."""
+    rng = np.random.default_rng(71)
+    B, H, T, d, C = 2, 3, 5, 4, 2
+    q, k, v = (rng.standard_normal((B, H, T, d)) for _ in range(3))
+    w, b = 1 + 0.3 * rng.standard_normal((H, d)), 0.2 * rng.standard_normal((H, d))
+    g1, g2, g3 = rng.uniform(0.05, 0.9, size=(3, B, H, T))
+    t = lambda x: torch.from_numpy(x)  # noqa: E731
+    o_ttt, (W_ttt, b_ttt) = ttt_linear_ln_recurrent(t(q), t(k), t(v), t(g1), t(w), t(b), scale=0.7, eps=1e-5,
+                                                    mini_batch=C, output_final_state=True)
+    o_tit, W_tit = titans_ln_recurrent(t(q), t(k), t(v), t(g1), t(g2), t(g3), t(w), t(b), eps=1e-5, mini_batch=C,
+                                       output_final_state=True)
+    assert o_ttt.shape == o_tit.shape == (B, H, T, d) and b_ttt.shape == (B, H, d)
+    for i in range(B):
+        for h in range(H):
+            ref, W_ref, b_ref = _ttt_loop(q[i, h], k[i, h], v[i, h], g1[i, h], w[h], b[h], 0.7, 1e-5, C)
+            tol = _tol(ref, W_ref)
+            assert np.abs(o_ttt[i, h].numpy() - ref).max() <= tol, (i, h)
+            assert np.abs(W_ttt[i, h].numpy() - W_ref).max() <= tol and np.abs(b_ttt[i, h].numpy() - b_ref).max() <= tol
+            ref, W_ref = _titans_loop(q[i, h], k[i, h], v[i, h], g1[i, h], g2[i, h], g3[i, h], w[h], b[h], 1e-5, C)
+            tol = _tol(ref, W_ref)
+            assert np.abs(o_tit[i, h].numpy() - ref).max() <= tol and np.abs(W_tit[i, h].numpy() - W_ref).max() <= tol
