@@ -423,6 +423,16 @@ def test_train_point_is_train_and_evaluate():
     assert train_point({**asdict(cfg), "model": "deltanet"}, 1) == train_and_evaluate(cfg, "deltanet", 1)
 
 
+@pytest.mark.parametrize("curriculum", [False, True])
+def test_a_runs_curriculum_record_has_the_fields_the_report_reads(curriculum):
+    """The DeltaFormer report (assocmem/claims/deltaformer_tasks.py) reads used, reached, log, timeouts and
+    final_fit_step of every run's curriculum record: the same fields with or without a curriculum, timeouts a list."""
+    cfg = replace(get_config("dag", quick=True), steps=4, eval_samples=10, order="in_order", curriculum=curriculum)
+    rec = train_and_evaluate(cfg, "deltanet", 1)["curriculum"]
+    assert set(rec) == {"used", "reached", "log", "timeouts", "final_fit_step"} and rec["used"] is curriculum
+    assert isinstance(rec["timeouts"], list) and isinstance(rec["log"], list) and rec["reached"] >= 1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("task", TASKS)
 @pytest.mark.parametrize("model", MODELS)

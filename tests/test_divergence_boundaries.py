@@ -94,3 +94,16 @@ def test_exp_ratio_parts_finite_exactly_where_their_moments_are(tau):
     else:
         closed = (d_v + 2) / d_v * (1 - 8 / tau) ** (-d_k / 2) / (1 - 4 / tau) ** (-d_k) - 1
         assert rx == pytest.approx(closed, rel=1e-9)
+
+
+@pytest.mark.parametrize("kernel,prm,g", [("linear", {}, 1), ("relu", {}, 1), ("poly", {"p": 2}, 2)])
+def test_probe_averaged_skewness_defined_exactly_where_the_third_moment_is(kernel, prm, g):
+    """One probe-averaged sample's skewness needs E[X^3]: E[nu^-3] (d_v > 6) and E[kappa^(-3g)] with kappa ~ chi^2_{d_k}
+    (d_k > 6g, g the kernel's homogeneity degree: E[chi2_d^-m] is finite iff m < d/2). nan on the boundary, finite
+    one past it, on each axis."""
+    big = 64
+    edge = 6 * g
+    assert math.isnan(km.probe_averaged_skewness(kernel, 6, edge, big, **prm))
+    assert math.isfinite(km.probe_averaged_skewness(kernel, 6, edge + 1, big, **prm))
+    assert math.isnan(km.probe_averaged_skewness(kernel, 6, big, 6, **prm))
+    assert math.isfinite(km.probe_averaged_skewness(kernel, 6, big, 7, **prm))

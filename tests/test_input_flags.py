@@ -21,6 +21,7 @@ from impl.memories.kernel import SphereMemory, kernel_memory
 from impl.memories.linear import LinearMemory
 from impl.numerics.errors import InputError
 from impl.rules.experiments import delta_stream_time_average
+from impl.tasks.models import Mixer, build_model
 from impl.tasks.swap import swap_batch, swap_pairs
 
 RNG = np.random.default_rng(0)
@@ -64,6 +65,10 @@ CASES = [
     ("swap batch batch = 0", lambda: swap_batch(3, 4, 0, RNG), "batch"),
     ("swap key n = 1", lambda: swap_key(1, 0, 0), "n"),
     ("permutation tokens n = 1", lambda: permutation_tokens(1, []), "n"),
+    # the trained tasks' models: an unknown architecture, through the builder and the mixer alike
+    ("build_model unknown", lambda: build_model("mamba", 10, 2, d=8, depth=1, heads=1), "model"),
+    ("mixer unknown", lambda: Mixer("mamba", 8, 1), "model"),
+    ("mixer heads do not divide d", lambda: Mixer("deltanet", 8, 3), "heads"),
     # the kernel moments: an unknown kernel or convention, and the divergent moments, are named
     ("moments unknown kernel", lambda: km.log_m2("laplace", 1.0, 4), "kernel"),
     ("moments unknown convention", lambda: km.log_snr_inv("linear", "median", 8, 4, 4), "convention"),

@@ -157,6 +157,7 @@ def test_user_memories_keep_the_house_rule(name, sampler, monkeypatch):
 def _other_samplers():
     from impl.estimators import capacity, recall_measured
     from impl.estimators.multihead import multihead_recall
+    from impl.deltaformer.constructions import constant_input
     from impl.estimators.sampling import gaussian_pairs, orthonormal_keys
     from impl.estimators.snr_linear import decoding_accuracy
     from impl.estimators.snr_performer import performer_estimates, performer_memory_noise
@@ -178,6 +179,7 @@ def _other_samplers():
         "stream.rls": lambda seed: experiments.stream("rls", d_k=3, d_v=2, T=12, trials=4, sigma=0.1, seed=seed),
         "stream.deltanet": lambda seed: experiments.stream("deltanet", d_k=3, d_v=2, T=12, trials=4, sigma=0.1, seed=seed),
         "orthonormal_keys": lambda seed: orthonormal_keys(3, 4, 6, torch.Generator().manual_seed(seed)),
+        "constant_input": lambda seed: constant_input(4, 3, 0.5, seed=seed),
         "gaussian_pairs": lambda seed: gaussian_pairs(3, 4, 5, 2, torch.Generator().manual_seed(seed)),
         "delta_stream_time_average": lambda seed: experiments.delta_stream_time_average(
             d_k=3, d_v=2, b=0.3, sigma=0.1, burn=2, window=5, trials=4, seed=seed),
@@ -243,3 +245,14 @@ def test_native_draws_take_the_requested_dtype_and_a_generator_seeded_from_the_c
     assert torch.equal(other, torch.randn((3, 4), generator=torch.Generator().manual_seed(seed), dtype=torch.float64))
     assert torch.equal(gen.get_state(), ref.get_state())  # the caller's generator moved by exactly that one draw
     assert not torch.equal(other, sampling.gaussian((3, 4), torch.Generator().manual_seed(10), native=True))
+
+
+def test_the_linear_memory_bounds_every_convention_from_two_pairs_on():
+    """Catoni's interval needs one sample's exact variance, which the linear memory has as soon as anything
+    interferes (N >= 2); at N = 2 every convention must carry it (only N = 1, where every sample is 0, falls back)."""
+    out = estimate_snr(LinearMemory(), 2, 6, 6, 40, 3)
+    for conv in ("conditional", "typical", "probe_averaged", "ratio_of_expectations"):
+        assert out[conv].details.get("interval") == "catoni", (conv, out[conv].note)
+    one = estimate_snr(LinearMemory(), 1, 6, 6, 40, 3)
+    for conv in ("conditional", "probe_averaged"):  # nothing interferes: samples are round-off (~1e-32), no Catoni
+        assert one[conv].details.get("interval") != "catoni" and abs(one[conv].estimate) < 1e-20, one[conv]

@@ -85,3 +85,16 @@ def test_the_sphere_derivation_checks_the_second_and_fourth_moments():
     moments = [(says, sp.nsimplify(lhs)) for says, lhs, rhs in steps if "E[t^" in says]
     expected = [v for d in dims for v in (sp.Rational(1, d), sp.Rational(3, d * (d + 2)))]
     assert [m for _, m in moments] == expected, moments
+
+
+def test_an_unknown_activation_is_refused_listing_the_known_ones():
+    """theory.ffn.activation refuses a name it has no form for with a message that lists every known activation and
+    repeats the name given (the CLI passes it on to the user)."""
+    import pytest
+
+    from theory import ffn
+
+    with pytest.raises(ValueError) as e:
+        ffn.activation("swish", sp.Symbol("x"))
+    assert "'swish'" in str(e.value) and all(a in str(e.value) for a in ffn.ACTIVATIONS)
+    assert ffn.activation("relu", sp.Symbol("x")) == sp.Max(0, sp.Symbol("x"))
