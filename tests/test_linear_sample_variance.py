@@ -104,3 +104,18 @@ def test_without_a_finite_variance_the_probe_averaged_interval_says_it_is_not_ca
 
     res = estimate_snr(LinearMemory(), 8, 4, 9, 200, 0, conventions=("probe_averaged",))["probe_averaged"]
     assert res.details.get("interval") != "catoni" and "NOT calibrated" in res.note
+
+
+def test_the_linear_memory_bounds_every_convention_from_two_pairs_on():
+    """Catoni's interval needs one sample's exact variance, which the linear memory has as soon as anything
+    interferes (N >= 2); at N = 2 every convention must carry it (only N = 1, where every sample is 0 up to round-off,
+    falls back)."""
+    from impl.estimators.snr import estimate_snr
+    from impl.memories.linear import LinearMemory
+
+    out = estimate_snr(LinearMemory(), 2, 6, 6, 40, 3)
+    for conv in ("conditional", "typical", "probe_averaged", "ratio_of_expectations"):
+        assert out[conv].details.get("interval") == "catoni", (conv, out[conv].note)
+    one = estimate_snr(LinearMemory(), 1, 6, 6, 40, 3)
+    for conv in ("conditional", "probe_averaged"):  # nothing interferes: samples are round-off (~1e-32), no Catoni
+        assert one[conv].details.get("interval") != "catoni" and abs(one[conv].estimate) < 1e-20, one[conv]

@@ -246,13 +246,3 @@ def test_native_draws_take_the_requested_dtype_and_a_generator_seeded_from_the_c
     assert torch.equal(gen.get_state(), ref.get_state())  # the caller's generator moved by exactly that one draw
     assert not torch.equal(other, sampling.gaussian((3, 4), torch.Generator().manual_seed(10), native=True))
 
-
-def test_the_linear_memory_bounds_every_convention_from_two_pairs_on():
-    """Catoni's interval needs one sample's exact variance, which the linear memory has as soon as anything
-    interferes (N >= 2); at N = 2 every convention must carry it (only N = 1, where every sample is 0, falls back)."""
-    out = estimate_snr(LinearMemory(), 2, 6, 6, 40, 3)
-    for conv in ("conditional", "typical", "probe_averaged", "ratio_of_expectations"):
-        assert out[conv].details.get("interval") == "catoni", (conv, out[conv].note)
-    one = estimate_snr(LinearMemory(), 1, 6, 6, 40, 3)
-    for conv in ("conditional", "probe_averaged"):  # nothing interferes: samples are round-off (~1e-32), no Catoni
-        assert one[conv].details.get("interval") != "catoni" and abs(one[conv].estimate) < 1e-20, one[conv]
