@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from impl.deltaformer.constructions import constant_input, permutation_tokens, swap_key
 from impl.estimators import kernel_moments as km
@@ -112,3 +113,17 @@ def test_the_valid_neighbours_are_accepted():
     assert float(swap_key(2, 0, 1) @ swap_key(2, 0, 1)) == pytest.approx(1.0)
     assert permutation_tokens(2, [])[0].shape[-2] == 4
     assert delta_stream_time_average(**STREAM).shape == (2,)
+
+
+@pytest.mark.parametrize("bad", [np.array([1.0, np.nan]), [0.0, np.inf], -np.inf, torch.tensor([1.0, float("nan")]),
+                                 torch.tensor([[0.0], [-float("inf")]], dtype=torch.float64)])
+def test_require_finite_names_its_parameter_for_arrays_lists_scalars_and_tensors(bad):
+    """``require_finite`` (every finiteness check of impl/ goes through it) names the parameter it was given, on its
+    tensor branch and its NumPy branch alike, and hands finite input back unchanged."""
+    from impl.numerics.errors import require_finite
+
+    with pytest.raises(InputError) as e:
+        require_finite("sigma", bad)
+    assert e.value.parameter == "sigma" and "finite" in str(e.value)
+    ok = np.array([1.0, 2.0])
+    assert require_finite("sigma", ok) is ok
