@@ -480,6 +480,9 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
             _copy_tree(scratch)
             if code_hash(scratch, tree_files()) != digest:
                 raise ValueError("the code changed while it was being copied; run again")
+            # the revision the sample's code was copied from: commits made while the run goes on (or between the
+            # attempts of a resumed run) must not relabel it
+            (scratch / "revision.txt").write_text(evidence._git_revision())
         with open(log_path, "a") as log:
             if not (scratch / "sample.json").exists():
                 _in_scratch(scratch, f"from assocmem.mutation import _generate_and_sample as g; g({seed}, {k}, 'sample.json.part')",
@@ -513,8 +516,10 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
             (scratch / "progress.json").write_text(json.dumps(progress))
     import torch
 
+    rev = scratch / "revision.txt"
     results = finish(sample, outcomes, seed_from="explicit --seed" if explicit else "code", code=digest,
-                     quick=opts.quick, previous=previous, cuda=torch.cuda.is_available())
+                     quick=opts.quick, previous=previous, cuda=torch.cuda.is_available(),
+                     git_revision=rev.read_text().strip() if rev.exists() else None)
     results.update(attempts=progress["attempts"], wall_s=round(progress["wall_s"], 1), cpu_s=round(progress["cpu_s"], 1),
                    workers=workers)
     write_markdown(results, wall_s=progress["wall_s"], cpu_s=progress["cpu_s"], workers=workers,
@@ -524,12 +529,14 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
 
 
 def finish(sample: dict, outcomes: dict, *, seed_from: str, code: str, quick: bool, previous: dict | None,
-           cuda: bool = False) -> dict:
+           cuda: bool = False, git_revision: str | None = None) -> dict:
     """The run's results from its sample and mutmut's outcomes, with the previous runs' history carried over from
     ``previous`` (the record this run replaces). ``cuda``: whether the run's tests could use a CUDA GPU (without
-    one, device-only mutants are judged equivalent, see ``device_only``)."""
+    one, device-only mutants are judged equivalent, see ``device_only``). ``git_revision``: the revision the
+    scratch copy was made from (default: the checkout's revision now)."""
     results = summarise(_rows(sample, outcomes, cuda=cuda), seed=sample["seed"], sample=sample)
-    results.update(seed_from=seed_from, code_hash=code, git_revision=evidence._git_revision(), quick=quick, cuda=cuda)
+    results.update(seed_from=seed_from, code_hash=code, git_revision=git_revision or evidence._git_revision(),
+                   quick=quick, cuda=cuda)
     results["history"] = history(previous, results)
     return results
 

@@ -249,3 +249,15 @@ def test_hand_judged_positional_device_mutants_are_equivalent_only_without_cuda(
     assert mutation.equivalent_reason(mod, diff) == mutation.DEVICE_ONLY
     assert mutation.equivalent_reason(mod, diff, cuda=True) == ""
     assert mutation.equivalent_reason("impl.elsewhere", diff) == ""
+
+
+def test_a_run_is_labelled_with_the_revision_its_copy_was_made_from():
+    """Commits made while a run goes on must not relabel its sample: ``finish`` takes the revision recorded when the
+    scratch copy was made (run_mutation's revision.txt); only without one does it read the checkout's revision."""
+    sample, outcomes = _sample(7, ["killed", "survived"])
+    res = mutation.finish(sample, outcomes, seed_from="code", code="c" * 64, quick=True, previous=None,
+                          git_revision="0123456789ab")
+    assert res["git_revision"] == "0123456789ab"
+    assert mutation.history_rows(res)[0]["revision"] == "0123456789ab"
+    now = mutation.finish(sample, outcomes, seed_from="code", code="c" * 64, quick=True, previous=None)
+    assert now["git_revision"] == evidence._git_revision()
