@@ -287,13 +287,17 @@ def equivalent_reason(module: str, diff: str, *, cuda: bool = False) -> str:
     """Why a surviving mutant is equivalent: its entry in ``EQUIVALENT``, or, for a run without CUDA, the device-only
     rule (``device_only``); "" when it is not known to be equivalent."""
     minus, plus = _changed_lines(diff)
-    for mod, old, new, why in EQUIVALENT:
-        if mod == module and old in minus and new in plus:
-            return why
-    if not cuda and (device_only(diff) or any(mod == module and old in minus and new in plus
-                                              for mod, old, new, _ in DEVICE_ONLY_POSITIONAL)):
+    listed = _listed(EQUIVALENT, module, minus, plus)
+    if listed:
+        return listed
+    if not cuda and (device_only(diff) or _listed(DEVICE_ONLY_POSITIONAL, module, minus, plus)):
         return DEVICE_ONLY
     return ""
+
+
+def _listed(entries, module: str, minus: list[str], plus: list[str]) -> str:
+    """The reason of the first (module, original fragment, mutated fragment, reason) entry matching the mutant, or ""."""
+    return next((why for mod, old, new, why in entries if mod == module and old in minus and new in plus), "")
 
 
 def module_of(name: str) -> str:
