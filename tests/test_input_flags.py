@@ -4,6 +4,7 @@ name, so ``match="d_k"`` passes whichever parameter the error blames). Each case
 range its function documents, the others valid."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,8 +23,17 @@ from impl.memories.kernel import SphereMemory, kernel_memory
 from impl.memories.linear import LinearMemory
 from impl.numerics.errors import InputError
 from impl.rules.experiments import delta_stream_time_average
+from impl.tasks.construction import ReachModel, SwapModel
 from impl.tasks.models import Mixer, build_model
 from impl.tasks.swap import swap_batch, swap_pairs
+from impl.tasks.train import _check_schedule, get_config, train_and_evaluate
+
+SWAP = get_config("swap", quick=True)
+
+
+def _train(**change):
+    """A training run whose schedule has one bad field: refused before the first step."""
+    return train_and_evaluate(replace(SWAP, **change), "transformer", 0)
 
 RNG = np.random.default_rng(0)
 STREAM = dict(d_k=2, d_v=1, b=0.1, sigma=0.1, burn=0, window=3, trials=2, seed=0)
@@ -70,6 +80,11 @@ CASES = [
     ("build_model unknown", lambda: build_model("mamba", 10, 2, d=8, depth=1, heads=1), "model"),
     ("mixer unknown", lambda: Mixer("mamba", 8, 1), "model"),
     ("mixer heads do not divide d", lambda: Mixer("deltanet", 8, 3), "heads"),
+    ("rope odd head width", lambda: Mixer("deltaformer", 6, 2)(torch.zeros(1, 4, 6)), "heads"),
+    # the construction-initialised controls read token ids of their task's shape: DAG [B, T, 3], swap [B, T]
+    ("reach model tokens [B, T]", lambda: ReachModel(4, 6)(torch.zeros(2, 5, dtype=torch.long)), "tokens"),
+    ("swap model tokens [B, T, 3]", lambda: SwapModel(3)(torch.zeros(2, 5, 3, dtype=torch.long)), "tokens"),
+    ("reach model out_dim = 3", lambda: ReachModel(4, 3), "out_dim"),
     # the kernel moments: an unknown kernel or convention, and the divergent moments, are named
     ("moments unknown kernel", lambda: km.log_m2("laplace", 1.0, 4), "kernel"),
     ("moments unknown convention", lambda: km.log_snr_inv("linear", "median", 8, 4, 4), "convention"),
@@ -79,10 +94,36 @@ CASES = [
     ("moments poly diverges", lambda: km.log_snr_inv("poly", "probe_averaged", 8, 4, 8, p=2), "p"),
     ("moments linear d_k diverges", lambda: km.log_snr_inv("linear", "probe_averaged", 8, 2, 8), "d_k"),
     ("moments linear d_v diverges", lambda: km.log_snr_inv("linear", "probe_averaged", 8, 8, 2), "d_v"),
+    # a training schedule: lr finite and >= 0; fit_stop in (0, 1] or None; steps, check_every, val_samples integers
+    # >= 1; warmup an integer >= 0
+    ("train lr = -0.1", lambda: _train(lr=-0.1), "lr"),
+    ("train lr = nan", lambda: _train(lr=float("nan")), "lr"),
+    ("train fit_stop = 0", lambda: _train(fit_stop=0.0), "fit_stop"),
+    ("train fit_stop = 1.5", lambda: _train(fit_stop=1.5), "fit_stop"),
+    ("train steps = 0", lambda: _train(steps=0), "steps"),
+    ("train steps = 2.0", lambda: _train(steps=2.0), "steps"),
+    ("train check_every = 0", lambda: _train(check_every=0), "check_every"),
+    ("train val_samples = 0", lambda: _train(val_samples=0), "val_samples"),
+    ("train warmup = -1", lambda: _train(warmup=-1), "warmup"),
+    ("train seed = -1", lambda: train_and_evaluate(SWAP, "transformer", -1), "seed"),
+    ("train model unknown", lambda: train_and_evaluate(SWAP, "mamba", 0), "model"),
+    # the SNR interface: a sampler the memory does not offer (a user memory is estimated by auto or analytic only),
+    # and a two-sided level outside (0, 1/2)
+    ("snr sampler not offered", lambda: estimate_snr(_user_memory(), 4, 4, 4, 10, 0, sampler="importance"), "mode"),
+    ("snr sampler unknown", lambda: estimate_snr(LinearMemory(), 4, 4, 4, 10, 0, sampler="gibbs"), "mode"),
+    ("snr alpha = 0.5", lambda: estimate_snr(LinearMemory(), 4, 4, 4, 10, 0, alpha=0.5), "alpha"),
+    ("snr alpha = 1.2", lambda: estimate_snr(LinearMemory(), 4, 4, 4, 10, 0, alpha=1.2), "alpha"),
+    ("snr alpha = 0", lambda: estimate_snr(LinearMemory(), 4, 4, 4, 10, 0, alpha=0.0), "alpha"),
     # the delta rule's stream: burn-in may be 0 but not negative
     ("stream burn = -1", lambda: delta_stream_time_average(**dict(STREAM, burn=-1)), "burn"),
     ("stream window = 0", lambda: delta_stream_time_average(**dict(STREAM, window=0)), "window"),
 ]
+
+
+def _user_memory():
+    from impl.memories.user import FeatureMapMemory
+
+    return FeatureMapMemory("t:square", lambda x: torch.cat([x, x * x], -1), 4)
 
 
 @pytest.mark.parametrize("call,flag", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
@@ -113,6 +154,13 @@ def test_the_valid_neighbours_are_accepted():
     assert float(swap_key(2, 0, 1) @ swap_key(2, 0, 1)) == pytest.approx(1.0)
     assert permutation_tokens(2, [])[0].shape[-2] == 4
     assert delta_stream_time_average(**STREAM).shape == (2,)
+    for ok in [dict(lr=0.0, fit_stop=1.0, steps=1, check_every=1, val_samples=1, warmup=0), dict(fit_stop=None)]:
+        assert _check_schedule(replace(SWAP, **ok)) is None
+    assert estimate_snr(LinearMemory(), 2, 4, 4, 2, 0, alpha=0.49)["conditional"].estimated
+    assert Mixer("deltaformer", 8, 2)(torch.zeros(1, 4, 8)).shape == (1, 4, 8)
+    assert ReachModel(4, 6)(torch.zeros(2, 5, 3, dtype=torch.long)).shape[:2] == (2, 5)
+    assert SwapModel(3)(torch.zeros(2, 5, dtype=torch.long)).shape[:2] == (2, 5)
+    assert "importance" not in _user_memory().samplers and "analytic" in _user_memory().samplers
 
 
 @pytest.mark.parametrize("bad", [np.array([1.0, np.nan]), [0.0, np.inf], -np.inf, torch.tensor([1.0, float("nan")]),
