@@ -302,3 +302,15 @@ def test_a_forward_pass_that_overflows_in_training_is_a_divergence(monkeypatch):
     # with the same fields as an evaluated run's rows
     assert out["eval"] == [{"length": L, "correct": 0, "total": cfg.eval_samples, "nonfinite": cfg.eval_samples}
                            for L in cfg.eval_lengths]
+
+
+@pytest.mark.parametrize("task,train_max", [("swap", 4), ("swap", 1), ("dag", 2), ("dag", 3), ("dag", 1)])
+def test_the_fit_criterion_reads_train_max_minus_one_and_train_max(task, train_max):
+    """The module doc's criterion: the validation accuracy at L = train_max - 1 and L = train_max (only train_max
+    when that is 1), read from a real validation pass, not from the helper that lists the lengths."""
+    cfg = replace(get_config(task, quick=True), train_max=train_max, val_samples=4)
+    val = tr.validation_set(cfg, 0, "cpu")
+    out = tr.validate(tr.build_task_model(cfg, "transformer", 0), cfg, val)
+    expected = {train_max - 1, train_max} - {0}
+    assert set(out["acc"]) == expected and all(0.0 <= a <= 1.0 for a in out["acc"].values())
+    assert math.isfinite(out["loss"])
