@@ -64,6 +64,15 @@ def test_probe_averaged_relvar_is_none_where_the_variance_is_infinite():
     assert solu.sample_relvar("probe_averaged", 16, 4, 16, beta) is None  # E[1/kappa^2] needs d_k > 4
     assert solu.sample_relvar("probe_averaged", 16, 16, 4, beta) is None  # E[1/nu^2] needs d_v > 4
     assert solu.sample_relvar("probe_averaged", 16, 16, 16, 0.7) is None  # the tilt 8 beta^2 - 4 beta >= 1/2
+    # the tilt reaches 1/2 at beta* = (1 + sqrt 2)/4 = 0.6036: finite (and large) just below, infinite from there on
+    star = (1 + math.sqrt(2)) / 4
+    assert 8 * star**2 - 4 * star == pytest.approx(0.5, rel=1e-15)
+    for below in (0.55, 0.58, star - 1e-4):
+        got = solu.sample_relvar("probe_averaged", 16, 16, 16, below)
+        assert got is not None and math.isfinite(got) and got > 0, below
+    assert solu.sample_relvar("probe_averaged", 16, 16, 16, 0.55) < solu.sample_relvar("probe_averaged", 16, 16, 16, star - 1e-4)
+    for above in (star + 1e-4, 0.65):
+        assert solu.sample_relvar("probe_averaged", 16, 16, 16, above) is None, above
     assert solu.sample_relvar("probe_averaged", 16, 5, 5, beta) is not None
     assert solu.sample_relvar("ratio_of_expectations", 16, 16, 16, beta) is None
 
