@@ -168,3 +168,15 @@ def test_poly_features_refuse_a_tensor_power_too_large_to_hold():
     assert mk.poly_features(torch.ones((1, 2), dtype=torch.float64), 22).shape == (1, 2**22)
     with pytest.raises(InputError, match=r"^p: must be an integer >= 1, got 0$"):
         mk.poly_features(X, 0)
+
+
+@pytest.mark.parametrize("p", [1, 3])
+def test_the_feature_memory_passes_the_degree_to_both_feature_maps(p):
+    """S phi(q) with S = sum_j v_j phi(k_j)^T, at a degree other than the default 2, equals the brute-force
+    sum_j v_j (k_j^T q)^p: the degree reaches the keys' features and the queries' alike (a degree dropped on one side
+    makes the shapes or the values disagree)."""
+    from impl.memories.kernel import feature_memory_read
+
+    K, V, Q = _data(3)
+    expect = ((Q @ K.T) ** p) @ V
+    torch.testing.assert_close(feature_memory_read("poly", K, V, Q, p=p), expect, rtol=1e-12, atol=1e-12)
