@@ -187,3 +187,31 @@ def test_cuda_forms_agree():
             for dtype in ("float64", "float32"):
                 r = claim.run(point, 3, device="cuda", dtype=dtype)
                 assert r.passed, (claim_id, point, dtype, r.error, r.tolerance)
+
+
+BAD_SHAPES = {  # one tensor malformed, the others as _small makes them (B = 1, H = 2, T = 7, d_k = 3, d_v = 2)
+    "q 3-D": lambda q, k, v, b: (q[0], k, v, b, "q"),
+    "k another d_k": lambda q, k, v, b: (q, k[..., :-1], v, b, "q"),
+    "k another T": lambda q, k, v, b: (q, k[:, :, :-1], v, b, "q"),
+    "v 3-D": lambda q, k, v, b: (q, k, v[0], b, "q"),
+    "v another T": lambda q, k, v, b: (q, k, v[:, :, :-1], b, "q"),
+    "v another H": lambda q, k, v, b: (q, k, v[:, :1], b, "q"),
+    "v not a tensor": lambda q, k, v, b: (q, k, v.tolist(), b, "v"),
+    "beta another T": lambda q, k, v, b: (q, k, v, b[..., :-1], "beta"),
+    "q NaN": lambda q, k, v, b: (q.new_full(q.shape, math.nan), k, v, b, "q"),
+}
+
+
+@pytest.mark.parametrize("form", ["parallel", "recurrent", "chunk"])
+@pytest.mark.parametrize("case", BAD_SHAPES)
+def test_every_form_refuses_each_malformed_input(form, case):
+    """check_inputs' shape rule q, k [B, H, T, d_k], v [B, H, T, d_v], beta [B, H, T], each of its clauses on its
+    own, on every form: an InputError naming the parameter (the shape rule names q and states all three shapes),
+    never an error from deep inside a form or a silently broadcast result."""
+    fn = {"parallel": deltaformer_parallel, "recurrent": deltaformer_recurrent, "chunk": deltaformer_chunk}[form]
+    q, k, _, v, beta = _small()
+    *args, flag = BAD_SHAPES[case](q, k, v, beta)
+    with pytest.raises(InputError) as e:
+        fn(*args)
+    assert e.value.parameter == flag, str(e.value)
+    fn(q, k, v, beta)  # the well-formed neighbour runs
