@@ -246,3 +246,45 @@ def test_native_draws_take_the_requested_dtype_and_a_generator_seeded_from_the_c
     assert torch.equal(gen.get_state(), ref.get_state())  # the caller's generator moved by exactly that one draw
     assert not torch.equal(other, sampling.gaussian((3, 4), torch.Generator().manual_seed(10), native=True))
 
+
+
+
+def _batched_samplers():
+    """{name: run(trials)} for every sampler that splits its trials with ``batches``."""
+    from impl.estimators import capacity, recall_measured
+    from impl.estimators.multihead import multihead_recall
+    from impl.estimators.snr_linear import decoding_accuracy
+
+    out = {f"{name}-{s}": (lambda t, name=name, s=s: estimate_snr(MEMORIES[name][0](), *MEMORIES[name][1], t, 5,
+                                                                  sampler=s, alpha=0.01)) for name, s in CASES}
+    out.update({f"user.{name}-{s}": (lambda t, name=name, s=s: estimate_snr(_user_memories()[name], 5, 4, 4, t, 5,
+                                                                            sampler=s, alpha=0.01))
+                for name, s in USER_CASES})
+    out.update({f"recall_measured.{m}": (lambda t, m=m: recall_measured.measure_recall(m, 6, 4, 4, t, 5, tau=4.0))
+                for m in recall_measured.MEMORIES})
+    linear_read = lambda K, V, Q: Q @ K.transpose(-1, -2) @ V  # noqa: E731
+    out.update({
+        "multihead_recall": lambda t: multihead_recall(6, 8, 8, (1, 2), t, 5),
+        "decoding_accuracy": lambda t: decoding_accuracy(6, 4, 4, t, 5),
+        "capacity.measure_recall": lambda t: capacity.measure_recall(linear_read, 6, 4, 4, t, 5, 0.01),
+    })
+    return out
+
+
+BATCHED = _batched_samplers()
+
+
+@pytest.mark.parametrize("name", sorted(BATCHED))
+def test_trials_within_the_budget_are_drawn_in_one_batch(name, monkeypatch):
+    """impl.estimators.sampling.batches splits the trials so that one batch holds about its budget of numbers: 2 and
+    48 trials of these small memories are far below every budget (2^22 numbers), so each run is one batch and makes
+    the same number of draws (a batch size computed from the wrong numbers, e.g. one trial per batch, draws again for
+    every trial)."""
+    counts = {}
+    for trials in (2, 48):
+        calls = []
+        _recording(monkeypatch, calls)
+        BATCHED[name](trials)
+        monkeypatch.undo()
+        counts[trials] = len(calls)
+    assert counts[2] == counts[48] >= 1, counts
