@@ -72,7 +72,7 @@ def swap_reflection(n: int, i: int, j: int):
     return reflection, perm
 
 
-def deltanet_from_u(T: int = 3, d_k: int = 2):
+def deltanet_from_u(T: int, d_k: int):
     """(S_T from the D2 recurrence u_t = b_t (v_t - sum_{j<t} (k_t.k_j) u_j), S_T from the delta rule), d_v = 1."""
     ks = [sp.Matrix(d_k, 1, lambda a, _: sp.Symbol(f"k_{t}_{a}")) for t in range(T)]
     vs = [sp.Symbol(f"v_{t}") for t in range(T)]
@@ -104,12 +104,12 @@ def transposition(n: int, i: int, j: int) -> sp.Matrix:
     return P
 
 
-def transposition_relation(n: int = 3):
+def transposition_relation(n: int):
     """(P_(01) P_(12) P_(01), P_(02)): the group relation (01)(12)(01) = (02) in S_n."""
     return transposition(n, 0, 1) * transposition(n, 1, 2) * transposition(n, 0, 1), transposition(n, 0, 2)
 
 
-def rank_one_triple(d: int = 3):
+def rank_one_triple(d: int):
     """(T_a T_b T_a - I, X k_a^T + Y k_b^T) with T_x = I - c_x k_x^T for generic column vectors c_a, c_b, c_a', k_a,
     k_b in R^d (the first and third factor share the key k_a, not necessarily c): the product's departure from I
     has every row in span(k_a^T, k_b^T), with
@@ -124,7 +124,7 @@ def rank_one_triple(d: int = 3):
     return sp.expand(lhs), sp.expand(X * ka.T + Y * kb.T)
 
 
-def swap_key_additivity(n: int = 3):
+def swap_key_additivity(n: int):
     """(e_0 - e_2, (e_0 - e_1) + (e_1 - e_2)): the linear kernel's keys of (02), (01), (12) are additive."""
     e = lambda i: sp.eye(n)[:, i]  # noqa: E731
     return e(0) - e(2), (e(0) - e(1)) + (e(1) - e(2))
