@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from impl.deltaformer.constructions import constant_input, permutation_tokens, swap_key
+from impl.deltaformer.constructions import constant_input, parity_exp_tokens, permutation_tokens, swap_key
 from impl.estimators import kernel_moments as km
 from impl.estimators.multihead import multihead_recall
 from impl.estimators.recall_measured import delta_noise_to_signal, measure_recall
@@ -76,6 +76,9 @@ CASES = [
     ("swap batch batch = 0", lambda: swap_batch(3, 4, 0, RNG), "batch"),
     ("swap key n = 1", lambda: swap_key(1, 0, 0), "n"),
     ("permutation tokens n = 1", lambda: permutation_tokens(1, []), "n"),
+    # the exponential parity construction: |scale| <= 30, so that exp(scale) cannot overflow
+    ("parity exp scale = 30.5", lambda: parity_exp_tokens([1, 0], scale=30.5), "scale"),
+    ("parity exp scale = -30.5", lambda: parity_exp_tokens([1, 0], scale=-30.5), "scale"),
     # the trained tasks' models: an unknown architecture, through the builder and the mixer alike
     ("build_model unknown", lambda: build_model("mamba", 10, 2, d=8, depth=1, heads=1), "model"),
     ("mixer unknown", lambda: Mixer("mamba", 8, 1), "model"),
@@ -153,6 +156,8 @@ def test_the_valid_neighbours_are_accepted():
     assert len(swap_pairs(2)) == 1 and swap_batch(2, 1, 1, RNG) is not None
     assert float(swap_key(2, 0, 1) @ swap_key(2, 0, 1)) == pytest.approx(1.0)
     assert permutation_tokens(2, [])[0].shape[-2] == 4
+    for s in (30.0, -30.0, 30):
+        assert parity_exp_tokens([1, 0], scale=s)[3].shape == (1, 1, 3)
     assert delta_stream_time_average(**STREAM).shape == (2,)
     for ok in [dict(lr=0.0, fit_stop=1.0, steps=1, check_every=1, val_samples=1, warmup=0), dict(fit_stop=None)]:
         assert _check_schedule(replace(SWAP, **ok)) is None
