@@ -77,11 +77,19 @@ def test_reachability_tokens_reject_query_node_out_of_range():
     from impl.deltaformer.constructions import reachability_tokens
 
     n = 3
-    for query in [(n, 0), (0, n), (-1, 0)]:
+    for query in [(n, 0), (0, n), (-1, 0), (0, -1)]:
         with pytest.raises(InputError) as err:
             reachability_tokens([(0, 1)], [query], n)
         assert err.value.parameter == "queries"
-    reachability_tokens([(0, 1)], [(n - 1, n - 1)], n)  # the largest valid ids are accepted
+    for edge in [(n, 0), (0, n), (-1, 0), (0, -1)]:
+        with pytest.raises(InputError) as err:
+            reachability_tokens([edge], [(0, 1)], n)
+        assert err.value.parameter == "edges"
+    # the smallest and the largest valid ids are accepted, as edges and as queries, and land where they say
+    for a, b in [(0, 0), (n - 1, n - 1), (0, n - 1), (n - 1, 0)]:
+        q, k, w, v, beta = reachability_tokens([(a, b)], [(a, b)], n)
+        assert k[0, 0, 0, b] == w[0, 0, 0, a] == v[0, 0, 0, a] == 1.0 and beta[0, 0, 0] == -1.0
+        assert q[0, 0, 1, b] == 1.0 and float(q.abs().sum()) == 1.0
 
 
 @pytest.mark.parametrize("kind", ["positive", "trigonometric"])
