@@ -50,3 +50,21 @@ def test_delta_stream_time_average_by_explicit_loop():
             if s >= burn:
                 acc += float(((S - W[t]) ** 2).sum())
         assert abs(float(got[t]) - acc / window) <= 1e-12 * max(1.0, acc / window)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16], ids=str)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_form_computes_in_the_inputs_dtype(name, dtype):
+    """Each form's output and final state come back in the dtype of its inputs, the half dtypes included (their
+    solves run in float32 and are rounded back, impl/numerics/solves.py): a tensor created in the default dtype
+    inside a form (a running maximum, a zero state) would promote the half-precision result to float32 silently.
+    (The values are checked in float64 elsewhere; here they need only be finite.)"""
+    rule = RULES[name]
+    args, kw = _inputs(rule)
+    low = tuple(a.to(dtype) for a in args)
+    for form, fn in rule.forms.items():
+        o, state = fn(*low, **kw, output_final_state=True)
+        assert o.dtype == dtype, (name, form, o.dtype)
+        for s in state if isinstance(state, tuple) else (state,):
+            assert s.dtype == dtype, (name, form, "state", s.dtype)
+        assert torch.isfinite(o.double()).all(), (name, form)
