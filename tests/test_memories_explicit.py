@@ -180,3 +180,26 @@ def test_the_feature_memory_passes_the_degree_to_both_feature_maps(p):
     K, V, Q = _data(3)
     expect = ((Q @ K.T) ** p) @ V
     torch.testing.assert_close(feature_memory_read("poly", K, V, Q, p=p), expect, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,params,kappa", [
+    ("exp", {"tau": 3.0}, lambda x, y: torch.exp(x @ y / 3.0)),  # the one-GEMM fast path
+    ("poly", {"p": 2}, lambda x, y: (x @ y) ** 2),  # the general log-kernel path
+])
+def test_signal_noise_log_of_a_batch_equals_the_explicit_sums(kernel, params, kappa):
+    """signal_noise_log over K [2, 3, N, d] (the documented [..., N, d_k]): for every slice and probe i, log c_i =
+    log kappa(k_i, k_i) and r_i / c_i = sum_{j != i} kappa(k_j, k_i) v_j / c_i, by an explicit double loop."""
+    from impl.memories.kernel import signal_noise_log
+
+    g = torch.Generator().manual_seed(7)
+    K = torch.randn((2, 3, 5, 4), generator=g, dtype=torch.float64)
+    V = torch.randn((2, 3, 5, 2), generator=g, dtype=torch.float64)
+    logc, r = signal_noise_log(kernel, K, V, **params)
+    assert logc.shape == (2, 3, 5) and r.shape == (2, 3, 5, 2)
+    for a in range(2):
+        for b in range(3):
+            for i in range(5):
+                c = kappa(K[a, b, i], K[a, b, i])
+                noise = sum(kappa(K[a, b, j], K[a, b, i]) * V[a, b, j] for j in range(5) if j != i)
+                assert float(logc[a, b, i]) == pytest.approx(math.log(float(c)), rel=1e-12, abs=1e-12)
+                torch.testing.assert_close(r[a, b, i], noise / c, rtol=1e-11, atol=1e-12)
