@@ -215,3 +215,21 @@ def test_every_form_refuses_each_malformed_input(form, case):
         fn(*args)
     assert e.value.parameter == flag, str(e.value)
     fn(q, k, v, beta)  # the well-formed neighbour runs
+
+
+@pytest.mark.parametrize("form", ["parallel", "recurrent", "chunk"])
+@pytest.mark.parametrize("kernel", ["softmax", "exp", "linear"])
+def test_the_documented_defaults(form, kernel):
+    """check_inputs' defaults as its docstring states them: scale = d_k^{-1/2} for the exponential kernels and 1 for
+    the linear one, scale_w = scale, w = k, kernel_w = kernel. Each default is compared with the call that spells it
+    out (d_k = 3, so a wrong power or constant of d_k changes the output)."""
+    fn = {"parallel": deltaformer_parallel, "recurrent": deltaformer_recurrent, "chunk": deltaformer_chunk}[form]
+    q, k, w, v, beta = _small()
+    s = 1.0 if kernel == "linear" else 1.0 / math.sqrt(3)
+    spelled = fn(q, k, v, beta, w=k, kernel=kernel, kernel_w=kernel, scale=s, scale_w=s)
+    torch.testing.assert_close(fn(q, k, v, beta, kernel=kernel), spelled, rtol=1e-13, atol=1e-13)
+    other = 0.5 if kernel == "linear" else 0.7
+    torch.testing.assert_close(fn(q, k, v, beta, kernel=kernel, scale=other),
+                               fn(q, k, v, beta, w=k, kernel=kernel, kernel_w=kernel, scale=other, scale_w=other),
+                               rtol=1e-13, atol=1e-13)
+    assert not torch.allclose(fn(q, k, v, beta, kernel=kernel, scale=other), spelled)  # the scale matters here
