@@ -218,6 +218,24 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
     ("impl.rules.ttt.layernorm", "z = (q[:, :, t].unsqueeze(-2) @ W).squeeze(-2)",
      "z = (q[:, :, t].unsqueeze(+2) @ W).squeeze(-2)",
      "q[:, :, t] is 3-D [B, H, d]: unsqueeze(+2) and unsqueeze(-2) both give [B, H, 1, d]."),
+    ("impl.rules.experiments", 'return float("inf") if den <= 0 else d_v * d_k * b * sigma**2 / den',
+     'return float("INF") if den <= 0 else d_v * d_k * b * sigma**2 / den',
+     "float() reads 'inf' in any case: float('INF') is the same IEEE infinity."),
+    ("theory.kernels", 'f = sp.Function("kappa")', 'f = sp.Function("XXkappaXX")',
+     "the name of an undefined function symbol: both sides of every step are built from this one object, so each "
+     "step's truth and every returned value up to the printed name are unchanged (the report prints the steps' "
+     "descriptions, not their expressions), and no other object of the function shares either name."),
+    ("theory.kernels", "sp.limit(-sp.log(pa.subs(tau, 2) / (N - 1)) / d_k, d_k, sp.oo), sp.log(2) / 2),",
+     "sp.limit(-sp.log(pa.subs(tau, 2) / (N - 2)) / d_k, d_k, sp.oo), sp.log(2) / 2),",
+     "a factor (N - 1)/(N - 2) independent of d_k inside the log adds log((N - 1)/(N - 2))/d_k -> 0: SymPy returns the "
+     "same limit log(2)/2 (checked: the two results are structurally identical)."),
+    ("theory.ffn", '("... whose limit N -> oo is 1/E", sp.limit((N / E_exp - 1) / (N - 1), N, sp.oo), 1 / E_exp),',
+     '("... whose limit N -> oo is 1/E", sp.limit((N / E_exp - 1) / (N + 1), N, sp.oo), 1 / E_exp),',
+     "(N/E - 1)/(N - 1) and (N/E - 1)/(N + 1) have the same limit 1/E as N -> oo: SymPy returns the same expression "
+     "(checked: structurally identical), so the step is unchanged."),
+    ("impl.memories.user", "out.append(_ratio((w * w).mean(-1), c * c))", "out.append(_ratio((w * w).mean(+1), c * c))",
+     "w = weights(x, pool) is 2-D [probes, pool] for every kernel that keeps the documented contract k(x [..., d_k], "
+     "y [..., d_k]) -> [...] (x [p, 1, d_k] against the pool [1, pool, d_k]), where axis +1 is axis -1."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
