@@ -22,7 +22,7 @@ from impl.memories import solu
 from impl.memories.kernel import SphereMemory, kernel_memory
 from impl.memories.linear import LinearMemory
 from impl.numerics.errors import InputError
-from impl.rules.experiments import delta_stream_time_average
+from impl.rules.experiments import delta_stream_time_average, stream
 from impl.tasks.construction import ReachModel, SwapModel
 from impl.tasks.models import Mixer, build_model
 from impl.tasks.swap import swap_batch, swap_pairs
@@ -37,6 +37,7 @@ def _train(**change):
 
 RNG = np.random.default_rng(0)
 STREAM = dict(d_k=2, d_v=1, b=0.1, sigma=0.1, burn=0, window=3, trials=2, seed=0)
+RUN = dict(d_k=2, d_v=1, T=3, trials=2, sigma=0.1, seed=0)
 
 CASES = [
     # delta_noise_to_signal: R_p needs another pair besides p (n_pairs >= 2), a key dimension, two trials
@@ -119,6 +120,10 @@ CASES = [
     ("snr alpha = 0", lambda: estimate_snr(LinearMemory(), 4, 4, 4, 10, 0, alpha=0.0), "alpha"),
     # the delta rule's stream: burn-in may be 0 but not negative
     ("stream burn = -1", lambda: delta_stream_time_average(**dict(STREAM, burn=-1)), "burn"),
+    *[(f"stream average {f} = 0", (lambda f=f: delta_stream_time_average(**dict(STREAM, **{f: 0}))), f)
+      for f in ("d_k", "d_v", "trials")],
+    *[(f"stream {f} = 0", (lambda f=f: stream("deltanet", **dict(RUN, **{f: 0}))), f) for f in ("d_k", "d_v", "T", "trials")],
+    ("stream memory unknown", lambda: stream("lms", **RUN), "memory"),
     ("stream window = 0", lambda: delta_stream_time_average(**dict(STREAM, window=0)), "window"),
 ]
 
@@ -159,6 +164,9 @@ def test_the_valid_neighbours_are_accepted():
     for s in (30.0, -30.0, 30):
         assert parity_exp_tokens([1, 0], scale=s)[3].shape == (1, 1, 3)
     assert delta_stream_time_average(**STREAM).shape == (2,)
+    assert delta_stream_time_average(**dict(STREAM, d_k=1, d_v=1, trials=1, window=1)).shape == (1,)
+    for memory in ("rls", "deltanet", "linear", "linear_normalised"):
+        assert stream(memory, **dict(RUN, d_k=1, d_v=1, T=1, trials=1))[0].shape[0] == 1
     for ok in [dict(lr=0.0, fit_stop=1.0, steps=1, check_every=1, val_samples=1, warmup=0), dict(fit_stop=None)]:
         assert _check_schedule(replace(SWAP, **ok)) is None
     assert estimate_snr(LinearMemory(), 2, 4, 4, 2, 0, alpha=0.49)["conditional"].estimated
