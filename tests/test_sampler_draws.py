@@ -288,3 +288,28 @@ def test_trials_within_the_budget_are_drawn_in_one_batch(name, monkeypatch):
         monkeypatch.undo()
         counts[trials] = len(calls)
     assert counts[2] == counts[48] >= 1, counts
+
+
+PROBE_KEYS = ("kappa", "nu", "probe_kappa", "probe_nu")
+
+
+@pytest.mark.parametrize("name", sorted(MEMORIES))
+def test_a_fixed_probe_is_recorded_alike_on_every_interval_branch(name):
+    """Conditional and typical estimates record their probe's ||k||^2 and ||v||^2 in their details whichever
+    interval they carry: with 2 trials (too few for Catoni's interval: the t interval) and with 400, both branches
+    record the same keys, and for the first convention drawn (its probe comes first from the seed) the same numbers.
+    (The memories do not all use the same keys: the linear memory writes kappa and nu, the kernel memories
+    probe_kappa and probe_nu.)"""
+    make, (n, d_k, d_v) = MEMORIES[name]
+    mem = make()
+    convs = tuple(c for c in ("conditional", "typical") if c in mem.conventions)
+    assert convs, name
+    few = estimate_snr(mem, n, d_k, d_v, 2, 9, conventions=convs, alpha=0.01)
+    many = estimate_snr(make(), n, d_k, d_v, 400, 9, conventions=convs, alpha=0.01)
+    recorded = 0
+    for c in convs:
+        a, b = ({k: r.details[k] for k in PROBE_KEYS if k in r.details} for r in (few[c], many[c]))
+        assert few[c].estimated and many[c].estimated and set(a) == set(b), (c, a, b)
+        assert c != convs[0] or a == b, (c, a, b)
+        recorded += len(a)
+    assert recorded >= 1 or name == "multihead", name  # every memory with a drawn probe records it
