@@ -313,3 +313,21 @@ def test_a_fixed_probe_is_recorded_alike_on_every_interval_branch(name):
         assert c != convs[0] or a == b, (c, a, b)
         recorded += len(a)
     assert recorded >= 1 or name == "multihead", name  # every memory with a drawn probe records it
+
+
+@pytest.mark.parametrize("name,sampler", CASES, ids=[f"{c[0]}-{c[1]}" for c in CASES])
+def test_a_catoni_estimate_carries_its_intervals_at_every_level(name, sampler):
+    """An estimate whose interval is Catoni's records the interval at each reported level (``details["intervals"]``,
+    which the report's per-level columns read), and the one at the requested level is the estimate's own."""
+    make, (n, d_k, d_v) = MEMORIES[name]
+    out = estimate_snr(make(), n, d_k, d_v, 400, 3, sampler=sampler, alpha=0.01)
+    seen = 0
+    for conv, r in out.items():
+        if not r.estimated or r.details.get("interval") != "catoni":
+            continue
+        seen += 1
+        levels = r.details.get("intervals")
+        assert isinstance(levels, dict) and len(levels) >= 2, (conv, levels)
+        assert levels["0.01"] == pytest.approx([r.lo, r.hi], rel=1e-12), (conv, levels, r.lo, r.hi)
+    if name in ("linear", "sphere", "multihead", "solu") and sampler in ("auto", "plain"):
+        assert seen >= 1, (name, sampler)  # memories whose sample variance is exact carry Catoni intervals here
