@@ -81,3 +81,20 @@ def test_parity_exp_refuses_overflowing_scales():
     with pytest.raises(InputError, match="form"):
         con.parity_exp([1, 0], form="fast")
     assert con.parity_exp([1, 1, 0], scale=0.0, form="recurrent").tolist() == [-1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("L,scale,dtype", [(1, 0.0, torch.float64), (7, 1.5, torch.float64), (40, -2.0, torch.float32)])
+def test_parity_exp_tolerance_is_the_docstrings_bound(L, scale, dtype):
+    """The bound as its derivation states it: 2 c (5 L^3 + 2 L^2 + 5 L + 2) u (1 + 2u) with c = e^s and u the unit
+    round-off of the dtype (a larger constant would let a wrong construction pass; a smaller one is not the bound
+    derived). And the construction meets it at these points."""
+    from impl.deltaformer.constructions import parity_exp, parity_exp_tolerance
+
+    u = torch.finfo(dtype).eps / 2
+    c = math.exp(scale)
+    want = 2 * c * (5 * L**3 + 2 * L**2 + 5 * L + 2) * u * (1 + 2 * u)
+    assert parity_exp_tolerance(L, scale, dtype) == pytest.approx(want, rel=1e-14)
+    bits = [(i * 7 + 3) % 2 for i in range(L)]
+    signs = torch.tensor([(-1.0) ** sum(bits[: t + 1]) for t in range(L)], dtype=torch.float64)
+    err = (parity_exp(bits, scale=scale, dtype=dtype).double() - c * signs).abs().max()
+    assert float(err) <= parity_exp_tolerance(L, scale, dtype)

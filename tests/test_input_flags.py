@@ -19,6 +19,7 @@ from impl.estimators.snr import estimate_snr
 from impl.estimators.snr_linear import decoding_accuracy
 from impl.estimators.snr_performer import performer_memory_noise
 from impl.memories import solu
+from impl.memories.ffn import FFNMemory
 from impl.memories.kernel import SphereMemory, kernel_memory
 from impl.memories.linear import LinearMemory
 from impl.numerics.errors import InputError
@@ -85,6 +86,10 @@ CASES = [
     ("mixer unknown", lambda: Mixer("mamba", 8, 1), "model"),
     ("mixer heads do not divide d", lambda: Mixer("deltanet", 8, 3), "heads"),
     ("rope odd head width", lambda: Mixer("deltaformer", 6, 2)(torch.zeros(1, 4, 6)), "heads"),
+    # the FFN memory's slot sharpness beta: a finite number > 0 (or None for the default)
+    ("ffn beta = 0", lambda: FFNMemory("solu", beta=0.0), "beta"),
+    ("ffn beta = inf", lambda: FFNMemory("solu", beta=math.inf), "beta"),
+    ("ffn beta = True", lambda: FFNMemory("solu", beta=True), "beta"),
     # the construction-initialised controls read token ids of their task's shape: DAG [B, T, 3], swap [B, T]
     ("reach model tokens [B, T]", lambda: ReachModel(4, 6)(torch.zeros(2, 5, dtype=torch.long)), "tokens"),
     ("swap model tokens [B, T, 3]", lambda: SwapModel(3)(torch.zeros(2, 5, 3, dtype=torch.long)), "tokens"),
@@ -170,6 +175,7 @@ def test_the_valid_neighbours_are_accepted():
     for ok in [dict(lr=0.0, fit_stop=1.0, steps=1, check_every=1, val_samples=1, warmup=0), dict(fit_stop=None)]:
         assert _check_schedule(replace(SWAP, **ok)) is None
     assert estimate_snr(LinearMemory(), 2, 4, 4, 2, 0, alpha=0.49)["conditional"].estimated
+    assert FFNMemory("solu", beta=1e-3) is not None and FFNMemory("solu", beta=None) is not None
     assert Mixer("deltaformer", 8, 2)(torch.zeros(1, 4, 8)).shape == (1, 4, 8)
     assert ReachModel(4, 6)(torch.zeros(2, 5, 3, dtype=torch.long)).shape[:2] == (2, 5)
     assert SwapModel(3)(torch.zeros(2, 5, dtype=torch.long)).shape[:2] == (2, 5)

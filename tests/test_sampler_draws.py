@@ -331,3 +331,38 @@ def test_a_catoni_estimate_carries_its_intervals_at_every_level(name, sampler):
         assert levels["0.01"] == pytest.approx([r.lo, r.hi], rel=1e-12), (conv, levels, r.lo, r.hi)
     if name in ("linear", "sphere", "multihead", "solu") and sampler in ("auto", "plain"):
         assert seen >= 1, (name, sampler)  # memories whose sample variance is exact carry Catoni intervals here
+
+
+def test_conditional_trials_default_is_the_drawn_probe():
+    """linear.conditional_trials without ``typical``: the probe as drawn (its norms are the draws', not rescaled to
+    d_k and d_v as the typical probe's are), the same first draws as an explicit typical=False."""
+    from impl.memories.linear import conditional_trials
+    from impl.numerics.device import generator
+
+    d_k, d_v = 5, 3
+    plain = conditional_trials(4, d_k, d_v, 10, generator(2))
+    explicit = conditional_trials(4, d_k, d_v, 10, generator(2), typical=False)
+    typical = conditional_trials(4, d_k, d_v, 10, generator(2), typical=True)
+    assert plain[1:3] == explicit[1:3] and plain[0] == explicit[0]
+    assert typical[1] == pytest.approx(d_k, rel=1e-14) and typical[2] == pytest.approx(d_v, rel=1e-14)
+    assert abs(plain[1] - d_k) > 1e-6 and abs(plain[2] - d_v) > 1e-6
+
+
+def test_capacity_recall_batches_count_the_extra_width():
+    """capacity.measure_recall sizes a batch as 2^22 // (N (d_k + 2 d_v + width)) trials: at exactly that many trials
+    one batch (three draws: keys, values, positions), one more trial two batches; ``width`` (0 by default) enters."""
+    from impl.estimators import capacity
+
+    linear_read = lambda K, V, Q: Q @ K.transpose(-1, -2) @ V  # noqa: E731
+    n, d_k, d_v = 64, 8, 8
+    for width in (0, 40):
+        step = 2**22 // (n * (d_k + 2 * d_v + width))
+        for trials, draws in ((step, 3), (step + 1, 6)):
+            calls = []
+            mp = pytest.MonkeyPatch()
+            _recording(mp, calls)
+            try:
+                capacity.measure_recall(linear_read, n, d_k, d_v, trials, 0, 0.01, *(() if width == 0 else (width,)))
+            finally:
+                mp.undo()
+            assert len(calls) == draws, (width, trials, len(calls))

@@ -114,6 +114,12 @@ def test_empirical_bernstein_hand_values():
     assert bounded.mean_upper_bound([0, 1, 0, 1], 0, 1, 0.1) == pytest.approx(
         0.5 + math.sqrt(2 * (1 / 3) * big_l / 4) + 7 * big_l / 9, rel=1e-12)
     assert bounded.mean_upper_bound([0.25] * 11, 0, 1, 0.1) == pytest.approx(0.25 + 7 * big_l / 30, rel=1e-12)
+    # the smallest sample the theorem allows, n = 2 ([0, 1]: unbiased variance 1/2), and one below it refused
+    assert bounded.mean_upper_bound([0, 1], 0, 1, 0.1) == pytest.approx(
+        0.5 + math.sqrt(2 * 0.5 * big_l / 2) + 7 * big_l / 3, rel=1e-12)
+    with pytest.raises(InputError) as e:
+        bounded.mean_upper_bound([0.5], 0, 1, 0.1)
+    assert e.value.parameter == "trials"
 
 
 def test_empirical_bernstein_scales_with_the_range():
