@@ -203,3 +203,29 @@ def test_signal_noise_log_of_a_batch_equals_the_explicit_sums(kernel, params, ka
                 noise = sum(kappa(K[a, b, j], K[a, b, i]) * V[a, b, j] for j in range(5) if j != i)
                 assert float(logc[a, b, i]) == pytest.approx(math.log(float(c)), rel=1e-12, abs=1e-12)
                 torch.testing.assert_close(r[a, b, i], noise / c, rtol=1e-11, atol=1e-12)
+
+
+def test_check_kernel_params_returns_what_each_kernel_uses():
+    """Each kernel's parameters with their documented defaults (exp tau = 1, poly p = 2, rbf s = 1; none for the
+    others), a given value passed through, and a bad one refused by its name."""
+    assert mk.check_kernel_params("exp") == {"tau": 1.0} and mk.check_kernel_params("exp", tau=3) == {"tau": 3.0}
+    assert mk.check_kernel_params("poly") == {"p": 2} and mk.check_kernel_params("poly", p=3) == {"p": 3}
+    assert mk.check_kernel_params("rbf") == {"s": 1.0} and mk.check_kernel_params("rbf", s=0.5) == {"s": 0.5}
+    for name in set(mk.KERNELS) - {"exp", "poly", "rbf"}:
+        assert mk.check_kernel_params(name) == {}, name
+    for kernel, bad, flag in (("exp", {"tau": 0.0}, "tau"), ("poly", {"p": 0}, "p"), ("rbf", {"s": -1.0}, "s")):
+        with pytest.raises(InputError) as e:
+            mk.check_kernel_params(kernel, **bad)
+        assert e.value.parameter == flag
+
+
+def test_measured_recall_of_the_exp_memory_uses_its_temperature():
+    """recall_measured.measure_recall("exp", tau=...) reads with that temperature: the same draws (same seed) at a
+    sharp tau = 0.1 (the own key's weight e^{(||k||^2 - k.k_j)/tau} dominates) recall far more than at tau = 64
+    (nearly linear weights: N = 32 pairs in d = 8 interfere)."""
+    from impl.estimators.recall_measured import measure_recall
+
+    sharp = measure_recall("exp", 32, 8, 8, 200, 4, tau=0.1)
+    flat = measure_recall("exp", 32, 8, 8, 200, 4, tau=64.0)
+    assert sharp["trials"] == flat["trials"] == 200
+    assert sharp["hits"] / 200 > flat["hits"] / 200 + 0.3, (sharp["hits"], flat["hits"])
