@@ -314,3 +314,19 @@ def test_the_fit_criterion_reads_train_max_minus_one_and_train_max(task, train_m
     expected = {train_max - 1, train_max} - {0}
     assert set(out["acc"]) == expected and all(0.0 <= a <= 1.0 for a in out["acc"].values())
     assert math.isfinite(out["loss"])
+
+
+@pytest.mark.parametrize("order", ["in_order", "shuffled"])
+def test_a_batch_caps_the_distractors_at_the_distinct_pairs(order):
+    """``extra`` distractors c_i -> x are distinct pairs of c's k + 1 nodes and the 2 (k + 1) a and b nodes, so at most
+    2 (k + 1)^2 of them: asking for more gives exactly that many edges, all distinct, besides the 3 k chain edges,
+    and the in-order batch is still a topological order of its graph (each edge's source has no later in-edge)."""
+    k = 1
+    cap = 2 * (k + 1) ** 2
+    for extra, want in ((3, 3), (cap, cap), (cap + 5, cap)):
+        b = dag_batch(k, 9, extra, 5, np.random.default_rng(extra), order=order)
+        for inst in b.instances:
+            assert len(inst.edges) == 3 * k + want and len(set(inst.edges)) == len(inst.edges), (extra, inst.edges)
+            if order == "in_order":
+                for i, (x, _) in enumerate(inst.edges):
+                    assert all(y != x for _, y in inst.edges[i + 1:]), (extra, inst.edges)
