@@ -330,3 +330,26 @@ def test_a_batch_caps_the_distractors_at_the_distinct_pairs(order):
             if order == "in_order":
                 for i, (x, _) in enumerate(inst.edges):
                     assert all(y != x for _, y in inst.edges[i + 1:]), (extra, inst.edges)
+
+
+def test_an_in_order_batch_interleaves_the_chains_with_the_distractors():
+    """``in_order`` draws a random topological order, not a fixed one: the a and b chains' edges are not always placed
+    after every distractor c_j -> x (which a topological order allows but does not require). Over 200 instances
+    some a- or b-chain edge comes before some distractor."""
+    b = dag_batch(2, 15, 4, 200, np.random.default_rng(11), order="in_order")
+    interleaved = 0
+    for inst in b.instances:
+        starts = {s for s, _ in inst.queries}  # a_0 and b_0
+        chain = set()
+        for s in starts:  # follow each chain from its start: its edges are the only ones out of its nodes
+            x = s
+            for _ in range(inst.k):
+                nxt = successor(inst.edges, x)
+                chain.add((x, nxt))
+                x = nxt
+        nodes_ab = {x for e in chain for x in e}
+        pos = {e: i for i, e in enumerate(inst.edges)}
+        distractors = [i for i, (x, y) in enumerate(inst.edges) if x not in nodes_ab and y in nodes_ab]
+        assert len(chain) == 2 * inst.k and distractors
+        interleaved += min(pos[e] for e in chain) < max(distractors)
+    assert interleaved > 0
