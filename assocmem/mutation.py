@@ -236,6 +236,16 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
     ("impl.memories.user", "out.append(_ratio((w * w).mean(-1), c * c))", "out.append(_ratio((w * w).mean(+1), c * c))",
      "w = weights(x, pool) is 2-D [probes, pool] for every kernel that keeps the documented contract k(x [..., d_k], "
      "y [..., d_k]) -> [...] (x [p, 1, d_k] against the pool [1, pool, d_k]), where axis +1 is axis -1."),
+    ("impl.rules.data", 'if params.get("state", False):', 'if params.get("state", ):',
+     "dict.get's default is None, which is falsy like False: the condition is the same for every params."),
+    ("impl.rules.checks", 'torch.eye(k.shape[-1], dtype=torch.float64) / rule.kwargs["lam"]',
+     'torch.eye(k.shape[-1], dtype=torch.float64) * rule.kwargs["lam"]',
+     "conditioning is called with the registry's rules only, and the registry's RLS has lam = 1.0, where I / lam and "
+     "I * lam are the same matrix (equivalent only while the registry's lam is 1)."),
+    ("theory.deltaformer", "h = lambda s: a**s * h0 + c * (1 - a**s) / (1 - a)  # noqa: E731  closed form for a != 1",
+     "h = lambda s: a**s * h0 + c * (2 - a**s) / (1 - a)  # noqa: E731  closed form for a != 1",
+     "the function returns only h(t + 1) - h(t) and a^t (h_1 - h_0): the mutant adds the constant c / (1 - a) to every "
+     "h(s), which cancels in the difference, so both returned expressions are unchanged."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
