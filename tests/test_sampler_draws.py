@@ -348,7 +348,7 @@ def test_conditional_trials_default_is_the_drawn_probe():
     assert abs(plain[1] - d_k) > 1e-6 and abs(plain[2] - d_v) > 1e-6
 
 
-def test_capacity_recall_batches_count_the_extra_width():
+def test_capacity_recall_batches_count_the_extra_width(monkeypatch):
     """capacity.measure_recall sizes a batch as 2^22 // (N (d_k + 2 d_v + width)) trials: at exactly that many trials
     one batch (three draws: keys, values, positions), one more trial two batches; ``width`` (0 by default) enters."""
     from impl.estimators import capacity
@@ -359,10 +359,7 @@ def test_capacity_recall_batches_count_the_extra_width():
         step = 2**22 // (n * (d_k + 2 * d_v + width))
         for trials, draws in ((step, 3), (step + 1, 6)):
             calls = []
-            mp = pytest.MonkeyPatch()
-            _recording(mp, calls)
-            try:
-                capacity.measure_recall(linear_read, n, d_k, d_v, trials, 0, 0.01, *(() if width == 0 else (width,)))
-            finally:
-                mp.undo()
+            _recording(monkeypatch, calls)
+            capacity.measure_recall(linear_read, n, d_k, d_v, trials, 0, 0.01, *(() if width == 0 else (width,)))
+            monkeypatch.undo()
             assert len(calls) == draws, (width, trials, len(calls))
