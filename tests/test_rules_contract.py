@@ -68,3 +68,26 @@ def test_every_form_computes_in_the_inputs_dtype(name, dtype):
         for s in state if isinstance(state, tuple) else (state,):
             assert s.dtype == dtype, (name, form, "state", s.dtype)
         assert torch.isfinite(o.double()).all(), (name, form)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_form_casts_an_initial_state_to_the_inputs_dtype(name, dtype):
+    """An initial state handed over in float64 (say, a state carried from a float64 run) is cast to the inputs'
+    dtype by every form: the output and the final state come back in the inputs' dtype, and the values agree with
+    the same call given the state already cast (a form that kept the float64 state would promote the result to
+    float64, or mix dtypes in a matmul and raise)."""
+    rule = RULES[name]
+    args, kw = _inputs(rule)
+    _, state64 = rule.forms["recurrent"](*args, **kw, output_final_state=True)
+    low = tuple(a.to(dtype) for a in args)
+    cast = tuple(s.to(dtype) for s in state64) if isinstance(state64, tuple) else state64.to(dtype)
+    for form, fn in rule.forms.items():
+        o, state = fn(*low, **kw, initial_state=state64, output_final_state=True)
+        o_ref, state_ref = fn(*low, **kw, initial_state=cast, output_final_state=True)
+        assert o.dtype == dtype, (name, form, o.dtype)
+        torch.testing.assert_close(o, o_ref, rtol=0, atol=0)
+        for s, s_ref in zip(state if isinstance(state, tuple) else (state,),
+                            state_ref if isinstance(state_ref, tuple) else (state_ref,)):
+            assert s.dtype == dtype, (name, form, "state", s.dtype)
+            torch.testing.assert_close(s, s_ref, rtol=0, atol=0)

@@ -195,3 +195,27 @@ def test_several_sequences_and_heads_are_each_the_single_head_loop():
             ref, W_ref = _titans_loop(q[i, h], k[i, h], v[i, h], g1[i, h], g2[i, h], g3[i, h], w[h], b[h], 1e-5, C)
             tol = _tol(ref, W_ref)
             assert np.abs(o_tit[i, h].numpy() - ref).max() <= tol and np.abs(W_tit[i, h].numpy() - W_ref).max() <= tol
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=str)
+def test_both_rules_compute_in_the_inputs_dtype_with_a_float64_initial_state(dtype):
+    """Inputs in ``dtype``, the initial state in float64 (e.g. carried from a float64 run): both rules cast the state
+    to the inputs' dtype (the registry's rules are held to the same in tests/test_rules_contract.py), so the output
+    and the final state come back in ``dtype`` and equal the call given the state already cast."""
+    q, k, v, w, b, (g1, g2, g3) = _inputs(59)
+    rng = np.random.default_rng(8)
+    W_init, b_init = 0.3 * rng.standard_normal((1, 1, 4, 4)), 0.2 * rng.standard_normal((1, 1, 4))
+    lo = lambda x: torch.from_numpy(x).to(dtype)  # noqa: E731
+    W64, b64 = torch.from_numpy(W_init), torch.from_numpy(b_init)
+    ttt = lambda state: ttt_linear_ln_recurrent(lo(q), lo(k), lo(v), lo(g1), lo(w), lo(b), scale=0.7, eps=1e-5,  # noqa: E731
+                                                mini_batch=3, initial_state=state, output_final_state=True)
+    titans = lambda state: titans_ln_recurrent(lo(q), lo(k), lo(v), lo(g1), lo(g2), lo(g3), lo(w), lo(b), eps=1e-5,  # noqa: E731
+                                               mini_batch=3, initial_state=state, output_final_state=True)
+    (o, (W, b_in)), (o_ref, (W_ref, b_ref)) = ttt((W64, b64)), ttt((W64.to(dtype), b64.to(dtype)))
+    for got, ref in ((o, o_ref), (W, W_ref), (b_in, b_ref)):
+        assert got.dtype == dtype
+        torch.testing.assert_close(got, ref, rtol=0, atol=0)
+    (o, W), (o_ref, W_ref) = titans(W64), titans(W64.to(dtype))
+    for got, ref in ((o, o_ref), (W, W_ref)):
+        assert got.dtype == dtype
+        torch.testing.assert_close(got, ref, rtol=0, atol=0)
