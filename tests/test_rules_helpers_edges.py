@@ -222,3 +222,35 @@ def test_compare_forms_reports_a_form_of_the_wrong_shape_as_an_infinite_error():
     bad = rep["short"]
     assert bad["value_err"] == math.inf and bad["value_rel_rms"] == math.inf and bad["value_mag"] == 0.0, bad
     assert rep["parallel"]["value_err"] < 1e-12 and rep["parallel"]["value_rel_rms"] < 1e-12
+
+
+def test_compare_forms_entries_are_float64_statistics_of_the_outputs():
+    """compare_forms' entries against the same statistics computed here in float64 from the tensors the forms
+    return: bfloat16 inputs and reference (so a statistic accumulated in the tensors' own dtype, with 8 significant
+    bits, would be off by ~1e-3), a form perturbed by a known amount, and outputs whose RMS exceeds 1 (so the
+    reference's RMS is the denominator of rel_rms, not the floor 1)."""
+    from impl.rules.checks import compare_forms
+    from impl.rules.registry import RULES
+
+    rule = RULES["linear"]
+    params = {"B": 1, "H": 2, "T": 24, "d_k": 5, "d_v": 3, "state": True}
+    seen = {}
+
+    def shifted(*a, **kw):
+        o, S = rule.forms["parallel"](*a, **kw)
+        seen["out"] = [o + 0.25, S]
+        return o + 0.25, S
+
+    rep = compare_forms(rule, params, 11, dtype="bfloat16", grads=False, forms={"shifted": shifted})["shifted"]
+    args, kwargs = draw_inputs(rule, params, 11, dtype="bfloat16")
+    o_ref, S_ref = rule.forms["recurrent"](*args, **dict(kwargs, output_final_state=True))
+    got = [x.double() for x in seen["out"]]
+    ref = [x.double() for x in (o_ref, S_ref)]
+    n = sum(x.numel() for x in ref)
+    rms_diff = math.sqrt(sum(float(((a - r) ** 2).sum()) for a, r in zip(got, ref)) / n)
+    rms_ref = math.sqrt(sum(float((r**2).sum()) for r in ref) / n)
+    assert rms_ref > 2.0  # the reference's RMS, not the floor, is the denominator
+    assert rep["value_err"] == max(float((a - r).abs().max()) for a, r in zip(got, ref))
+    assert rep["value_mag"] == max(float(r.abs().max()) for r in ref)
+    assert rep["value_rel_rms"] == pytest.approx(rms_diff / rms_ref, rel=1e-12)
+    assert rep["value_finite"] is True
