@@ -4,7 +4,7 @@ import math
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from impl.estimators import kernel_moments as km
@@ -75,15 +75,18 @@ def test_exp_kernel_plain_matches_direct_read_small():
     torch.testing.assert_close(sg * torch.exp(la), (K @ K.T) ** 3, rtol=1e-12, atol=1e-12)
 
 
-@settings(max_examples=25, deadline=None)
-@given(kernel=st.sampled_from(km.ANALYTIC_KERNELS), conv=st.sampled_from(CONVENTIONS), n=st.integers(2, 5000),
-       d_k=st.integers(9, 80), d_v=st.integers(5, 40), tau=st.sampled_from([0.9, 1.0, 2.0, 4.5, 9.0]),
-       p=st.integers(1, 4), s=st.sampled_from([0.5, 1.0, 3.0]), kappa=st.floats(0.5, 200), nu=st.floats(0.5, 80))
+@pytest.mark.parametrize("conv", CONVENTIONS)
+@pytest.mark.parametrize("kernel", km.ANALYTIC_KERNELS)
+@settings(max_examples=8, deadline=None)
+@given(n=st.integers(2, 5000), d_k=st.integers(9, 80), d_v=st.integers(5, 40),
+       tau=st.sampled_from([0.9, 1.0, 2.0, 4.5, 9.0]), p=st.integers(1, 4), s=st.sampled_from([0.5, 1.0, 3.0]),
+       kappa=st.floats(0.5, 200), nu=st.floats(0.5, 80))
 def test_numeric_closed_forms_agree_with_sympy(kernel, conv, n, d_k, d_v, tau, p, s, kappa, nu):
+    """Every (kernel, convention) branch of log_snr_inv, each at drawn sizes (a branch drawn by chance could go
+    unreached), against the SymPy closed form; draws where the moment diverges are discarded, not passed."""
     from assocmem.claims.kernels import sympy_value
 
-    if km.divergence(kernel, conv, d_k, d_v, tau=tau, p=p, s=s):
-        return
+    assume(not km.divergence(kernel, conv, d_k, d_v, tau=tau, p=p, s=s))
     num = km.log_snr_inv(kernel, conv, n, d_k, d_v, kappa=kappa, nu=nu, tau=tau, p=p, s=s)
     ref = sympy_value(kernel, conv, dict(n_pairs=n, d_k=d_k, d_v=d_v, tau=tau, p=p, s=s), kappa, nu)
     assert math.isclose(num, math.log(ref), rel_tol=1e-9, abs_tol=1e-9)
