@@ -67,6 +67,26 @@ def test_unnormalised_linear_attention_grows():
     assert float(e[:, 1].mean()) > 4 * float(e[:, 0].mean())  # ~ t^2 ||W||^2 / d_k^2: x16 expected
 
 
+def test_the_rls_stream_at_its_default_ridge_is_minimum_norm_least_squares():
+    """U4.convergence plots ``stream("rls")`` at its default ridge beside rls_msd_theory, the lam -> 0 limit (the
+    minimum-norm solution). Without noise, after t < d_k pairs that solution leaves exactly the unseen part,
+    ||W (I - P)||_F^2 with P the projection onto the keys' span, computed here from the keys by SVD. Ridge lam adds
+    at most ||W||_F^2 (lam / s_min^2)^2, s_min the keys' smallest singular value, so a default ridge of order one
+    (rather than ~0) fails by orders of magnitude."""
+    d_k, d_v, t, trials, seed = 8, 3, 5, 4, 13
+    err, _, W = stream("rls", d_k=d_k, d_v=d_v, T=t, trials=trials, sigma=0.0, seed=seed, checkpoints=[t])
+    g = torch.Generator().manual_seed(seed)
+    W_ref = torch.randn((trials, 1, d_v, d_k), generator=g, dtype=torch.float64)
+    K = torch.randn((trials, 1, t, d_k), generator=g, dtype=torch.float64) / d_k**0.5
+    assert torch.equal(W, W_ref)
+    for i in range(trials):
+        _, sv, Vh = torch.linalg.svd(K[i, 0], full_matrices=False)
+        P = Vh.T @ Vh
+        unseen = float(((W[i, 0] @ (torch.eye(d_k, dtype=torch.float64) - P)) ** 2).sum())
+        bound = float((W[i, 0] ** 2).sum()) * (1e-6 / float(sv.min()) ** 2) ** 2 + 1e-12 * unseen
+        assert unseen > 1.0 and abs(float(err[i, 0]) - unseen) <= bound, (i, float(err[i, 0]), unseen, bound)
+
+
 @pytest.mark.parametrize("fig_id", ["U3.forgetting", "U3.delta_vs_linear_snr", "U4.convergence", "U4.snr_vs_context"])
 def test_figures_quick_points_draw(fig_id):
     f = registry.get_figure(fig_id)
