@@ -269,3 +269,34 @@ def test_the_moments_defaults_are_the_documented_kernel_parameters(kernel):
     assert any(not _same(f(), f(**OTHER_VALUES[kernel])) for f in calls.values())
     if kernel == "rbf":  # ratio_parts is finite for rbf at every s: it must move with s on its own
         assert not _same(calls["ratio_parts"](), calls["ratio_parts"](s=2.0))
+
+
+@pytest.mark.parametrize("kernel", km.ANALYTIC_KERNELS)
+def test_every_sampler_draws_and_computes_in_the_dtype_asked_for(kernel, monkeypatch):
+    """``dtype="float32"``: every draw of snr_kernel's samplers (the kernel memories') is cast to float32 (the draws themselves are float64 on
+    the CPU first, tests/test_sampler_draws.py) and the noise-over-signal ratio is computed on float32 tensors, for
+    the plain sampler on every kernel and convention and for exp's importance sampler. A dtype dropped on the way
+    (None: the float64 draw kept) would mix a float32 probe with float64 others, which promotes silently."""
+    import impl.estimators.snr_kernel as sk
+
+    seen_draws, seen_ratio = [], []
+    draw, ratio = sk.draw, sk._log_noise_over_signal
+
+    def spy_draw(shape, gen, device, dtype):
+        out = draw(shape, gen, device, dtype)
+        seen_draws.append(out.dtype)
+        return out
+
+    def spy_ratio(kernel_, probe, logc, others_k, others_v, prm):
+        seen_ratio.append((probe.dtype, others_k.dtype, others_v.dtype))
+        return ratio(kernel_, probe, logc, others_k, others_v, prm)
+
+    monkeypatch.setattr(sk, "draw", spy_draw)
+    monkeypatch.setattr(sk, "_log_noise_over_signal", spy_ratio)
+    prm = {"exp": dict(tau=4.5), "poly": dict(p=2), "rbf": dict(s=1.0)}.get(kernel, {})
+    kernel_snr(kernel, 16, 12, 8, 40, 3, mode="plain", dtype="float32", **prm)
+    assert seen_draws and seen_ratio
+    if kernel == "exp":
+        kernel_snr(kernel, 16, 12, 8, 40, 3, mode="importance", dtype="float32", **prm)
+    assert set(seen_draws) == {torch.float32}, set(seen_draws)
+    assert set(seen_ratio) == {(torch.float32,) * 3}, set(seen_ratio)

@@ -10,7 +10,7 @@ import torch
 from impl.numerics.errors import InputError
 from impl.rules.data import KEY_MODES, draw_inputs, draw_keys
 from impl.rules.experiments import rls_msd_theory
-from impl.rules.inputs import check_scalar_gate
+from impl.rules.inputs import check_scalar_gate, check_scalar_per_token
 from impl.rules.registry import RULES
 from impl.rules.rls.chunk import rls_final_state
 from impl.rules.softmax_attention.recurrent import check_cache, softmax_attention_recurrent
@@ -254,3 +254,31 @@ def test_compare_forms_entries_are_float64_statistics_of_the_outputs():
     assert rep["value_mag"] == max(float(r.abs().max()) for r in ref)
     assert rep["value_rel_rms"] == pytest.approx(rms_diff / rms_ref, rel=1e-12)
     assert rep["value_finite"] is True
+
+
+@pytest.mark.parametrize("low_open", [False, True])
+@pytest.mark.parametrize("high_open", [False, True])
+def test_a_per_token_scalar_is_checked_at_both_ends_open_or_closed(low_open, high_open):
+    """check_scalar_per_token at its bounds, every combination of open and closed ends: a value at a closed end is
+    accepted (and returned unchanged), at an open end refused naming the parameter, and just outside either end
+    refused. The rules use only closed ends today ([0, 2], [0, 1], [0, inf)), so only this test reaches the open
+    branches a caller may ask for."""
+    like = torch.zeros((1, 2, 3, 4), dtype=torch.float64)
+    low, high = 0.5, 2.0
+    inside = torch.full((1, 2, 3), 1.0, dtype=torch.float64)
+    for end, is_open in ((low, low_open), (high, high_open)):
+        x = inside.clone()
+        x[0, 1, 2] = end
+        if is_open:
+            with pytest.raises(InputError) as err:
+                check_scalar_per_token("beta", x, like, low=low, high=high, low_open=low_open, high_open=high_open)
+            assert err.value.parameter == "beta"
+        else:
+            got = check_scalar_per_token("beta", x, like, low=low, high=high, low_open=low_open, high_open=high_open)
+            assert torch.equal(got, x)
+    for outside in (math.nextafter(low, -math.inf), math.nextafter(high, math.inf)):
+        x = inside.clone()
+        x[0, 0, 0] = outside
+        with pytest.raises(InputError) as err:
+            check_scalar_per_token("beta", x, like, low=low, high=high, low_open=low_open, high_open=high_open)
+        assert err.value.parameter == "beta"
