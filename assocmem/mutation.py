@@ -246,6 +246,34 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "h = lambda s: a**s * h0 + c * (2 - a**s) / (1 - a)  # noqa: E731  closed form for a != 1",
      "the function returns only h(t + 1) - h(t) and a^t (h_1 - h_0): the mutant adds the constant c / (1 - a) to every "
      "h(s), which cancels in the difference, so both returned expressions are unchanged."),
+    # sample 7 (b66b68a)
+    ("impl.tasks.dag", "ab = labels[:, : 2 * k1]", "ab = labels[:, : 3 * k1]",
+     "ab is indexed only by d_dst_idx = combos % (2 k1) < 2 k1, and labels[:, :2 k1] is the prefix of labels[:, :3 k1]: "
+     "every element read is the same."),
+    ("theory.updates", "sp.simplify(S_new - (A + v * k.T) * P_new), sp.zeros(D_V, D_K)),",
+     "sp.simplify(S_new - (A + v * k.T) * P_new), sp.zeros(D_K)),",
+     "D_V = D_K = 2 in this module, and sp.zeros(n) is the square n x n zero matrix: the same matrix."),
+    ("impl.memories.multihead", "samples.append((r * r).sum(-1) / (c * c * nu))",
+     "samples.append((r * r).sum(+1) / (c * c * nu))",
+     "r = o - c v0 is 2-D [t, d_v] (the read of t probes), where dimension +1 is dimension -1."),
+    ("impl.deltaformer.constructions",
+     "cut_ok = np.concatenate([[True], o_sorted[1:] > o_sorted[:-1], [True]])  # only cut between distinct values",
+     "cut_ok = np.concatenate([[True], o_sorted[1:] > o_sorted[:-1], [False]])  # only cut between distinct values",
+     "the cut above every value scores #zeros, which the always-kept cut below every value gives already through the "
+     "flipped readout (L - #ones = #zeros), so both the max and L - min are unchanged. Checked by brute force: 0 "
+     "differences over 20,000 random readouts of lengths 1-11, ties included."),
+    ("impl.estimators.kernel_moments",
+     "def _light_relvar(kernel, convention, n_pairs, d_k, d_v, *, kappa=None, p=2, s=1.0):",
+     "def _light_relvar(kernel, convention, n_pairs, d_k, d_v, *, kappa=None, p=2, s=2.0):",
+     "a private helper whose only caller (plain_relvar) passes s explicitly: the default is never used."),
+    ("theory.updates", 'return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", real=True))',
+     'return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}_{i + 1}{j + 1}", real=False))',
+     "the symbol matrices enter only the derivations' polynomial and rational identities (transposes, not conjugates), "
+     "true for complex entries too: every step still holds, and a derivation's only output is each step's description "
+     "and whether it holds."),
+    ("theory.updates", 'lam = sp.Symbol("lambda", positive=True)', 'lam = sp.Symbol("LAMBDA", positive=True)',
+     "lam appears only inside derivation_rls's expressions, which are checked and never printed (a derivation's output "
+     "is each step's description and whether it holds); no other symbol of the derivation is named LAMBDA."),
     ("impl.estimators.recall_measured", "K, V = K.to(dev, dt), V.to(dev, dt)", "K, V = K.to(dev, dt), V.to(dt)",
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
