@@ -33,6 +33,11 @@ Outcomes: *killed* (a test failed, errored or timed out), *survived* (every sele
 test calls the function: a survivor), *equivalent* (a survivor listed in ``EQUIVALENT`` with the reason no test can
 tell it from the original). Score = killed / (sampled - equivalent).
 
+Tests that read the source instead of calling it (``STATIC_TESTS``: the lint of flag names) cannot be selected by
+mutmut, whose copy holds every mutant's text side by side. So after mutmut, each non-equivalent survivor is applied
+alone to a clean copy of the sampled tree and those tests are run on it (``static_pass``); a failure kills it, and
+the record says which mutants were killed this way (outcome ``killed by a static test``).
+
 The run works on a scratch copy of the working tree (tracked and untracked, not ignored, files) under
 ``.cache/mutation/``, named by the code hash and kept until the run finishes (``run_mutation``: an interrupted run is
 resumed by running the job again on the same code), so the checkout is never touched and can be edited while a run
@@ -71,6 +76,10 @@ SAMPLE_QUICK = 4
 PROGRESS_EVERY_S = 30.0  # how often a running attempt records its time so far (see run_mutation)
 TARGET = 0.95
 REPORT = ROOT / "reports" / "MUTATION.md"
+# Lints of the source, run on each survivor applied alone (see static_pass); pyproject.toml keeps them out of
+# mutmut's selection.
+STATIC_TESTS = ("tests/test_flag_names_static.py",)
+STATIC_KILL = "killed by a static test"
 
 # Equivalent mutants: (module, the original line, the mutated line, why no test can tell them apart). Matched on the
 # stripped changed lines of a survivor's diff, so the list survives renumbering of mutmut's mutant names.
@@ -278,6 +287,14 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "equivalent on a machine without CUDA only: V is drawn on the CPU and dev is always the CPU here, so both lines "
      "give the same tensor. On a GPU the mutant mixes devices and the recall claims' case of "
      "tests/test_claims.py::test_claim_holds_on_cuda would fail; this record was taken on a CPU-only machine."),
+    # sample 8 (e3f4ef6)
+    ("impl.rules.inputs", 'if not (float(scale) == float(scale)) or abs(float(scale)) == float("inf"):',
+     'if not (float(scale) == float(scale)) or abs(float(scale)) == float("INF"):',
+     'float() parses "INF" case-insensitively: float("INF") is float("inf"), so the comparison is the same.'),
+    ("theory.deltaformer", 'a, c, h0 = sp.symbols("a c h_0", real=True)', 'a, c, h0 = sp.symbols("a c h_0", real=None)',
+     "the closed form's difference simplifies to the same expression, a**t*(a*h_0 + c - h_0), with real=True or with "
+     "no assumption (checked), and scalar_increment's only use is a derivation step, whose output is its description "
+     "and whether it holds."),
 ]
 
 _LITERAL = re.compile(r"""[rRbBfFuU]{0,2}(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
@@ -579,7 +596,7 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
     rev = scratch / "revision.txt"
     results = finish(sample, outcomes, seed_from="explicit --seed" if explicit else "code", code=digest,
                      quick=opts.quick, previous=previous, cuda=torch.cuda.is_available(),
-                     git_revision=rev.read_text().strip() if rev.exists() else None)
+                     git_revision=rev.read_text().strip() if rev.exists() else None, static_tree=scratch)
     results.update(attempts=progress["attempts"], wall_s=round(progress["wall_s"], 1), cpu_s=round(progress["cpu_s"], 1),
                    workers=workers)
     write_markdown(results, wall_s=progress["wall_s"], cpu_s=progress["cpu_s"], workers=workers,
@@ -589,12 +606,16 @@ def run_mutation(opts: evidence.JobOptions) -> dict:
 
 
 def finish(sample: dict, outcomes: dict, *, seed_from: str, code: str, quick: bool, previous: dict | None,
-           cuda: bool = False, git_revision: str | None = None) -> dict:
+           cuda: bool = False, git_revision: str | None = None, static_tree: Path | None = None) -> dict:
     """The run's results from its sample and mutmut's outcomes, with the previous runs' history carried over from
     ``previous`` (the record this run replaces). ``cuda``: whether the run's tests could use a CUDA GPU (without
     one, device-only mutants are judged equivalent, see ``device_only``). ``git_revision``: the revision the
-    scratch copy was made from (default: the checkout's revision now)."""
-    results = summarise(_rows(sample, outcomes, cuda=cuda), seed=sample["seed"], sample=sample)
+    scratch copy was made from (default: the checkout's revision now). ``static_tree``: the sampled tree, on whose
+    copy ``static_pass`` re-checks the survivors (None: no static pass)."""
+    rows = _rows(sample, outcomes, cuda=cuda)
+    if static_tree is not None:
+        static_pass(rows, static_tree)
+    results = summarise(rows, seed=sample["seed"], sample=sample)
     results.update(seed_from=seed_from, code_hash=code, git_revision=git_revision or evidence._git_revision(),
                    quick=quick, cuda=cuda)
     results["history"] = history(previous, results)
@@ -609,6 +630,67 @@ def _rows(sample: dict, outcomes: dict, *, cuda: bool = False) -> list[dict]:
         rows.append({"name": p["name"], "module": p["module"], "status": "equivalent" if why else status,
                      "outcome": status, "reason": why, "diff": p["diff"] if status not in ("killed", "timeout") else ""})
     return rows
+
+
+def apply_diff(source: str, diff: str) -> str | None:
+    """``source`` (a module's text) with one mutant's diff applied: mutmut's diff is of one function, numbered from
+    its first line, so its old lines (context and removed) are found in the module as a block; None unless that block
+    occurs exactly once."""
+    old, new = [], []
+    for line in diff.splitlines():
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        tag, text = line[:1], line[1:]
+        if tag in (" ", "-", ""):
+            old.append(text)
+        if tag in (" ", "+", ""):
+            new.append(text)
+    before, after = "\n".join(old), "\n".join(new)
+    return source.replace(before, after) if before != after and source.count(before) == 1 else None
+
+
+def module_file(module: str, tree: Path) -> Path:
+    """The source file of ``module`` (dotted) under ``tree``: a module file or a package's __init__.py."""
+    path = tree.joinpath(*module.split("."))
+    return path.with_suffix(".py") if path.with_suffix(".py").is_file() else path / "__init__.py"
+
+
+def _run_static(tree: Path) -> int:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *STATIC_TESTS], cwd=tree,
+                          env=dict(os.environ, PYTHONPATH=str(tree), CI="true"), capture_output=True,
+                          timeout=600).returncode
+
+
+def static_pass(rows: list[dict], tree: Path) -> None:
+    """Re-check the non-equivalent survivors with ``STATIC_TESTS``, which mutmut cannot select: each survivor's diff is
+    applied alone to a copy of the sampled tree ``tree`` (the scratch copy: code and tests as sampled) and the tests
+    run there; a failure (pytest's exit 1) kills it, with outcome ``STATIC_KILL``. A diff that cannot be placed
+    (``apply_diff`` None) leaves the survivor as it is. The clean copy must pass them first, else nothing is changed."""
+    survivors = [r for r in rows if r["status"] in ("survived", "no tests")]
+    if not survivors or not all((tree / t).is_file() for t in STATIC_TESTS):
+        return
+    with tempfile.TemporaryDirectory(prefix="assocmem-static-") as d:
+        copy = Path(d)
+        for sub in ("impl", "theory", "tests", "assocmem"):
+            if (tree / sub).is_dir():
+                shutil.copytree(tree / sub, copy / sub, ignore=shutil.ignore_patterns("__pycache__"))
+        if (tree / "pyproject.toml").is_file():
+            shutil.copy2(tree / "pyproject.toml", copy / "pyproject.toml")
+        if _run_static(copy) != 0:
+            return
+        for r in survivors:
+            path = module_file(r["module"], copy)
+            original = path.read_text()
+            patched = apply_diff(original, r["diff"])
+            if patched is None:
+                continue
+            path.write_text(patched)
+            try:
+                code = _run_static(copy)
+            finally:
+                path.write_text(original)
+            if code == 1:
+                r.update(status="killed", outcome=STATIC_KILL)
 
 
 def rejudge(results: dict) -> dict:
@@ -790,6 +872,13 @@ def write_markdown(results: dict, *, wall_s: float | None, cpu_s: float | None, 
         lines.append("None.")
     for r in survivors:
         lines += [f"### {r['name']} ({r['status']})", "", "```diff", r["diff"], "```", ""]
+    static = [r for r in rows if r.get("outcome") == STATIC_KILL]
+    if static:
+        lines += ["", "## Killed by a static test", "",
+                  f"Survivors of mutmut's run killed by {', '.join(STATIC_TESTS)} (a lint of the source, which mutmut "
+                  "cannot select), run on the mutant applied alone to a copy of the sampled tree; counted as killed:", ""]
+        for r in static:
+            lines += [f"### {r['name']}", "", "```diff", r["diff"], "```", ""]
     lines += ["", "## Equivalent mutants", ""]
     if not equivalents:
         lines.append("None.")

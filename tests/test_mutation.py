@@ -261,3 +261,89 @@ def test_a_run_is_labelled_with_the_revision_its_copy_was_made_from():
     assert mutation.history_rows(res)[0]["revision"] == "0123456789ab"
     now = mutation.finish(sample, outcomes, seed_from="code", code="c" * 64, quick=True, previous=None)
     assert now["git_revision"] == evidence._git_revision()
+
+
+# mutmut's diff of one function (numbered from the function's first line), as it stands in a sample.json
+THETA_DIFF = """--- impl/rules/ttt/layernorm.py
++++ impl/rules/ttt/layernorm.py
+@@ -2,7 +2,7 @@
+                         output_final_state=False):
+     \"\"\"Returns (o [B, H, T, d], W_T or None); initial_state: W [B, H, d, d] or None (momentum starts at 0).\"\"\"
+     B, H, T, d, w, b = _check(q, k, v, w, b, eps, mini_batch)
+-    theta = check_scalar_per_token("theta", theta, q, low=0.0, high=float("inf"))
++    theta = check_scalar_per_token(None, theta, q, low=0.0, high=float("inf"))
+     alpha = check_scalar_per_token("alpha", alpha, q, low=0.0, high=1.0)
+     eta = check_scalar_per_token("eta", eta, q, low=0.0, high=1.0)
+     W = q.new_zeros(B, H, d, d) if initial_state is None else initial_state.to(q)"""
+
+
+def test_a_mutants_diff_is_applied_to_its_module_at_the_one_place_it_fits():
+    path = mutation.module_file("impl.rules.ttt.layernorm", mutation.ROOT)
+    assert path == mutation.ROOT / "impl" / "rules" / "ttt" / "layernorm.py"
+    assert mutation.module_file("impl.rules", mutation.ROOT).name == "__init__.py"
+    source = path.read_text()
+    patched = mutation.apply_diff(source, THETA_DIFF)
+    before, after = source.splitlines(), patched.splitlines()
+    assert len(before) == len(after)
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert changed == [('    theta = check_scalar_per_token("theta", theta, q, low=0.0, high=float("inf"))',
+                        '    theta = check_scalar_per_token(None, theta, q, low=0.0, high=float("inf"))')]
+    assert mutation.apply_diff(source + "\n" + source, THETA_DIFF) is None  # two places: not placed
+    assert mutation.apply_diff(source.replace('"alpha", alpha', '"a", alpha'), THETA_DIFF) is None  # no place
+
+
+def _static_tree(root, lint_passes_clean=True):
+    files = {"impl/m.py": 'def f(x):\n    check("x", x)\n    return x + 1\n', "theory/__init__.py": "",
+             "assocmem/__init__.py": "", "pyproject.toml": "",
+             "tests/test_lint.py": "from pathlib import Path\n\ndef test_flag():\n    assert 'check(\"x\", x)' in "
+                                   "(Path(__file__).parent.parent / 'impl' / 'm.py').read_text()"
+                                   + ("" if lint_passes_clean else " and False") + "\n"}
+    _tree(root, files)
+
+
+def _static_row(old, new, status="survived"):
+    diff = f"--- impl/m.py\n+++ impl/m.py\n@@ -1,3 +1,3 @@\n def f(x):\n-    {old}\n+    {new}\n     return x + 1"
+    if old.startswith("return"):
+        diff = f"--- impl/m.py\n+++ impl/m.py\n@@ -2,2 +2,2 @@\n     check(\"x\", x)\n-    {old}\n+    {new}"
+    return {"name": "impl.m.x_f__mutmut_1", "module": "impl.m", "status": status, "outcome": "survived",
+            "reason": "", "diff": diff}
+
+
+def test_the_static_pass_kills_the_survivors_a_lint_of_the_source_catches(tmp_path, monkeypatch):
+    """Lints cannot be selected by mutmut; the static pass applies each non-equivalent survivor alone to a copy of
+    the sampled tree and runs them: a failing lint kills it (and only it), the tree itself is left untouched."""
+    monkeypatch.setattr(mutation, "STATIC_TESTS", ("tests/test_lint.py",))
+    _static_tree(tmp_path)
+    rows = [_static_row('check("x", x)', 'check("XXxXX", x)'), _static_row("return x + 1", "return x + 2"),
+            _static_row('check("x", x)', "check(None, x)", status="equivalent"),
+            _static_row('check("x", x)', 'check("X", x)', status="no tests")]
+    mutation.static_pass(rows, tmp_path)
+    assert [(r["status"], r["outcome"]) for r in rows] == [
+        ("killed", mutation.STATIC_KILL), ("survived", "survived"), ("equivalent", "survived"),
+        ("killed", mutation.STATIC_KILL)]
+    assert (tmp_path / "impl" / "m.py").read_text() == 'def f(x):\n    check("x", x)\n    return x + 1\n'
+    md = mutation.write_markdown(mutation.summarise(rows, seed=1, sample={"population": 4, "message_text_skipped": 0,
+                                                                         "seen": 4, "by_module": {"impl.m": 4}})
+                                 | {"history": []}, wall_s=None, cpu_s=None, workers=1, path=None)
+    assert "## Killed by a static test" in md and md.count("XXxXX") == 1
+
+
+def test_the_static_pass_changes_nothing_when_the_clean_tree_fails_its_lints(tmp_path, monkeypatch):
+    monkeypatch.setattr(mutation, "STATIC_TESTS", ("tests/test_lint.py",))
+    _static_tree(tmp_path, lint_passes_clean=False)
+    rows = [_static_row('check("x", x)', 'check("XXxXX", x)')]
+    mutation.static_pass(rows, tmp_path)
+    assert rows[0]["status"] == "survived"
+
+
+def test_the_static_pass_on_this_tree_kills_a_dropped_flag_name():
+    """End to end on the checkout: the eighth sample's survivor check_scalar_per_token(None, theta, ...) fails the
+    flag-name lint; a mutant the lint cannot see (a changed bound) survives it."""
+    rows = [{"name": "impl.rules.ttt.layernorm.x_titans_ln_recurrent__mutmut_20", "module": "impl.rules.ttt.layernorm",
+             "status": "survived", "outcome": "survived", "reason": "", "diff": THETA_DIFF},
+            {"name": "impl.rules.ttt.layernorm.x_titans_ln_recurrent__mutmut_0", "module": "impl.rules.ttt.layernorm",
+             "status": "survived", "outcome": "survived", "reason": "",
+             "diff": THETA_DIFF.replace('check_scalar_per_token(None, theta, q, low=0.0, high=float("inf"))',
+                                        'check_scalar_per_token("theta", theta, q, low=1.0, high=float("inf"))')}]
+    mutation.static_pass(rows, mutation.ROOT)
+    assert [r["status"] for r in rows] == ["killed", "survived"]
