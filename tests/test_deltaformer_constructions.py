@@ -98,3 +98,33 @@ def test_parity_exp_tolerance_is_the_docstrings_bound(L, scale, dtype):
     signs = torch.tensor([(-1.0) ** sum(bits[: t + 1]) for t in range(L)], dtype=torch.float64)
     err = (parity_exp(bits, scale=scale, dtype=dtype).double() - c * signs).abs().max()
     assert float(err) <= parity_exp_tolerance(L, scale, dtype)
+
+
+def test_reachability_counts_are_exact_beyond_float32s_integers():
+    """The docstring's "exact integers in float64 below 2^53": 16 three-way diamonds in a row give 3^16 = 43,046,721
+    paths, an odd count above 2^24 that float32 cannot hold, so a construction built in float32 (or any dtype
+    other than the one asked for) misses it."""
+    edges, node = [], 0
+    for _ in range(16):
+        mids = [node + 1, node + 2, node + 3]
+        edges += [(node, m) for m in mids]
+        edges += [(m, node + 4) for m in mids]
+        node += 4
+    assert 3 ** 16 > 2 ** 24 and float(torch.tensor(3.0 ** 16, dtype=torch.float32)) != 3 ** 16
+    for form in ("recurrent", "parallel", "chunk"):
+        assert con.reachability_deltaformer(edges, [(0, node), (4, node)], node + 1, form=form) == [3.0 ** 16, 3.0 ** 15]
+    assert increasing_path_count(edges, 0, node) == 3 ** 16
+
+
+@pytest.mark.parametrize("gram", ["feature_gram", "cosine_gram"])
+@pytest.mark.parametrize("kernel", ["exp", "linear"])
+def test_grams_are_computed_in_float64_whatever_the_keys_dtype(kernel, gram):
+    """Keys given in float32, or as nested lists, are read into float64 first: the (cosine) Gram is the float64
+    one of the same values (its entries feed a span residual whose cancellation float32 cannot carry)."""
+    g = torch.Generator().manual_seed(5)
+    keys = torch.randn(4, 3, generator=g, dtype=torch.float32)
+    ref = getattr(con, gram)(keys.double(), kernel, 0.7)
+    for given in (keys, keys.tolist()):
+        got = getattr(con, gram)(given, kernel, 0.7)
+        assert got.dtype == torch.float64
+        torch.testing.assert_close(got, ref, rtol=0, atol=0)

@@ -91,6 +91,11 @@ def test_fit_first_stops_at_the_first_check_that_meets_the_criterion(monkeypatch
     monkeypatch.setattr(tr, "validate", fake_validate)
     out = train_and_evaluate(cfg, "transformer", 0)
     assert out["steps_to_fit"] == 30 and out["steps_run"] == 30 and calls == [0.5, 0.94, 0.96]
+    # the result's schema, as the D4/D5 jobs and the task text read it (assocmem/claims/_deltaformer_jobs.py)
+    assert set(out) == {"task", "model", "seed", "parameters", "config", "diverged_at", "curriculum", "final_loss",
+                        "eval", "lr", "steps_run", "steps_to_fit", "val_loss", "val_acc", "val_curve"}
+    assert (out["lr"], out["task"], out["model"], out["seed"], out["diverged_at"]) == (cfg.lr, cfg.task, "transformer",
+                                                                                      0, None)
     assert out["curriculum"]["final_fit_step"] == 30 and out["curriculum"]["used"] is False
     assert [c[0] for c in out["val_curve"]] == [10, 20, 30]
     # the curve records each check's validation loss (1 - accuracy here, to 4 places), the last one is val_loss

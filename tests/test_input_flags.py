@@ -21,6 +21,7 @@ from impl.estimators.snr_performer import performer_memory_noise
 from impl.memories import solu
 from impl.memories.ffn import FFNMemory
 from impl.memories.kernel import SphereMemory, kernel_memory
+from impl.memories.kernels import check_kernel_params
 from impl.memories.linear import LinearMemory
 from impl.numerics.errors import InputError
 from impl.rules.experiments import delta_stream_time_average, stream
@@ -70,6 +71,13 @@ CASES = [
     ("win probability n_pairs = 1", lambda: win_probability(1.0, 1, 4), "n_pairs"),
     ("win probability d_v = 1", lambda: win_probability(1.0, 4, 1), "d_v"),
     ("predicted recall n_pairs = 1", lambda: predicted_recall_from_s2([1.0], 1, 4), "n_pairs"),
+    # the S2 values a prediction averages over: at least one, each finite and >= 0
+    ("predicted recall s2 < 0", lambda: predicted_recall_from_s2([1.0, -1.0], 4, 4), "s2"),
+    ("predicted recall s2 = nan", lambda: predicted_recall_from_s2([1.0, float("nan")], 4, 4), "s2"),
+    ("predicted recall s2 = -inf", lambda: predicted_recall_from_s2([-math.inf], 4, 4), "s2"),
+    ("predicted recall no s2", lambda: predicted_recall_from_s2([], 4, 4), "s2"),
+    ("multihead recall trials = 0", lambda: multihead_recall(4, 8, 8, (1, 2), 0, 0), "trials"),
+    ("kernel params unknown kernel", lambda: check_kernel_params("laplace"), "kernel"),
     ("multihead recall n_pairs = 1", lambda: multihead_recall(1, 8, 8, (1, 2), 10, 0), "n_pairs"),
     # the swap task and its construction: at least two slots; a sequence of L >= 1 tokens; batch >= 1
     ("swap pairs n = 1", lambda: swap_pairs(1), "n"),

@@ -160,3 +160,19 @@ def test_recall_figure_quick_points():
     rows = [r for p in fig.quick_points for r in fig.compute(p, 1)]
     assert rows and all(0 <= r["lo"] <= r["estimate"] <= r["hi"] <= 1 and 0 <= r["theory"] <= 1 for r in rows)
     plt.close(fig.draw(rows))
+
+
+@pytest.mark.parametrize("memory", ["linear", "exp", "softmax", "delta"])
+def test_measured_recall_returns_the_documented_per_trial_record(memory):
+    """The module docstring's record: {"hits", "trials", "position" [T], "s2" [T], "nu" [T]}, with the probed position
+    of each trial in [0, N) (drawn uniformly: more than one position over 200 trials), S2 >= 0 and nu = ||v_i||^2 > 0,
+    and hits a count out of T."""
+    n, trials = 6, 200
+    out = measure_recall(memory, n, 8, 4, trials, 3, tau=4.0 if memory in ("exp", "softmax") else None)
+    assert set(out) == {"hits", "trials", "position", "s2", "nu"}
+    assert out["trials"] == trials and 0 <= out["hits"] <= trials
+    for key in ("position", "s2", "nu"):
+        assert np.shape(out[key]) == (trials,), key
+    pos = np.asarray(out["position"])
+    assert ((0 <= pos) & (pos < n)).all() and len(set(pos.tolist())) > 1
+    assert (np.asarray(out["s2"]) >= 0).all() and (np.asarray(out["nu"]) > 0).all()

@@ -91,3 +91,30 @@ def test_every_form_casts_an_initial_state_to_the_inputs_dtype(name, dtype):
                             state_ref if isinstance(state_ref, tuple) else (state_ref,)):
             assert s.dtype == dtype, (name, form, "state", s.dtype)
             torch.testing.assert_close(s, s_ref, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in RULES if "chunk" in RULES[n].forms))
+def test_every_chunk_form_defaults_to_chunks_of_64(name):
+    """The default block size of every chunked form is 64, flash-linear-attention's (so a default run splits the
+    sequence where theirs does): the default call equals the explicit chunk_size=64 call bit for bit, at a length
+    (T = 130) where another size splits otherwise and so rounds otherwise (checked: 65 differs)."""
+    rule = RULES[name]
+    args, kw = _inputs(rule, T=130, dk=4, dv=3)
+    fn = rule.forms["chunk"]
+    o, s = fn(*args, **kw, output_final_state=True)
+    o64, s64 = fn(*args, **kw, output_final_state=True, chunk_size=64)
+    torch.testing.assert_close(o, o64, rtol=0, atol=0)
+    for a, b in zip(s if isinstance(s, tuple) else (s,), s64 if isinstance(s64, tuple) else (s64,)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert not torch.equal(fn(*args, **kw, chunk_size=65)[0], o64)  # the comparison can see another split
+
+
+def test_the_deltaformer_chunk_form_defaults_to_chunks_of_64():
+    from impl.deltaformer.chunk import deltaformer_chunk
+
+    g = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(1, 1, 130, 4, generator=g, dtype=torch.float64) for _ in range(3))
+    beta = torch.rand(1, 1, 130, generator=g, dtype=torch.float64)
+    o = deltaformer_chunk(q, k, v, beta)[0]
+    torch.testing.assert_close(o, deltaformer_chunk(q, k, v, beta, chunk_size=64)[0], rtol=0, atol=0)
+    assert not torch.equal(deltaformer_chunk(q, k, v, beta, chunk_size=65)[0], o)

@@ -5,8 +5,10 @@ Quantiles are from printed tables (Student t, normal) to 7+ digits, not from sci
 value, lo, hi, level, n, se, dof.
 """
 
+import dataclasses
 import math
 
+import numpy as np
 import pytest
 
 from impl.estimators.stats import (
@@ -18,6 +20,7 @@ from impl.estimators.stats import (
     ratio_interval,
     samples_for,
 )
+from impl.estimators import stats
 from impl.numerics.errors import InputError
 
 T_975_4 = 2.7764451  # Student t, 4 dof, 0.975 quantile
@@ -120,3 +123,37 @@ def test_power_statements_by_hand():
     assert _close(detectable(0.5, 1e-6, 0.99), 0.5 * (Z_1E6 + Z_99))
     assert samples_for(1.0, 0.1, 0.05, 0.99) == math.ceil(((Z_975 + Z_99) * 10) ** 2) == 1838
     assert samples_for(1e-9, 0.5) == 2
+
+
+def _float32_draws(n=2000, seed=11):
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(n) * 3 + 1).astype(np.float32), (rng.random(n) + 0.5).astype(np.float32)
+
+
+def test_every_sample_estimator_computes_in_float64_whatever_the_samples_dtype():
+    """Samples handed over in float32 (a float32 run's trials) are read into float64 before any sum: every estimator
+    that takes samples returns exactly what it returns for the float64 copy of the same values (a float32 mean of
+    2000 draws is off by ~1e-7 relative, which moves a 1e-6 interval's ends)."""
+    from impl.estimators import bounded, catoni
+    from impl.estimators.recall_prediction import own_weight_scale
+
+    y, x = _float32_draws()
+    u = (x - 0.5).astype(np.float32)  # in [0, 1]
+    cases = {
+        "mean_interval": lambda c: stats.mean_interval(c(y)),
+        "ratio_interval": lambda c: stats.ratio_interval(c(y), c(x)),
+        "mean_upper_bound": lambda c: bounded.mean_upper_bound(c(u), 0.0, 1.0, 1e-3),
+        "catoni.psi": lambda c: catoni.psi(c(y)),
+        "catoni.interval": lambda c: catoni.interval(c(y), 9.0, 1e-3),
+        "own_weight_scale": lambda c: own_weight_scale(c(x), 16, 4),
+    }
+    def flat(r):  # an Estimate, a tuple of floats, a float or an array -> (dtype, the values)
+        if dataclasses.is_dataclass(r):
+            r = dataclasses.astuple(r)
+        a = np.asarray(r)
+        return a.dtype, a.astype(np.float64).ravel().tolist()
+
+    for name, run in cases.items():
+        assert flat(run(lambda a: a)) == flat(run(lambda a: a.astype(np.float64))), name
+    # the comparison can see float32 arithmetic: the float32 mean differs from the float64 one of the same values
+    assert float(y.mean(dtype=np.float32)) != float(y.astype(np.float64).mean())
