@@ -751,11 +751,14 @@ def entry(results: dict, git_revision: str = "") -> dict:
 
 def history(previous: dict | None, current: dict) -> list[dict]:
     """The previous runs' entries, oldest first: the history the replaced record carried plus that record's own run
-    (not a quick one). An entry of the same sample as ``current`` (same seed, same code) is dropped: a rerun
-    replaces its own line instead of repeating it."""
+    (not a quick one), judged under the current ``EQUIVALENT`` list as the report shows it (``rejudge``: mutants
+    judged equivalent after that run are out of its score here too). An entry of the same sample as ``current``
+    (same seed, same code) is dropped: a rerun replaces its own line instead of repeating it."""
     if not previous or not isinstance(previous.get("results"), dict):
         return []
     res = previous["results"]
+    if "mutants" in res and "killed" in res:
+        res = rejudge(res)
     out = [dict(h) for h in res.get("history", [])]
     if not previous.get("quick") and not res.get("quick") and "killed" in res:
         out.append(entry(res, previous.get("git_revision", "")))
