@@ -222,6 +222,12 @@ def test_a_judgement_corrected_after_the_run_shows_in_the_score_without_staling_
     back = mutation.rejudge(again)
     assert (back["killed"], back["equivalent"]) == (8, 0)
     assert [r["status"] for r in back["mutants"][8:]] == ["survived", "no tests"]
+    # the next run carries this one into its history as judged now (8 of 9), not as it was recorded (8 of 10)
+    monkeypatch.setattr(mutation, "EQUIVALENT", [*mutation.EQUIVALENT, (survivor["module"], "a8", "b8", "same thing")])
+    nxt = _run(job, "a2" * 32, ["killed"] * 10)
+    carried = nxt["history"][-1]
+    assert (carried["seed"], carried["killed"], carried["checked"], carried["equivalent"]) == (res["seed"], 8, 10, 1)
+    assert carried["score"] == pytest.approx(8 / 9) and carried["ci95"] == list(mutation.kill_rate_interval(8, 9))
 
 
 @pytest.mark.parametrize("old,new,device_only", [
@@ -277,11 +283,20 @@ THETA_DIFF = """--- impl/rules/ttt/layernorm.py
      W = q.new_zeros(B, H, d, d) if initial_state is None else initial_state.to(q)"""
 
 
+def _pristine(path):
+    """The source of ``path``; skipped inside mutmut's copy, whose source holds every mutant side by side (these
+    tests check the harness in assocmem/, which mutmut does not mutate, against the checkout's own source)."""
+    text = path.read_text()
+    if "mutmut" in text:
+        pytest.skip("mutmut's copy of the source: trampolined, not the checkout's")
+    return text
+
+
 def test_a_mutants_diff_is_applied_to_its_module_at_the_one_place_it_fits():
     path = mutation.module_file("impl.rules.ttt.layernorm", mutation.ROOT)
     assert path == mutation.ROOT / "impl" / "rules" / "ttt" / "layernorm.py"
     assert mutation.module_file("impl.rules", mutation.ROOT).name == "__init__.py"
-    source = path.read_text()
+    source = _pristine(path)
     patched = mutation.apply_diff(source, THETA_DIFF)
     before, after = source.splitlines(), patched.splitlines()
     assert len(before) == len(after)
@@ -339,6 +354,7 @@ def test_the_static_pass_changes_nothing_when_the_clean_tree_fails_its_lints(tmp
 def test_the_static_pass_on_this_tree_kills_a_dropped_flag_name():
     """End to end on the checkout: the eighth sample's survivor check_scalar_per_token(None, theta, ...) fails the
     flag-name lint; a mutant the lint cannot see (a changed bound) survives it."""
+    _pristine(mutation.module_file("impl.rules.ttt.layernorm", mutation.ROOT))
     rows = [{"name": "impl.rules.ttt.layernorm.x_titans_ln_recurrent__mutmut_20", "module": "impl.rules.ttt.layernorm",
              "status": "survived", "outcome": "survived", "reason": "", "diff": THETA_DIFF},
             {"name": "impl.rules.ttt.layernorm.x_titans_ln_recurrent__mutmut_0", "module": "impl.rules.ttt.layernorm",
