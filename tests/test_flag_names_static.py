@@ -2,9 +2,10 @@
 parameter ``name`` reaches ``InputError`` as the flag of the one-line error (``require_positive_int``,
 ``check_scalar_per_token``, ...; found by walking the source, not listed by hand). Each call of one, ``check("name",
 value, ...)``, names the variable it checks; each ``InputError("flag", ...)`` names a parameter or field of its
-module, or a flag of the command line. Checked statically over the source (an AST walk), so that every such call is
-covered, not only those a behavioural test happens to reach; a misspelt, re-cased or dropped flag literal fails here.
-The few flags named otherwise are listed with the reason.
+module, or a flag of the command line; and every error carries its message. Checked statically over the source (an
+AST walk), so that every such call is covered, not only those a behavioural test happens to reach; a misspelt,
+re-cased or dropped flag literal, or a dropped message, fails here. The few flags named otherwise are listed with the
+reason.
 
 (mutmut cannot select these tests for a mutant, since its copy holds every mutant's text side by side; the mutation
 job instead applies each surviving mutant alone to a copy of the source and runs them there, see
@@ -165,3 +166,30 @@ def test_loops_over_named_values_name_each_value_by_its_variable():
     assert len(pairs) >= 15  # the walk finds them (a broken walk would pass vacuously)
     wrong = [p for p in pairs if p[2] != p[3]]
     assert not wrong, "a loop names a value by another name than its variable: " + repr(wrong)
+
+
+def _is_message(node) -> bool:
+    return (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.strip() != "") or \
+        isinstance(node, ast.JoinedStr)
+
+
+def test_every_error_says_what_is_allowed():
+    """Every ``InputError(flag, message)`` and ``DivergentMoment(message)`` raised in impl/ and theory/ carries its
+    message as a string literal or an f-string, the half of the one-line error that says what is allowed (a message
+    dropped, or replaced by None, would print "flag: None" or fail to construct; only the paths a test happens to
+    reach would show it)."""
+    seen, wrong = 0, []
+    for rel, tree in _sources():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            if _callee(node) == "InputError":
+                seen += 1
+                if len(node.args) != 2 or node.keywords or not _is_message(node.args[1]):
+                    wrong.append((rel, node.lineno, ast.unparse(node)[:80]))
+            elif _callee(node) == "DivergentMoment":
+                seen += 1
+                if len(node.args) != 1 or node.keywords or not _is_message(node.args[0]):
+                    wrong.append((rel, node.lineno, ast.unparse(node)[:80]))
+    assert seen >= 150
+    assert not wrong, "an error raised without its message: " + repr(wrong)

@@ -118,3 +118,15 @@ def test_the_deltaformer_chunk_form_defaults_to_chunks_of_64():
     o = deltaformer_chunk(q, k, v, beta)[0]
     torch.testing.assert_close(o, deltaformer_chunk(q, k, v, beta, chunk_size=64)[0], rtol=0, atol=0)
     assert not torch.equal(deltaformer_chunk(q, k, v, beta, chunk_size=65)[0], o)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_every_form_reads_with_scale_1_by_default(name):
+    """Every form's default read scale is 1, as the signatures state: the default call equals scale=1.0 bit for bit,
+    and scale=2.0 differs (so a changed default shows)."""
+    rule = RULES[name]
+    args, kw = _inputs(rule)
+    for form, fn in rule.forms.items():
+        o = fn(*args, **kw)[0]
+        torch.testing.assert_close(o, fn(*args, **kw, scale=1.0)[0], rtol=0, atol=0)
+        assert not torch.equal(fn(*args, **kw, scale=2.0)[0], o), (name, form)

@@ -219,3 +219,21 @@ def test_both_rules_compute_in_the_inputs_dtype_with_a_float64_initial_state(dty
     for got, ref in ((o, o_ref), (W, W_ref)):
         assert got.dtype == dtype
         torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+def test_the_layernorm_rules_defaults_are_scale_1_eps_1e6_and_blocks_of_16():
+    """The defaults the signatures state (TTT's: scale 1, LayerNorm eps 1e-6, mini-batches of 16 tokens): the default
+    call equals the explicit one bit for bit, and each changed value changes the output (T = 40 spans three blocks,
+    so another block size splits otherwise)."""
+    q, k, v, w, b, gates = _inputs(3, T=40)
+    t = torch.as_tensor
+    g1, g2, g3 = (t(g) for g in gates)
+    ttt = lambda **kw: ttt_linear_ln_recurrent(t(q), t(k), t(v), g1, t(w), t(b), **kw)[0]  # noqa: E731
+    tit = lambda **kw: titans_ln_recurrent(t(q), t(k), t(v), g1, g2, g3, t(w), t(b), **kw)[0]  # noqa: E731
+    for name, fn, stated, changed in (("ttt", ttt, dict(scale=1.0, eps=1e-6, mini_batch=16),
+                                       dict(scale=1.5, eps=1e-3, mini_batch=15)),
+                                      ("titans", tit, dict(eps=1e-6, mini_batch=16), dict(eps=1e-3, mini_batch=15))):
+        default = fn()
+        torch.testing.assert_close(default, fn(**stated), rtol=0, atol=0)
+        for key, value in changed.items():
+            assert not torch.equal(fn(**{**stated, key: value}), default), (name, key)
