@@ -295,6 +295,12 @@ EQUIVALENT: list[tuple[str, str, str, str]] = [
      "the closed form's difference simplifies to the same expression, a**t*(a*h_0 + c - h_0), with real=True or with "
      "no assumption (checked), and scalar_increment's only use is a derivation step, whose output is its description "
      "and whether it holds."),
+    # sample 9 (b57693f)
+    ("impl.memories.user", 'out[conv] = (None, {"note": _no_signal(1, 1), "probe_kappa": kappa, "probe_nu": nu})',
+     'out[conv] = (None, {"note": _no_signal(1, 1), "probe_kappa": kappa, "XXprobe_nuXX": nu})',
+     "the details of an unestimated result are read only by UserMemory.sample, which keeps its note and nothing else "
+     "(SNRResult(method='none', note=...)); FeatureMapMemory._unit adds the probe without reading them: no output "
+     "carries the key."),
 ]
 
 _LITERAL = re.compile(r"""[rRbBfFuU]{0,2}(?P<q>["'])(?P<s>(?:\\.|(?!(?P=q)).)*)(?P=q)""")
@@ -340,6 +346,13 @@ DEVICE_ONLY_POSITIONAL: list[tuple[str, str, str, str]] = [
     ("impl.estimators.snr_kernel", "ov = draw((t, n_pairs - 1, d_v), gen, dev, dt)",
      "ov = draw((t, n_pairs - 1, d_v), gen, None, dt)",
      "draw's third parameter is the device, used only as .to(device=device, ...): None leaves the draw on the CPU"),
+    ("impl.estimators.snr_kernel", "z = draw((t, n_others, d_k), gen, dev, dt)",
+     "z = draw((t, n_others, d_k), gen, None, dt)",
+     "draw's third parameter is the device, used only as .to(device=device, ...): None leaves the draw on the CPU"),
+    ("impl.estimators.multihead", "V = torch.randn((t, n_pairs, d_v), generator=gen, dtype=torch.float64).to(dev, dt)",
+     "V = torch.randn((t, n_pairs, d_v), generator=gen, dtype=torch.float64).to(None, dt)",
+     "Tensor.to's first positional argument here is the device: None leaves the CPU draw where it is, which is dev "
+     "on a machine without CUDA"),
 ]
 
 
